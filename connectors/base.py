@@ -1,0 +1,195 @@
+"""The two small interfaces every connector speaks, and the vocabulary they share.
+
+Vocabulary
+----------
+ACCOUNT
+    One configured ``[accounts.NAME]`` table. A connector instance serves exactly one account.
+RESOURCE
+    A unit the provider syncs on its own: a mail folder, an mbox file, an .ics file, a calendar.
+    Each resource has its own CURSOR, so a broken resource never holds back the others.
+CURSOR
+    An opaque string the connector hands back after each BATCH and receives again on the next pull.
+    The store saves it in the same transaction as the batch's rows, so a pull killed at any point
+    resumes from the last committed batch. ``None`` means "start from scratch" (a full sync).
+PROVIDER ID
+    The id of one item within its account and resource: stable across pulls, unique per account.
+    For calendar occurrences it includes the occurrence's start (``UID/RECURRENCE-ID``).
+INTERACTION
+    One mail message or one event occurrence: a UTC timestamp plus PARTICIPANTS (address, display
+    name, role). Metadata only: never a body.
+BATCH
+    What a source yields: interactions to upsert, provider ids that are gone, items skipped (with a
+    reason, for the pull summary), and the cursor that covers all of it.
+FULL SYNC
+    A pull that started from ``cursor=None``; its batches carry ``full=True``. When the last batch of
+    a full sync of a resource is committed, rows of that resource the full sync did not see are stale
+    and are removed (see ``syncd.store``). Raising :class:`CursorExpired` asks the caller for one.
+FOLLOW-UP
+    A "reach out to X" event that syncd owns in a TARGET calendar. It carries syncd's TAG (an
+    ``X-SYNCD-KEY`` property, a private extended property, ...); targets list and touch tagged events
+    only, so a user's own events are never changed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+Role = Literal["from", "to", "cc", "bcc", "organizer", "attendee"]
+# RFC 5545 PARTSTAT, lower-cased; mail participants have none.
+Response = Literal["accepted", "declined", "tentative", "needs-action", "delegated"]
+Kind = Literal["mail", "event"]
+
+
+class ConnectorError(Exception):
+    """A problem a connector reports in one sentence the user can act on."""
+
+
+class CursorExpired(ConnectorError):
+    """The stored cursor can no longer be resumed from; the caller restarts the resource from scratch."""
+
+    def __init__(self, resource: str, why: str) -> None:
+        super().__init__(f"{resource}: {why}; doing a full resync")
+        self.resource = resource
+
+
+class SourceUnavailable(ConnectorError):
+    """The whole source cannot be read (missing path, revoked token, ...): nothing of it was pulled."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Participant:
+    address: str  # as written; syncd.addresses normalises it
+    name: str = ""
+    role: Role = "to"
+    response: Response | None = None  # events only
+
+
+@dataclasses.dataclass(slots=True)
+class Interaction:
+    provider_id: str
+    kind: Kind
+    timestamp: datetime | None  # aware, UTC; None when the item has no usable date
+    participants: list[Participant]
+    message_id: str | None = None  # mail: RFC 5322 Message-ID without <>, the cross-account identity
+    subject: str | None = None
+    # Why the message is bulk ("List-Id", "Precedence: bulk", "CATEGORY_PROMOTIONS", ...); None if not.
+    bulk: str | None = None
+    # Events
+    end: datetime | None = None
+    cancelled: bool = False
+    series_id: str | None = None  # UID of a recurring series this occurrence belongs to
+    all_day: bool = False
+    link: str | None = None  # where the provider offers a link to the thread / event
+    # The owner's own response to an event when the provider reports it apart from the attendee list.
+    owner_response: Response | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Skip:
+    """An item left out of a pull, named for the summary: ``what`` locates it, ``why`` explains it."""
+
+    what: str
+    why: str
+
+
+@dataclasses.dataclass(slots=True)
+class Batch:
+    resource: str
+    cursor: str | None
+    interactions: list[Interaction] = dataclasses.field(default_factory=list)
+    deleted: list[str] = dataclasses.field(default_factory=list)  # provider ids gone from the resource
+    skipped: list[Skip] = dataclasses.field(default_factory=list)
+    full: bool = False  # part of a full sync of ``resource``
+    complete: bool = False  # the last batch of a full sync: unseen rows of the resource are stale
+    # Owner addresses the provider reports (profile, aliases), or guessed from sent folders.
+    owner_addresses: list[str] = dataclasses.field(default_factory=list)
+
+
+class KnownIds(Protocol):
+    """What a source may ask the store: which provider ids of a resource it already holds.
+
+    Lets a local source skip files it has read before without keeping their names in the cursor.
+    """
+
+    def known_ids(self, resource: str) -> set[str]: ...
+
+
+class Source(ABC):
+    """Reads interactions from one account incrementally.
+
+    ``pull`` is a generator of :class:`Batch` objects. It receives the cursor of every resource it
+    handed back before (``cursors``), resumes each from there and yields batches whose ``cursor`` covers
+    everything up to and including that batch. It must not yield a cursor that covers rows it has not
+    yet yielded. Per-item problems become ``Batch.skipped`` entries, never exceptions; a resource that
+    cannot be resumed raises :class:`CursorExpired`; a source that cannot be read at all raises
+    :class:`SourceUnavailable`.
+    """
+
+    #: the ``provider = "..."`` name
+    provider: str = ""
+
+    def __init__(self, name: str, settings: Mapping[str, Any]) -> None:
+        self.name = name
+        self.settings = settings
+
+    @abstractmethod
+    def pull(self, cursors: Mapping[str, str], known: KnownIds) -> Iterator[Batch]: ...
+
+
+@dataclasses.dataclass(slots=True)
+class FollowupEvent:
+    """One follow-up as a target stores it.
+
+    ``key`` is syncd's tag value: stable for one person and cycle, so a retried create is recognised.
+    ``planned_start`` is where syncd put it; when ``start`` differs, the user moved it (a snooze).
+    """
+
+    key: str
+    person: str  # the person's key (their primary address)
+    start: datetime  # aware
+    duration_minutes: int
+    title: str
+    description: str
+    reminder_minutes: int
+    planned_start: datetime | None = None
+
+
+class CalendarTarget(ABC):
+    """A calendar syncd writes follow-ups into. It lists and touches only events with syncd's tag.
+
+    ``list_own`` returns the tagged events as they are now (user moves included); ``create`` of a key
+    that already exists must not make a second event; ``delete`` of a key already gone is not an error.
+    ``commit`` makes the changes durable (a file target writes its file atomically there).
+    """
+
+    provider: str = ""
+
+    @abstractmethod
+    def list_own(self) -> list[FollowupEvent]: ...
+
+    @abstractmethod
+    def create(self, event: FollowupEvent) -> None: ...
+
+    @abstractmethod
+    def update(self, event: FollowupEvent) -> None: ...
+
+    @abstractmethod
+    def delete(self, key: str) -> None: ...
+
+    def commit(self) -> None:  # noqa: B027 - optional hook: network targets write immediately
+        """Make the changes so far durable."""
+
+
+def batched(items: Iterable[Interaction], size: int) -> Iterator[list[Interaction]]:
+    chunk: list[Interaction] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
