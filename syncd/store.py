@@ -1,0 +1,463 @@
+"""The SQLite store: synced metadata, the user's own decisions, and syncd's bookkeeping, kept apart.
+
+Three groups of tables, so a full resync never touches what the user decided:
+
+* synced data — ``accounts``, ``cursors``, ``interactions``, ``sightings`` (where a provider holds an
+  interaction: account + provider id), ``participants``. Rebuilt from the providers at will.
+* the user's decisions — ``person_links`` (merges), ``person_settings`` (cadence, tier, note, ignore),
+  ``reminders`` (one-off follow-ups). Only the user (CLI) writes these.
+* derived and bookkeeping — ``contacts`` (qualifying contacts, recomputable), ``followups`` (what syncd
+  wrote into the target calendar and what the user did with it).
+
+Every batch from a source is committed in one transaction together with its cursor (``apply_batch``),
+so a pull killed at any point leaves the database at the end of a whole batch. Idempotence: a
+sighting is keyed by (account, provider id); a mail message is one interaction across folders and
+accounts by its Message-ID.
+
+Full syncs use a generation number per (account, resource): every row a full sync sees is stamped with
+the new generation, and when its last batch commits, rows of that resource with an older generation are
+gone at the provider and are deleted. A full sync killed half-way simply starts over; nothing is lost.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from connectors.base import Batch, Interaction
+from syncd.addresses import normalise
+from syncd.errors import StateError
+
+# Each entry migrates from version i to i+1. Never edit a released step: add one.
+MIGRATIONS: list[str] = [
+    # v1: synced data and the user's decisions.
+    """
+    CREATE TABLE accounts (
+        name TEXT PRIMARY KEY,
+        provider TEXT NOT NULL,
+        last_pull_started TEXT,
+        last_success TEXT,
+        last_error TEXT,
+        last_summary TEXT,            -- JSON: counts and skip reasons of the last pull
+        owner_addresses TEXT          -- JSON list reported by the provider or guessed from sent folders
+    );
+    CREATE TABLE cursors (
+        account TEXT NOT NULL REFERENCES accounts(name) ON DELETE CASCADE,
+        resource TEXT NOT NULL,
+        cursor TEXT,
+        generation INTEGER NOT NULL DEFAULT 0,
+        full_sync INTEGER NOT NULL DEFAULT 0,   -- 1 while a full sync of the resource is under way
+        updated TEXT NOT NULL,
+        PRIMARY KEY (account, resource)
+    ) WITHOUT ROWID;
+    CREATE TABLE interactions (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('mail', 'event')),
+        message_id TEXT UNIQUE,
+        ts INTEGER,                   -- unix seconds, UTC; NULL when the item had no usable date
+        end_ts INTEGER,
+        subject TEXT,
+        bulk TEXT,
+        cancelled INTEGER NOT NULL DEFAULT 0,
+        series_id TEXT,
+        all_day INTEGER NOT NULL DEFAULT 0,
+        link TEXT,
+        owner_response TEXT
+    );
+    CREATE TABLE sightings (
+        account TEXT NOT NULL,
+        provider_id TEXT NOT NULL,
+        resource TEXT NOT NULL,
+        interaction_id INTEGER NOT NULL REFERENCES interactions(id) ON DELETE CASCADE,
+        generation INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (account, provider_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX sightings_by_resource ON sightings(account, resource);
+    CREATE INDEX sightings_by_interaction ON sightings(interaction_id);
+    CREATE TABLE participants (
+        interaction_id INTEGER NOT NULL REFERENCES interactions(id) ON DELETE CASCADE,
+        address TEXT NOT NULL,
+        name TEXT,
+        role TEXT NOT NULL,
+        response TEXT
+    );
+    CREATE INDEX participants_by_interaction ON participants(interaction_id);
+    CREATE INDEX participants_by_address ON participants(address);
+    CREATE TABLE person_links (
+        address TEXT PRIMARY KEY,
+        person TEXT NOT NULL          -- the person's key: the address they were merged into
+    ) WITHOUT ROWID;
+    CREATE TABLE person_settings (
+        person TEXT PRIMARY KEY,
+        name TEXT,
+        every_days INTEGER,
+        tier TEXT,
+        note TEXT,
+        ignored INTEGER NOT NULL DEFAULT 0
+    ) WITHOUT ROWID;
+    CREATE TABLE reminders (
+        id INTEGER PRIMARY KEY,
+        person TEXT NOT NULL,
+        on_date TEXT NOT NULL,
+        note TEXT,
+        created TEXT NOT NULL
+    );
+    """,
+    # v2: the engine's derived contacts and the planner's record of follow-ups.
+    """
+    CREATE TABLE contacts (
+        address TEXT NOT NULL,
+        interaction_id INTEGER NOT NULL REFERENCES interactions(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL CHECK (kind IN ('outbound', 'inbound', 'meeting')),
+        ts INTEGER NOT NULL,
+        PRIMARY KEY (address, interaction_id, kind)
+    ) WITHOUT ROWID;
+    CREATE INDEX contacts_by_interaction ON contacts(interaction_id);
+    CREATE TABLE engine_state (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID;
+    -- Work queues for the incremental recompute: interactions whose contacts are not derived yet, and
+    -- addresses that lost contacts (an interaction deleted or changed in place).
+    CREATE TABLE pending_interactions (
+        interaction_id INTEGER PRIMARY KEY REFERENCES interactions(id) ON DELETE CASCADE
+    );
+    CREATE TABLE touched_addresses (
+        address TEXT PRIMARY KEY
+    ) WITHOUT ROWID;
+    INSERT INTO pending_interactions(interaction_id) SELECT id FROM interactions;
+    -- The engine's last computed standing of each person (for "now"), refreshed incrementally.
+    CREATE TABLE person_status (
+        person TEXT PRIMARY KEY,
+        due TEXT,
+        data TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE followups (
+        key TEXT PRIMARY KEY,
+        person TEXT NOT NULL,
+        origin TEXT NOT NULL,          -- cycle | reminder | series
+        due TEXT NOT NULL,             -- ISO date the follow-up is for
+        planned_start TEXT,            -- where syncd placed it (ISO, UTC)
+        state TEXT NOT NULL,           -- pending | active | dismissed | done
+        detail TEXT,                   -- JSON: what the planner needs to remember (cycle basis, ...)
+        updated TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX followups_by_person ON followups(person);
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def utc_now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def to_epoch(value: datetime | None) -> int | None:
+    return None if value is None else int(value.timestamp())
+
+
+def from_epoch(value: int | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
+class Store:
+    """One open state database. Use as a context manager or call :meth:`close`."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path) if str(path) != ":memory:" else None
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if not self.path.exists():
+                # Created 0600 before SQLite opens it: metadata of someone's mail is private.
+                os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+        try:
+            self.db = sqlite3.connect(
+                str(path), isolation_level=None, timeout=30, check_same_thread=False
+            )
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self.db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL is durable across app crashes
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StateError(f"state database {path} is unusable ({exc}); move it away to start afresh") from exc
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.db.close()
+
+    @property
+    def version(self) -> int:
+        row = self.db.execute("PRAGMA user_version").fetchone()
+        return int(row[0])
+
+    def _migrate(self) -> None:
+        current = self.version
+        if current > SCHEMA_VERSION:
+            raise StateError(
+                f"state database {self.path} was written by a newer syncd (schema {current}, this one "
+                f"knows {SCHEMA_VERSION}); upgrade syncd"
+            )
+        for version in range(current, SCHEMA_VERSION):
+            with self.transaction():
+                for statement in _statements(MIGRATIONS[version]):
+                    self.db.execute(statement)
+                self.db.execute(f"PRAGMA user_version = {version + 1}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """An immediate (write-locking) transaction, rolled back on any exception."""
+        if self.db.in_transaction:
+            yield self.db
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # ---- accounts and cursors -------------------------------------------------------------------
+
+    def ensure_account(self, name: str, provider: str) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO accounts(name, provider) VALUES (?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET provider = excluded.provider",
+                (name, provider),
+            )
+
+    def cursors(self, account: str) -> dict[str, str]:
+        rows = self.db.execute(
+            "SELECT resource, cursor FROM cursors WHERE account = ? AND cursor IS NOT NULL", (account,)
+        )
+        return {resource: cursor for resource, cursor in rows}
+
+    def reset_cursor(self, account: str, resource: str) -> None:
+        """Forget a resource's cursor (after CursorExpired); its rows stay until a full sync replaces them."""
+        with self.transaction() as db:
+            db.execute("UPDATE cursors SET cursor = NULL WHERE account = ? AND resource = ?", (account, resource))
+
+    def known_ids(self, account: str, resource: str) -> set[str]:
+        rows = self.db.execute(
+            "SELECT provider_id FROM sightings WHERE account = ? AND resource = ?", (account, resource)
+        )
+        return {row[0] for row in rows}
+
+    def record_pull(
+        self,
+        account: str,
+        *,
+        started: str | None = None,
+        success: str | None = None,
+        error: str | None = None,
+        summary: dict[str, Any] | None = None,
+    ) -> None:
+        with self.transaction() as db:
+            if started is not None:
+                db.execute("UPDATE accounts SET last_pull_started = ? WHERE name = ?", (started, account))
+            if success is not None:
+                db.execute("UPDATE accounts SET last_success = ?, last_error = NULL WHERE name = ?", (success, account))
+            if error is not None:
+                db.execute("UPDATE accounts SET last_error = ? WHERE name = ?", (error, account))
+            if summary is not None:
+                db.execute("UPDATE accounts SET last_summary = ? WHERE name = ?", (json.dumps(summary), account))
+
+    def set_owner_addresses(self, account: str, addresses: Iterable[str]) -> None:
+        normalised = sorted({a for a in (normalise(x) for x in addresses) if a})
+        with self.transaction() as db:
+            db.execute("UPDATE accounts SET owner_addresses = ? WHERE name = ?", (json.dumps(normalised), account))
+
+    def accounts(self) -> list[sqlite3.Row]:
+        cur = self.db.cursor()
+        cur.row_factory = sqlite3.Row
+        return list(cur.execute("SELECT * FROM accounts ORDER BY name"))
+
+    # ---- applying a batch -----------------------------------------------------------------------
+
+    def apply_batch(self, account: str, batch: Batch) -> int:
+        """Store one batch and its cursor in one transaction. Returns how many interactions were new."""
+        with self.transaction() as db:
+            generation = self._generation(db, account, batch)
+            added = 0
+            for interaction in batch.interactions:
+                added += self._upsert(db, account, batch.resource, generation, interaction)
+            if batch.deleted:
+                self._delete_sightings(db, account, batch.deleted)
+            if batch.full and batch.complete:
+                stale = [
+                    row[0]
+                    for row in db.execute(
+                        "SELECT provider_id FROM sightings WHERE account = ? AND resource = ? AND generation < ?",
+                        (account, batch.resource, generation),
+                    )
+                ]
+                self._delete_sightings(db, account, stale)
+            db.execute(
+                "UPDATE cursors SET cursor = ?, full_sync = ?, updated = ? WHERE account = ? AND resource = ?",
+                (
+                    batch.cursor,
+                    int(batch.full and not batch.complete),
+                    utc_now_iso(),
+                    account,
+                    batch.resource,
+                ),
+            )
+        return added
+
+    def _generation(self, db: sqlite3.Connection, account: str, batch: Batch) -> int:
+        row = db.execute(
+            "SELECT generation, full_sync FROM cursors WHERE account = ? AND resource = ?",
+            (account, batch.resource),
+        ).fetchone()
+        if row is None:
+            db.execute(
+                "INSERT INTO cursors(account, resource, generation, full_sync, updated) VALUES (?, ?, 0, 0, ?)",
+                (account, batch.resource, utc_now_iso()),
+            )
+            generation, in_full = 0, 0
+        else:
+            generation, in_full = row
+        if batch.full and not in_full:
+            # The first batch of a new full sync: a fresh generation marks what this sync has seen.
+            generation += 1
+            db.execute(
+                "UPDATE cursors SET generation = ?, full_sync = 1 WHERE account = ? AND resource = ?",
+                (generation, account, batch.resource),
+            )
+        return int(generation)
+
+    def _upsert(
+        self, db: sqlite3.Connection, account: str, resource: str, generation: int, item: Interaction
+    ) -> int:
+        seen = db.execute(
+            "SELECT interaction_id FROM sightings WHERE account = ? AND provider_id = ?",
+            (account, item.provider_id),
+        ).fetchone()
+        values = (
+            item.kind,
+            to_epoch(item.timestamp),
+            to_epoch(item.end),
+            item.subject,
+            item.bulk,
+            int(item.cancelled),
+            item.series_id,
+            int(item.all_day),
+            item.link,
+            item.owner_response,
+        )
+        if seen is not None:
+            interaction_id = int(seen[0])
+            db.execute(
+                "UPDATE sightings SET generation = ?, resource = ? WHERE account = ? AND provider_id = ?",
+                (generation, resource, account, item.provider_id),
+            )
+            if item.kind == "mail":
+                return 0  # a message never changes; its sighting is enough
+            db.execute(
+                "UPDATE interactions SET kind=?, ts=?, end_ts=?, subject=?, bulk=?, cancelled=?, series_id=?, "
+                "all_day=?, link=?, owner_response=? WHERE id = ?",
+                (*values, interaction_id),
+            )
+            db.execute("DELETE FROM participants WHERE interaction_id = ?", (interaction_id,))
+            self._forget_contacts(db, interaction_id)
+            self._insert_participants(db, interaction_id, item)
+            db.execute("INSERT OR IGNORE INTO pending_interactions(interaction_id) VALUES (?)", (interaction_id,))
+            return 0
+        existing = None
+        if item.message_id:
+            existing = db.execute(
+                "SELECT id FROM interactions WHERE message_id = ?", (item.message_id,)
+            ).fetchone()
+        if existing is not None:
+            interaction_id, added = int(existing[0]), 0
+        else:
+            cur = db.execute(
+                "INSERT INTO interactions(kind, ts, end_ts, subject, bulk, cancelled, series_id, all_day, link, "
+                "owner_response, message_id) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (*values, item.message_id),
+            )
+            interaction_id, added = int(cur.lastrowid or 0), 1
+            self._insert_participants(db, interaction_id, item)
+            db.execute("INSERT INTO pending_interactions(interaction_id) VALUES (?)", (interaction_id,))
+        db.execute(
+            "INSERT INTO sightings(account, provider_id, resource, interaction_id, generation) VALUES (?,?,?,?,?)",
+            (account, item.provider_id, resource, interaction_id, generation),
+        )
+        return added
+
+    @staticmethod
+    def _insert_participants(db: sqlite3.Connection, interaction_id: int, item: Interaction) -> None:
+        rows = []
+        for participant in item.participants:
+            address = normalise(participant.address)
+            if address is None:
+                continue
+            rows.append((interaction_id, address, participant.name or None, participant.role, participant.response))
+        db.executemany(
+            "INSERT INTO participants(interaction_id, address, name, role, response) VALUES (?,?,?,?,?)", rows
+        )
+
+    @staticmethod
+    def _forget_contacts(db: sqlite3.Connection, interaction_id: int) -> None:
+        """Drop an interaction's derived contacts, queueing their addresses for a recompute."""
+        db.execute(
+            "INSERT OR IGNORE INTO touched_addresses(address) "
+            "SELECT address FROM contacts WHERE interaction_id = ?",
+            (interaction_id,),
+        )
+        db.execute("DELETE FROM contacts WHERE interaction_id = ?", (interaction_id,))
+
+    @staticmethod
+    def _delete_sightings(db: sqlite3.Connection, account: str, provider_ids: list[str]) -> None:
+        if not provider_ids:
+            return
+        affected: set[int] = set()
+        for provider_id in provider_ids:
+            row = db.execute(
+                "DELETE FROM sightings WHERE account = ? AND provider_id = ? RETURNING interaction_id",
+                (account, provider_id),
+            ).fetchone()
+            if row is not None:
+                affected.add(int(row[0]))
+        for interaction_id in affected:
+            # An interaction lives while any provider still holds it (the same message in two folders).
+            still = db.execute(
+                "SELECT 1 FROM sightings WHERE interaction_id = ? LIMIT 1", (interaction_id,)
+            ).fetchone()
+            if still is None:
+                Store._forget_contacts(db, interaction_id)
+                db.execute("DELETE FROM interactions WHERE id = ?", (interaction_id,))
+
+    # ---- counts for status and tests ------------------------------------------------------------
+
+    def count(self, table: str) -> int:
+        if table not in {"interactions", "sightings", "participants", "contacts", "followups", "reminders"}:
+            raise ValueError(table)
+        return int(self.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration script into statements, letting SQLite decide where one ends."""
+    statements, pending = [], ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            statements.append(pending.strip())
+            pending = ""
+    if pending.strip() and not all(
+        not line.strip() or line.strip().startswith("--") for line in pending.splitlines()
+    ):
+        raise ValueError(f"incomplete migration statement: {pending.strip()[:60]}")
+    return statements
