@@ -1,0 +1,97 @@
+"""The main job, shared by ``syncd pull`` and the daemon: pull → recompute → reconcile the target.
+
+Also the one place that opens the store and builds the follow-up target from the config, so the CLI
+and the daemon stay thin shells over the same functions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+
+import connectors
+from connectors.base import CalendarTarget
+from syncd import engine, reconcile
+from syncd.config import Config
+from syncd.errors import UsageError
+from syncd.paths import state_dir
+from syncd.pull import AccountSummary, Progress, pull_all
+from syncd.store import Store
+
+DB_NAME = "syncd.sqlite3"
+
+
+def open_store(directory: Path | None = None) -> Store:
+    return Store((directory or state_dir()) / DB_NAME)
+
+
+def followups_path(config: Config) -> Path:
+    return config.followups.ics_path or state_dir() / "followups.ics"
+
+
+def open_target(config: Config) -> CalendarTarget:
+    name = config.followups.target
+    if name == "ics":
+        cls = connectors.target_class("ics")
+        return cls(followups_path(config), config.followups.calendar_name)  # type: ignore[call-arg]
+    account = config.accounts.get(name)
+    if account is None or account.provider not in connectors.TARGETS:
+        raise UsageError(f"followups.target: account '{name}' cannot hold follow-ups (use \"ics\")")
+    cls = connectors.target_class(account.provider)
+    return cls(account)  # type: ignore[call-arg]
+
+
+def resolve_now(as_of: date | None) -> tuple[datetime, bool]:
+    """``--as-of DATE`` means the end of that day: behave as if today were DATE."""
+    if as_of is None:
+        return datetime.now(UTC), False
+    return datetime.combine(as_of, time(23, 59, 59), UTC), True
+
+
+@dataclasses.dataclass
+class JobResult:
+    pulls: list[AccountSummary]
+    refresh: engine.RefreshStats | None
+    followups: reconcile.ApplyResult | None
+    target_error: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.target_error is not None or any(summary.failed for summary in self.pulls)
+
+
+def run_job(
+    store: Store,
+    config: Config,
+    *,
+    as_of: date | None = None,
+    only: str | None = None,
+    dry_run: bool = False,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> JobResult:
+    if only is not None and only not in config.accounts:
+        raise UsageError(f"no account named '{only}' in the configuration")
+    pulls = pull_all(store, config, only, progress)
+    now, historical = resolve_now(as_of)
+    stats = engine.refresh(store, config, datetime.now(UTC))
+    statuses = engine.people(store, config, now, as_of=historical)
+    due = engine.due_followups(statuses, store, config, now)
+    try:
+        target = open_target(config)
+        result = reconcile.reconcile(due, store, target, now, config.followups, dry_run=dry_run, force=force)
+    except connectors.base.ConnectorError as exc:
+        return JobResult(pulls, stats, None, target_error=str(exc))
+    return JobResult(pulls, stats, result)
+
+
+def parse_day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"'{text}' is not a date like 2001-10-01") from None
+
+
+def days(value: timedelta | None) -> int | None:
+    return None if value is None else value.days

@@ -1,0 +1,133 @@
+"""Sources → store: pull every configured account and account for every item.
+
+The only place that drives a :class:`connectors.base.Source`. Each batch is committed with its cursor,
+so a pull killed at any point resumes from the last whole batch. A broken item is skipped and named in
+the summary; a resource whose cursor expired is resynced from scratch; a whole source that cannot be
+read fails alone and the other accounts go on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import connectors
+from connectors.base import Batch, ConnectorError, CursorExpired, SourceUnavailable
+from syncd.config import AccountConfig, Config
+from syncd.store import Store, utc_now_iso
+
+# A resource whose cursor keeps expiring is not resynced forever within one pull.
+MAX_RESYNCS = 3
+EXAMPLES_PER_REASON = 3
+
+
+@dataclasses.dataclass
+class AccountSummary:
+    account: str
+    new: int = 0  # interactions stored for the first time
+    seen: int = 0  # interactions the source yielded
+    deleted: int = 0  # provider ids reported gone
+    skipped: Counter[str] = dataclasses.field(default_factory=Counter)
+    examples: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    resynced: list[str] = dataclasses.field(default_factory=list)
+    owner_guess: list[str] = dataclasses.field(default_factory=list)
+    error: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+    def add(self, batch: Batch, added: int) -> None:
+        self.new += added
+        self.seen += len(batch.interactions)
+        self.deleted += len(batch.deleted)
+        for skip in batch.skipped:
+            reason = skip.why.split(":", 1)[0]
+            self.skipped[reason] += 1
+            examples = self.examples.setdefault(reason, [])
+            if len(examples) < EXAMPLES_PER_REASON:
+                examples.append(f"{skip.what}: {skip.why}")
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "new": self.new,
+            "seen": self.seen,
+            "deleted": self.deleted,
+            "skipped": dict(self.skipped),
+            "examples": self.examples,
+            "resynced": self.resynced,
+            "owner_guess": self.owner_guess,
+            "error": self.error,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+Progress = Callable[[str, int], None]  # (account, interactions seen so far)
+
+
+class _KnownIds:
+    def __init__(self, store: Store, account: str) -> None:
+        self.store = store
+        self.account = account
+
+    def known_ids(self, resource: str) -> set[str]:
+        return self.store.known_ids(self.account, resource)
+
+
+def source_settings(account: AccountConfig) -> dict[str, Any]:
+    return {"path": account.path, "me": account.me, **account.options}
+
+
+def pull_account(store: Store, account: AccountConfig, progress: Progress | None = None) -> AccountSummary:
+    summary = AccountSummary(account.name)
+    started = time.monotonic()
+    store.ensure_account(account.name, account.provider)
+    store.record_pull(account.name, started=utc_now_iso())
+    try:
+        source = connectors.source_class(account.provider)(account.name, source_settings(account))
+        resyncs: Counter[str] = Counter()
+        while True:
+            try:
+                for batch in source.pull(store.cursors(account.name), _KnownIds(store, account.name)):
+                    summary.add(batch, store.apply_batch(account.name, batch))
+                    if batch.owner_addresses and not account.me:
+                        _note_owner_guess(store, account.name, batch.owner_addresses, summary)
+                    if progress is not None:
+                        progress(account.name, summary.seen)
+                break
+            except CursorExpired as expired:
+                resyncs[expired.resource] += 1
+                if resyncs[expired.resource] > MAX_RESYNCS:
+                    raise ConnectorError(f"{expired.resource}: cursor keeps expiring; giving up for now") from None
+                store.reset_cursor(account.name, expired.resource)
+                summary.resynced.append(expired.resource)
+    except (SourceUnavailable, ConnectorError) as exc:
+        summary.error = str(exc)
+    except OSError as exc:
+        summary.error = f"cannot read {exc.filename or account.path}: {exc.strerror or exc}"
+    summary.seconds = time.monotonic() - started
+    if summary.error is None:
+        store.record_pull(account.name, success=utc_now_iso(), summary=summary.as_json())
+    else:
+        store.record_pull(account.name, error=summary.error, summary=summary.as_json())
+    return summary
+
+
+def _note_owner_guess(store: Store, account: str, addresses: list[str], summary: AccountSummary) -> None:
+    if addresses != summary.owner_guess:
+        summary.owner_guess = list(addresses)
+        store.set_owner_addresses(account, addresses)
+
+
+def pull_all(
+    store: Store, config: Config, only: str | None = None, progress: Progress | None = None
+) -> list[AccountSummary]:
+    return [
+        pull_account(store, account, progress)
+        for name, account in config.accounts.items()
+        if account.enabled and (only is None or name == only)
+    ]
