@@ -1,0 +1,535 @@
+"""The configuration file: one declarative spec that validates, builds typed settings and the JSON Schema.
+
+Every problem is collected and reported at once with its key path (``config.toml: accounts.work.provder:
+unknown key (did you mean 'provider'?)``), never one at a time and never as a traceback.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from datetime import time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import connectors
+from syncd.addresses import normalise
+from syncd.errors import ConfigError
+
+# ---- value kinds ---------------------------------------------------------------------------------
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
+_DURATION = re.compile(r"^(?:\d+[smhdwy])+$")
+_DURATION_PART = re.compile(r"(\d+)([smhdwy])")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def parse_duration(text: str) -> timedelta:
+    """``30d``, ``6w``, ``15m``, ``2h``, ``1y`` (365 days), ``90s``, or combined like ``1w2d``."""
+    compact = str(text).strip().lower().replace(" ", "")
+    if not _DURATION.match(compact):
+        raise ValueError(f"'{text}' is not a duration like 30d, 6w, 15m, 2h or 1y")
+    return timedelta(seconds=sum(int(n) * _UNITS[unit] for n, unit in _DURATION_PART.findall(compact)))
+
+
+def _duration(value: Any) -> timedelta:
+    if not isinstance(value, str):
+        raise TypeError("a duration string like \"30d\"")
+    return parse_duration(value)
+
+
+def _time(value: Any) -> time:
+    if not isinstance(value, str):
+        raise TypeError('a time string like "09:30"')
+    match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", value.strip())
+    if not match:
+        raise ValueError(f"'{value}' is not a time like 09:30")
+    return time(int(match[1]), int(match[2]))
+
+
+def _timezone(value: Any) -> ZoneInfo:
+    if not isinstance(value, str):
+        raise TypeError('an IANA time zone name like "Europe/Berlin"')
+    try:
+        return ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"'{value}' is not an IANA time zone (e.g. Europe/Berlin, America/New_York, UTC)") from None
+
+
+def _path(value: Any) -> Path:
+    if not isinstance(value, str) or not value.strip():
+        raise TypeError("a path string")
+    return Path(os.path.expandvars(value)).expanduser()
+
+
+def _existing_path(value: Any) -> Path:
+    path = _path(value)
+    if not path.exists():
+        raise ValueError(f"{path} does not exist")
+    return path
+
+
+def _string(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError("a string")
+    return value
+
+
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError("true or false")
+    return value
+
+
+def _positive_int(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError("a whole number")
+    if value < 1:
+        raise ValueError(f"{value} is too small (at least 1)")
+    return value
+
+
+def _list_of(item: Callable[[Any], Any]) -> Callable[[Any], tuple[Any, ...]]:
+    def convert(value: Any) -> tuple[Any, ...]:
+        if not isinstance(value, list):
+            raise TypeError("a list")
+        return tuple(item(v) for v in value)
+
+    return convert
+
+
+def _address(value: Any) -> str:
+    text = _string(value)
+    address = normalise(text)
+    if address is None:
+        raise ValueError(f"'{text}' is not an email address")
+    return address
+
+
+def _pattern(value: Any) -> str:
+    """An exact address, a glob over addresses (``*@shop.example``), or a bare domain (``example.org``)."""
+    text = _string(value).strip().lower()
+    if any(ch in text for ch in "*?"):
+        if "[" in text or not re.fullmatch(r"[a-z0-9.*?+_'-]*@?[a-z0-9.*?-]+", text):
+            raise ValueError(f"'{value}' is not an address pattern (use * and ?, e.g. *@shop.example)")
+        return text
+    if "@" in text:
+        return _address(text)
+    if not re.fullmatch(r"(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z0-9-]{2,}", text):
+        raise ValueError(f"'{value}' is neither an address, an address pattern nor a domain")
+    return text
+
+
+def _weekday(value: Any) -> int:
+    text = _string(value).strip().lower()[:3]
+    if text not in WEEKDAYS:
+        raise ValueError(f"'{value}' is not a weekday (mon, tue, wed, thu, fri, sat, sun)")
+    return WEEKDAYS.index(text)
+
+
+_SCHEMA: dict[Callable[..., Any], dict[str, Any]] = {
+    _duration: {"type": "string", "pattern": _DURATION.pattern},
+    _time: {"type": "string", "pattern": r"^([01]?\d|2[0-3]):[0-5]\d$"},
+    _timezone: {"type": "string", "description": "IANA time zone name"},
+    _path: {"type": "string"},
+    _existing_path: {"type": "string"},
+    _string: {"type": "string"},
+    _bool: {"type": "boolean"},
+    _positive_int: {"type": "integer", "minimum": 1},
+}
+
+# ---- the spec ----------------------------------------------------------------------------------------
+
+REQUIRED = object()
+
+
+@dataclasses.dataclass(frozen=True)
+class Key:
+    name: str
+    convert: Callable[[Any], Any]
+    default: Any
+    doc: str
+    item: Callable[[Any], Any] | None = None  # for lists: the converter of one item (for the schema)
+    choices: tuple[str, ...] | None = None
+
+
+def _key(name: str, convert: Callable[[Any], Any], default: Any, doc: str,
+         item: Callable[[Any], Any] | None = None) -> Key:
+    return Key(name, _list_of(item) if item else convert, default, doc, item)
+
+
+ACCOUNT_KEYS = [
+    Key("provider", _string, REQUIRED, "maildir | mbox | ics", choices=tuple(sorted(connectors.SOURCES))),
+    Key("path", _existing_path, None, "the mail folder, mbox file or .ics file/folder (maildir, mbox, ics)"),
+    _key("me", _list_of(_address), (), "your own addresses in this account", item=_address),
+    Key("enabled", _bool, True, "false skips the account on pull"),
+    Key("interval", _duration, timedelta(minutes=15), "how often `syncd run` pulls this account"),
+]
+# Keys only some providers take. A provider needs `path` when it reads local files.
+PROVIDER_KEYS: dict[str, list[Key]] = {
+    "maildir": [],
+    "mbox": [],
+    "ics": [
+        Key("window_past", _duration, timedelta(days=5 * 365), "recurring events are expanded this far back"),
+        Key("window_future", _duration, timedelta(days=365), "and this far ahead"),
+    ],
+}
+LOCAL_PROVIDERS = {"maildir", "mbox", "ics"}
+
+ENGINE_KEYS = [
+    Key("max_recipients", _positive_int, 20, "mail to or from more addresses (To+Cc, you excluded) is no contact"),
+    Key("max_attendees", _positive_int, 20, "meetings with more attendees are no contact"),
+    Key("min_every", _duration, timedelta(days=14), "the shortest learned rhythm"),
+    Key("max_every", _duration, timedelta(days=180), "the longest learned rhythm"),
+    Key("default_every", _duration, timedelta(days=90), "the rhythm when nothing else applies"),
+    Key("forget_after", _duration, timedelta(days=3 * 365), "older relationships are dormant: listed, not reminded"),
+    Key("after_series_end", _duration, timedelta(days=21), "follow up this long after a recurring meeting ended"),
+    Key("meeting_grace", _duration, timedelta(days=7), "a meeting booked before due + this means no reminder"),
+    _key("blocklist", _list_of(_pattern), (), "addresses or *@domain never treated as people", item=_pattern),
+    Key("provider_equivalences", _bool, False, "treat googlemail.com = gmail.com, dots and +tags as one address"),
+]
+FOLLOWUP_KEYS = [
+    Key("target", _string, "ics", "\"ics\", or the name of an account with a calendar"),
+    Key("ics_path", _path, None, "the .ics file follow-ups go to (default: <state dir>/followups.ics)"),
+    Key("calendar_name", _string, "Follow-ups", "the calendar's name"),
+    Key("slot", _time, time(9, 30), "local time of day follow-ups are placed at"),
+    Key("duration", _duration, timedelta(minutes=15), "length of a follow-up event"),
+    Key("per_day", _positive_int, 3, "at most this many follow-ups on one day"),
+    _key("working_days", _list_of(_weekday), frozenset(range(5)), "days follow-ups may land on", item=_weekday),
+    Key("timezone", _timezone, None, "IANA zone of the slot (default: this machine's zone)"),
+    Key("reminder", _duration, timedelta(0), "the pop-up comes this long before the slot"),
+    Key("title", _string, "Reach out to {name}", "event title; {name} is the person's name"),
+    Key("max_deletes", _positive_int, 20, "a run deletes at most this many follow-ups without --force"),
+    Key("horizon", _duration, timedelta(days=14), "follow-ups are written this far ahead"),
+]
+TIER_KEYS = [
+    Key("name", _string, REQUIRED, "the tier's name"),
+    Key("remind", _bool, True, "false: kept and listed, never reminded (the directory)"),
+    Key("every", _duration, None, "the rhythm for this tier"),
+    _key("match", _list_of(_pattern), (), "addresses, globs (*@shop.example) or domains", item=_pattern),
+]
+PEOPLE_KEYS = [
+    _key("addresses", _list_of(_address), REQUIRED, "one person's addresses (the first is their key)", item=_address),
+    Key("name", _string, None, "their name"),
+    Key("every", _duration, None, "their rhythm"),
+    Key("tier", _string, None, "their tier"),
+    Key("note", _string, None, "shown in their follow-ups"),
+]
+TOP_LEVEL = {"accounts": "table", "engine": "table", "followups": "table", "tiers": "array", "people": "array"}
+
+# ---- typed settings ------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class AccountConfig:
+    name: str
+    provider: str
+    path: Path | None
+    me: tuple[str, ...]
+    enabled: bool
+    options: Mapping[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class EngineConfig:
+    max_recipients: int = 20
+    max_attendees: int = 20
+    min_every: timedelta = timedelta(days=14)
+    max_every: timedelta = timedelta(days=180)
+    default_every: timedelta = timedelta(days=90)
+    forget_after: timedelta = timedelta(days=3 * 365)
+    after_series_end: timedelta = timedelta(days=21)
+    meeting_grace: timedelta = timedelta(days=7)
+    blocklist: tuple[str, ...] = ()
+    provider_equivalences: bool = False
+
+
+def local_timezone() -> ZoneInfo:
+    """This machine's IANA zone: $TZ, else the /etc/localtime link, else UTC."""
+    for candidate in (os.environ.get("TZ", "").lstrip(":"), _localtime_link()):
+        if candidate:
+            try:
+                return ZoneInfo(candidate)
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+    return ZoneInfo("UTC")
+
+
+def _localtime_link() -> str:
+    try:
+        target = os.readlink("/etc/localtime")
+    except OSError:
+        return ""
+    return target.split("zoneinfo/", 1)[1] if "zoneinfo/" in target else ""
+
+
+@dataclasses.dataclass(frozen=True)
+class FollowupsConfig:
+    target: str = "ics"
+    ics_path: Path | None = None
+    calendar_name: str = "Follow-ups"
+    slot: time = time(9, 30)
+    duration: timedelta = timedelta(minutes=15)
+    per_day: int = 3
+    working_days: frozenset[int] = frozenset(range(5))
+    timezone: ZoneInfo = dataclasses.field(default_factory=local_timezone)
+    reminder: timedelta = timedelta(0)
+    title: str = "Reach out to {name}"
+    max_deletes: int = 20
+    horizon: timedelta = timedelta(days=14)
+
+
+@dataclasses.dataclass(frozen=True)
+class TierConfig:
+    name: str
+    remind: bool = True
+    every: timedelta | None = None
+    match: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class PersonConfig:
+    addresses: tuple[str, ...]
+    name: str | None = None
+    every: timedelta | None = None
+    tier: str | None = None
+    note: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    path: Path | None = None
+    accounts: Mapping[str, AccountConfig] = dataclasses.field(default_factory=dict)
+    engine: EngineConfig = dataclasses.field(default_factory=EngineConfig)
+    followups: FollowupsConfig = dataclasses.field(default_factory=FollowupsConfig)
+    tiers: tuple[TierConfig, ...] = ()
+    people: tuple[PersonConfig, ...] = ()
+
+
+# ---- validation ----------------------------------------------------------------------------------
+
+
+class _Problems:
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.items: list[str] = []
+
+    def add(self, where: str, message: str) -> None:
+        self.items.append(f"{self.source}: {where}: {message}" if where else f"{self.source}: {message}")
+
+
+def _suggest(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _table(data: Any, keys: list[Key], where: str, problems: _Problems) -> dict[str, Any]:
+    """Convert one table by its keys: unknown, missing, wrong type and bad values all reported."""
+    if not isinstance(data, dict):
+        problems.add(where, "must be a table")
+        return {}
+    out: dict[str, Any] = {}
+    names = [key.name for key in keys]
+    for name in data:
+        if name not in names:
+            problems.add(f"{where}.{name}", f"unknown key{_suggest(name, names)}")
+    for key in keys:
+        path = f"{where}.{key.name}"
+        if key.name not in data:
+            if key.default is REQUIRED:
+                problems.add(path, "missing (required)")
+            else:
+                out[key.name] = key.default
+            continue
+        try:
+            out[key.name] = key.convert(data[key.name])
+        except TypeError as exc:
+            problems.add(path, f"wrong type: expected {exc}, got {type(data[key.name]).__name__}")
+        except ValueError as exc:
+            problems.add(path, str(exc))
+    return out
+
+
+def _account(name: str, data: Any, problems: _Problems) -> AccountConfig | None:
+    where = f"accounts.{name}"
+    provider = data.get("provider") if isinstance(data, dict) else None
+    extra: list[Key] = []
+    if isinstance(provider, str):
+        if provider not in PROVIDER_KEYS:
+            known = sorted(PROVIDER_KEYS)
+            problems.add(
+                f"{where}.provider", f"unknown provider '{provider}' (one of: {', '.join(known)}){_suggest(provider, known)}"
+            )
+        else:
+            extra = PROVIDER_KEYS[provider]
+    values = _table(data, ACCOUNT_KEYS + extra, where, problems)
+    if provider in LOCAL_PROVIDERS and isinstance(data, dict) and "path" not in data:
+        problems.add(f"{where}.path", "missing (required for a local archive)")
+    if len(values) != len(ACCOUNT_KEYS) + len(extra) or not isinstance(provider, str) or provider not in PROVIDER_KEYS:
+        return None
+    common = {key.name for key in ACCOUNT_KEYS}
+    return AccountConfig(
+        name=name,
+        provider=provider,
+        path=values["path"],
+        me=values["me"],
+        enabled=values["enabled"],
+        options={k: v for k, v in values.items() if k not in common or k == "interval"},
+    )
+
+
+def parse_config(data: Mapping[str, Any], source: str = "config.toml", path: Path | None = None) -> Config:
+    problems = _Problems(source)
+    for name in data:
+        if name not in TOP_LEVEL:
+            problems.add(name, f"unknown key{_suggest(name, list(TOP_LEVEL))}")
+    accounts: dict[str, AccountConfig] = {}
+    raw_accounts = data.get("accounts", {})
+    if not isinstance(raw_accounts, dict):
+        problems.add("accounts", "must be a table of [accounts.NAME] tables")
+        raw_accounts = {}
+    for name, table in raw_accounts.items():
+        account = _account(name, table, problems)
+        if account is not None:
+            accounts[name] = account
+    engine = _table(data.get("engine", {}), ENGINE_KEYS, "engine", problems)
+    followups = _table(data.get("followups", {}), FOLLOWUP_KEYS, "followups", problems)
+    tiers = [_table(t, TIER_KEYS, f"tiers[{i}]", problems) for i, t in enumerate(_array(data, "tiers", problems))]
+    people = [_table(p, PEOPLE_KEYS, f"people[{i}]", problems) for i, p in enumerate(_array(data, "people", problems))]
+    _cross_checks(accounts, raw_accounts, engine, followups, tiers, people, problems)
+    if problems.items:
+        raise ConfigError(problems.items)
+    if followups.get("timezone") is None:
+        followups["timezone"] = local_timezone()
+    if isinstance(followups.get("working_days"), tuple):
+        followups["working_days"] = frozenset(followups["working_days"])
+    return Config(
+        path=path,
+        accounts=accounts,
+        engine=EngineConfig(**engine),
+        followups=FollowupsConfig(**followups),
+        tiers=tuple(TierConfig(**t) for t in tiers),
+        people=tuple(PersonConfig(**p) for p in people),
+    )
+
+
+def _array(data: Mapping[str, Any], name: str, problems: _Problems) -> list[Any]:
+    value = data.get(name, [])
+    if not isinstance(value, list):
+        problems.add(name, f"must be an array of tables ([[{name}]])")
+        return []
+    return value
+
+
+def _cross_checks(
+    accounts: dict[str, AccountConfig],
+    raw_accounts: Mapping[str, Any],
+    engine: dict[str, Any],
+    followups: dict[str, Any],
+    tiers: list[dict[str, Any]],
+    people: list[dict[str, Any]],
+    problems: _Problems,
+) -> None:
+    target = followups.get("target")
+    if isinstance(target, str) and target != "ics" and target not in raw_accounts:
+        choices = ["ics", *raw_accounts]
+        problems.add("followups.target", f"'{target}' is neither \"ics\" nor a configured account{_suggest(target, choices)}")
+    if not followups.get("working_days", True):
+        problems.add("followups.working_days", "needs at least one day")
+    if engine.get("min_every") and engine.get("max_every") and engine["min_every"] > engine["max_every"]:
+        problems.add("engine.min_every", "is longer than engine.max_every")
+    names = [t.get("name") for t in tiers]
+    for index, name in enumerate(names):
+        if name is not None and names.index(name) != index:
+            problems.add(f"tiers[{index}].name", f"'{name}' is defined twice")
+    tier_names = [n for n in names if isinstance(n, str)]
+    for index, person in enumerate(people):
+        tier = person.get("tier")
+        if tier is not None and tier not in tier_names:
+            problems.add(f"people[{index}].tier", f"no tier named '{tier}'{_suggest(tier, tier_names)}")
+        if person.get("addresses") == ():
+            problems.add(f"people[{index}].addresses", "needs at least one address")
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate ``path``; raises ConfigError listing every problem."""
+    source = path.name
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: no configuration file here; run 'syncd init' to create one"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{path}: cannot read it ({exc})"]) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{source}: not valid TOML: {exc}"]) from None
+    return parse_config(data, source, path)
+
+
+# ---- schema and starter ----------------------------------------------------------------------------
+
+
+def _key_schema(key: Key) -> dict[str, Any]:
+    if key.item is not None:
+        schema: dict[str, Any] = {"type": "array", "items": dict(_SCHEMA.get(key.item, {"type": "string"}))}
+    else:
+        schema = dict(_SCHEMA.get(key.convert, {"type": "string"}))
+    if key.choices:
+        schema["enum"] = list(key.choices)
+    schema["description"] = key.doc
+    return schema
+
+
+def _object(keys: list[Key]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {key.name: _key_schema(key) for key in keys},
+        "required": [key.name for key in keys if key.default is REQUIRED],
+    }
+
+
+def json_schema() -> dict[str, Any]:
+    account_keys = ACCOUNT_KEYS + [key for keys in PROVIDER_KEYS.values() for key in keys]
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "syncd configuration",
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "accounts": {"type": "object", "additionalProperties": _object(account_keys)},
+            "engine": _object(ENGINE_KEYS),
+            "followups": _object(FOLLOWUP_KEYS),
+            "tiers": {"type": "array", "items": _object(TIER_KEYS)},
+            "people": {"type": "array", "items": _object(PEOPLE_KEYS)},
+        },
+    }
+
+
+STARTER_CONFIG = """\
+# syncd configuration. Every key is documented in config.example.toml;
+# check this file with `syncd config check`.
+
+# One table per mail archive or calendar export:
+# [accounts.archive]
+# provider = "maildir"          # maildir | mbox | ics
+# path = "~/Mail"
+# me = ["you@example.com"]      # your own addresses
+
+[followups]
+target = "ics"                  # follow-ups go to an .ics file any calendar app can import
+# ics_path = "~/followups.ics"
+slot = "09:30"
+per_day = 3
+
+[[tiers]]
+name = "directory"              # kept and findable, never reminded
+remind = false
+match = []
+"""
