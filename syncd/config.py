@@ -362,9 +362,8 @@ def _account(name: str, data: Any, problems: _Problems) -> AccountConfig | None:
     if isinstance(provider, str):
         if provider not in PROVIDER_KEYS:
             known = sorted(PROVIDER_KEYS)
-            problems.add(
-                f"{where}.provider", f"unknown provider '{provider}' (one of: {', '.join(known)}){_suggest(provider, known)}"
-            )
+            hint = _suggest(provider, known)
+            problems.add(f"{where}.provider", f"unknown provider '{provider}' (one of: {', '.join(known)}){hint}")
         else:
             extra = PROVIDER_KEYS[provider]
     values = _table(data, ACCOUNT_KEYS + extra, where, problems)
@@ -438,7 +437,8 @@ def _cross_checks(
     target = followups.get("target")
     if isinstance(target, str) and target != "ics" and target not in raw_accounts:
         choices = ["ics", *raw_accounts]
-        problems.add("followups.target", f"'{target}' is neither \"ics\" nor a configured account{_suggest(target, choices)}")
+        hint = _suggest(target, choices)
+        problems.add("followups.target", f"'{target}' is neither \"ics\" nor a configured account{hint}")
     if not followups.get("working_days", True):
         problems.add("followups.working_days", "needs at least one day")
     if engine.get("min_every") and engine.get("max_every") and engine["min_every"] > engine["max_every"]:
