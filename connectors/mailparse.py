@@ -1,0 +1,132 @@
+"""RFC 5322 headers → an Interaction. Shared by every source that sees raw messages (maildir, mbox).
+
+Only the header block is read (metadata only, never bodies). Parsing never raises: whatever cannot be
+understood becomes a ``Skip`` with a one-line reason, or an address counted as unusable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from email.header import decode_header, make_header
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+from email.utils import getaddresses, parsedate_to_datetime
+
+from connectors.base import Interaction, Participant, Role, Skip
+
+# compat32 is lenient and fast: it keeps odd headers as strings instead of raising on them; we decode
+# encoded words ourselves (RFC 2047) where a human-readable value is needed.
+_PARSER = BytesHeaderParser(policy=compat32)
+MAX_HEADER_BYTES = 256 * 1024  # a header block larger than this is junk, not mail
+SUBJECT_LIMIT = 200
+
+HEADER_END = (b"\n\n", b"\r\n\r\n")
+
+
+def header_block(data: bytes) -> bytes:
+    """The header part of a raw message (up to the first empty line)."""
+    ends = [i for i in (data.find(marker) for marker in HEADER_END) if i >= 0]
+    return data[: min(ends)] if ends else data
+
+
+def read_headers(path: str) -> bytes:
+    """Read a message file only as far as its header block ends."""
+    chunks: list[bytes] = []
+    size = 0
+    with open(path, "rb") as handle:
+        while size < MAX_HEADER_BYTES:
+            chunk = handle.read(16384)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+            joined = b"".join(chunks) if len(chunks) > 1 else chunk
+            if b"\n\n" in joined or b"\r\n\r\n" in joined:
+                return header_block(joined)
+            chunks = [joined]
+    return header_block(b"".join(chunks))
+
+
+def _text(value: object) -> str:
+    """A header value as text, RFC 2047 encoded words decoded, 8-bit junk replaced."""
+    if value is None:
+        return ""
+    raw = str(value)
+    try:
+        return str(make_header(decode_header(raw)))
+    except (UnicodeError, LookupError, ValueError, AssertionError):
+        return raw.encode("utf-8", "replace").decode("utf-8", "replace")
+
+
+def _bulk_reason(message: object) -> str | None:
+    get = message.get  # type: ignore[attr-defined]
+    for header in ("List-Id", "List-Unsubscribe"):
+        if get(header):
+            return header
+    precedence = str(get("Precedence", "")).strip().lower()
+    if precedence in ("bulk", "list", "junk"):
+        return f"Precedence: {precedence}"
+    auto = str(get("Auto-Submitted", "")).strip().lower()
+    if auto and auto != "no":
+        return f"Auto-Submitted: {auto}"
+    return None
+
+
+def _timestamp(value: object) -> datetime | None:
+    if not value:
+        return None
+    try:
+        when = parsedate_to_datetime(str(value))
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when is None:
+        return None
+    if when.tzinfo is None:  # RFC 5322 "-0000": the zone is unknown; UTC is the honest guess
+        when = when.replace(tzinfo=UTC)
+    try:
+        return when.astimezone(UTC)
+    except (OverflowError, ValueError):
+        return None
+
+
+def parse_headers(raw: bytes, provider_id: str) -> tuple[Interaction | None, list[Skip]]:
+    """Parse one message's header block. Returns the interaction (or None) and what was skipped."""
+    try:
+        message = _PARSER.parsebytes(raw)
+    except Exception as exc:  # the stdlib parser is lenient; this guards the unforeseen
+        return None, [Skip(provider_id, f"unparseable headers: {exc}")]
+    skips: list[Skip] = []
+    participants: list[Participant] = []
+    roles: tuple[tuple[str, Role], ...] = (("From", "from"), ("To", "to"), ("Cc", "cc"), ("Bcc", "bcc"))
+    for header, role in roles:
+        values = [_text(v) for v in message.get_all(header, [])]
+        if not values:
+            continue
+        for name, address in getaddresses(values):
+            address = address.strip()
+            if not address:
+                continue  # group syntax like "undisclosed-recipients:;" names nobody
+            if "@" not in address or address.startswith("/") or " " in address:
+                skips.append(Skip(provider_id, f"address without local@domain: {address[:80]!r}"))
+                continue
+            participants.append(Participant(address, name.strip(), role))
+    if not participants:
+        return None, [*skips, Skip(provider_id, "no From or recipients")]
+    message_id = str(message.get("Message-ID", "") or "").strip().strip("<>").strip() or None
+    subject = _text(message.get("Subject"))[:SUBJECT_LIMIT] or None
+    interaction = Interaction(
+        provider_id=provider_id,
+        kind="mail",
+        timestamp=_timestamp(message.get("Date")),
+        participants=participants,
+        message_id=message_id[:500] if message_id else None,
+        subject=subject,
+        bulk=_bulk_reason(message),
+    )
+    return interaction, skips
+
+
+def header_digest(raw: bytes) -> str:
+    """A stable id for a message without a file name of its own (mbox): the hash of its header block."""
+    return hashlib.sha1(raw, usedforsecurity=False).hexdigest()
