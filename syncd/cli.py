@@ -262,6 +262,7 @@ def why(ctx: Context, person: str, as_of: str | None) -> None:
     """The evidence for PERSON: last contact, the cadence rule, why a follow-up is or is not planned."""
     from syncd import engine, job
     from syncd.people import resolve
+    from syncd.why import explain
 
     config = ctx.config()
     now, historical = job.resolve_now(job.parse_day(as_of) if as_of else None)
@@ -269,7 +270,7 @@ def why(ctx: Context, person: str, as_of: str | None) -> None:
         if not historical:
             engine.refresh(store, config, now)
         key = resolve(store, config, person)
-        for line in engine.explain(store, config, key, now, as_of=historical):
+        for line in explain(store, config, key, now, as_of=historical):
             click.echo(line)
 
 
@@ -279,6 +280,7 @@ def why(ctx: Context, person: str, as_of: str | None) -> None:
 def plan(ctx: Context, as_of: str | None) -> None:
     """What the next pull would create, update and delete in the follow-ups calendar (writes nothing)."""
     from syncd import engine, job, reconcile
+    from syncd.due import due_followups
 
     config = ctx.config()
     now, historical = job.resolve_now(job.parse_day(as_of) if as_of else None)
@@ -286,7 +288,7 @@ def plan(ctx: Context, as_of: str | None) -> None:
         if not historical:
             engine.refresh(store, config, now)
         statuses = engine.people(store, config, now, as_of=historical)
-        due = engine.due_followups(statuses, store, config, now)
+        due = due_followups(statuses, store, config, now)
         result = reconcile.reconcile(due, store, job.open_target(config), now, config.followups, dry_run=True)
     for line in result.describe(dry_run=True):
         click.echo(line)

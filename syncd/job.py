@@ -14,6 +14,7 @@ import connectors
 from connectors.base import CalendarTarget
 from syncd import engine, reconcile
 from syncd.config import Config
+from syncd.due import due_followups
 from syncd.errors import UsageError
 from syncd.paths import state_dir
 from syncd.pull import AccountSummary, Progress, pull_all
@@ -77,7 +78,7 @@ def run_job(
     now, historical = resolve_now(as_of)
     stats = engine.refresh(store, config, datetime.now(UTC))
     statuses = engine.people(store, config, now, as_of=historical)
-    due = engine.due_followups(statuses, store, config, now)
+    due = due_followups(statuses, store, config, now)
     try:
         target = open_target(config)
         result = reconcile.reconcile(due, store, target, now, config.followups, dry_run=dry_run, force=force)

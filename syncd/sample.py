@@ -66,7 +66,8 @@ def _write_maildir(mail: Path, now: datetime) -> None:
         for n in range(count):
             when = now - timedelta(days=last_days + n * rhythm + rng.randint(0, 3), hours=rng.randint(0, 8))
             outbound = n % 2 == 0
-            sender, recipient = (("Sam Example", OWNER), (name, address)) if outbound else ((name, address), ("Sam Example", OWNER))
+            me, them = ("Sam Example", OWNER), (name, address)
+            sender, recipient = (me, them) if outbound else (them, me)
             message = _message(sender, recipient, when, f"Catching up ({n + 1})")
             deliver(".Sent/cur" if outbound else "cur", message, when)
     for n in range(6):  # a newsletter: bulk, never a relationship

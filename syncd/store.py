@@ -135,7 +135,7 @@ MIGRATIONS: list[str] = [
     -- The engine's last computed standing of each person (for "now"), refreshed incrementally.
     CREATE TABLE person_status (
         person TEXT PRIMARY KEY,
-        due TEXT,
+        valid_until INTEGER,          -- unix seconds at which the standing changes by itself
         data TEXT NOT NULL
     ) WITHOUT ROWID;
     CREATE TABLE followups (

@@ -1,0 +1,93 @@
+"""Which follow-ups are wanted now: relationship cycles, one-off reminders, ended meeting series.
+
+The engine's standing of each person becomes :class:`syncd.model.DueFollowup` objects here; where and
+when they land in a calendar is the planner's business.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from syncd.config import Config
+from syncd.engine import SERIES_LOOKBACK, Persons
+from syncd.model import DueFollowup, PersonStatus
+from syncd.store import Store
+
+
+def describe(status: PersonStatus) -> str:
+    """The follow-up's description: last contact, the rhythm and why, the person's note."""
+    lines = []
+    last = status.last_contact
+    if last is not None:
+        subject = f' — "{last.subject}"' if last.subject else ""
+        lines.append(f"Last contact: {last.at.date().isoformat()} ({last.kind}){subject}")
+        if last.link:
+            lines.append(f"Thread: {last.link}")
+    if status.every_days:
+        lines.append(f"Rhythm: every {status.every_days} days ({status.cadence_rule})")
+    if status.note:
+        lines.append(f"Note: {status.note}")
+    lines.append(f"Addresses: {', '.join(status.addresses)}")
+    return "\n".join(lines)
+
+
+def due_followups(statuses: list[PersonStatus], store: Store, config: Config, now: datetime) -> list[DueFollowup]:
+    by_key = {status.key: status for status in statuses}
+    wanted: list[DueFollowup] = []
+    for status in statuses:
+        if status.remind and status.due is not None and status.last_contact is not None:
+            wanted.append(
+                DueFollowup(
+                    person=status.key, name=status.name, origin="cycle",
+                    cycle=status.last_contact.at.isoformat(), due=status.due, every_days=status.every_days,
+                    strength=status.contact_days, description=describe(status),
+                )
+            )
+    persons = Persons(store, config)
+    for reminder_id, person, on_date, note in store.db.execute(
+        "SELECT id, person, on_date, note FROM reminders ORDER BY id"
+    ):
+        key = persons.key(person)
+        known = by_key.get(key)
+        text = (f"Note: {note}\n" if note else "") + (describe(known) if known else f"Addresses: {key}")
+        wanted.append(
+            DueFollowup(
+                person=key, name=known.name if known else key, origin="reminder", cycle=str(reminder_id),
+                due=date.fromisoformat(on_date), every_days=None,
+                strength=known.contact_days if known else 0, description=text,
+            )
+        )
+    wanted.extend(_series_ended(by_key, store, config, now, persons))
+    return wanted
+
+
+def _series_ended(
+    by_key: dict[str, PersonStatus], store: Store, config: Config, now: datetime, persons: Persons
+) -> list[DueFollowup]:
+    """A recurring series with the person whose last occurrence is past and none is left: the project
+    wrapped up, so follow up ``after_series_end`` later — unless you have been in touch since."""
+    cutoff = int(now.timestamp())
+    out: dict[tuple[str, str], DueFollowup] = {}
+    rows = store.db.execute(
+        "SELECT c.address, i.series_id, MAX(c.ts), MAX(i.subject) FROM contacts c "
+        "JOIN interactions i ON i.id = c.interaction_id "
+        "WHERE c.kind = 'meeting' AND i.series_id IS NOT NULL GROUP BY c.address, i.series_id "
+        "HAVING MAX(c.ts) <= ?",
+        (cutoff,),
+    )
+    for address, series_id, last_ts, subject in rows:
+        status = by_key.get(persons.key(address))
+        if status is None or not status.relationship or status.ignored:
+            continue
+        ended = datetime.fromtimestamp(last_ts, UTC)
+        due = (ended + config.engine.after_series_end).date()
+        if due < (now - SERIES_LOOKBACK).date():
+            continue  # long over: history, not a reminder
+        if status.last_contact is not None and status.last_contact.at.date() > ended.date():
+            continue  # in touch since the series ended
+        text = f'The recurring meeting "{subject or series_id}" ended on {ended.date().isoformat()}.\n'
+        out[(status.key, series_id)] = DueFollowup(
+            person=status.key, name=status.name, origin="series", cycle=series_id, due=due, every_days=None,
+            strength=status.contact_days, description=text + describe(status),
+        )
+    return list(out.values())

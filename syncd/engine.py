@@ -1,0 +1,396 @@
+"""The relationship engine: persons, last contact, cadence, due — the rules of the product file.
+
+Two stages. ``syncd.contacts`` turns interactions into qualifying contacts (once per interaction, kept
+in the ``contacts`` table). This module groups addresses into persons and aggregates their contacts
+(in SQL) into a :class:`syncd.model.PersonStatus`. ``refresh`` is incremental: it derives contacts only
+for new interactions and recomputes only persons they touched, persons whose decisions changed, and
+persons whose standing changes by itself with time (``valid_until``: a booked meeting that has started,
+a relationship turning dormant). ``recompute`` does everything and gives the same result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import itertools
+import json
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from syncd import contacts
+from syncd.addresses import matches_any, normalise, provider_equivalent
+from syncd.config import Config, TierConfig
+from syncd.model import Evidence, PersonStatus
+from syncd.store import Store
+
+DAY = 86400
+# A "series ended" follow-up older than this is history, not a reminder.
+SERIES_LOOKBACK = timedelta(days=30)
+
+
+@dataclasses.dataclass
+class RefreshStats:
+    full: bool = False
+    interactions: int = 0
+    persons: int = 0
+    implausible: int = 0
+    bulk: int = 0
+    over_cap: int = 0
+
+    def describe(self) -> str:
+        kind = "full recompute" if self.full else "recomputed"
+        text = f"engine: {kind}: {self.interactions:,} new interactions, {self.persons:,} persons updated"
+        if self.implausible:
+            text += f"; {self.implausible:,} with implausible dates (before 1990 or in the future) not counted"
+        return text
+
+
+# ---- owners, persons ------------------------------------------------------------------------------
+
+
+def owner_addresses(store: Store, config: Config) -> set[str]:
+    owners = {a for account in config.accounts.values() for a in account.me}
+    for row in store.db.execute("SELECT owner_addresses FROM accounts WHERE owner_addresses IS NOT NULL"):
+        owners.update(json.loads(row[0]))
+    return {a for a in (normalise(x) for x in owners) if a}
+
+
+def _rules(store: Store, config: Config) -> contacts.Rules:
+    return contacts.Rules(
+        owners=frozenset(owner_addresses(store, config)),
+        max_recipients=config.engine.max_recipients,
+        max_attendees=config.engine.max_attendees,
+        blocklist=config.engine.blocklist,
+    )
+
+
+class Persons:
+    """Address → person key: user merges first, then ``[[people]]`` in the config, then equivalences."""
+
+    def __init__(self, store: Store, config: Config) -> None:
+        self.links = dict(store.db.execute("SELECT address, person FROM person_links").fetchall())
+        self.configured: dict[str, str] = {}
+        for person in config.people:
+            for address in person.addresses:
+                self.configured.setdefault(address, person.addresses[0])
+        self.equivalences = config.engine.provider_equivalences
+
+    def key(self, address: str) -> str:
+        seen = set()
+        key = address
+        while key not in seen:  # follow merge chains (A merged into B merged into C)
+            seen.add(key)
+            nxt = self.links.get(key) or self.configured.get(key)
+            if nxt is None and self.equivalences:
+                nxt = provider_equivalent(key)
+            if nxt is None or nxt == key:
+                break
+            key = nxt
+        return key
+
+
+# ---- aggregation ----------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class _Aggregate:
+    last: dict[str, tuple[int, int]] = dataclasses.field(default_factory=dict)  # kind -> (ts, interaction)
+    days: set[int] = dataclasses.field(default_factory=set)
+    next_meeting: int | None = None
+    names: dict[str, int] = dataclasses.field(default_factory=dict)
+    addresses: set[str] = dataclasses.field(default_factory=set)
+
+
+def _select(db: Any, addresses: Iterable[str] | None) -> str:
+    if addresses is None:
+        return ""
+    db.execute("CREATE TEMP TABLE IF NOT EXISTS engine_sel (address TEXT PRIMARY KEY)")
+    db.execute("DELETE FROM engine_sel")
+    db.executemany("INSERT OR IGNORE INTO engine_sel VALUES (?)", ((a,) for a in addresses))
+    return "AND address IN (SELECT address FROM engine_sel)"
+
+
+def _aggregate(
+    store: Store, persons: Persons, cutoff: int, addresses: Iterable[str] | None, with_future: bool
+) -> dict[str, _Aggregate]:
+    db = store.db
+    where = _select(db, addresses)
+    out: dict[str, _Aggregate] = defaultdict(_Aggregate)
+    key_of: dict[str, str] = {}
+
+    def person(address: str) -> _Aggregate:
+        key = key_of.get(address)
+        if key is None:
+            key = key_of[address] = persons.key(address)
+        agg = out[key]
+        agg.addresses.add(address)
+        return agg
+
+    # SQLite: with MAX(), bare columns come from the row holding the maximum (documented behaviour).
+    for address, kind, ts, iid in db.execute(
+        f"SELECT address, kind, MAX(ts), interaction_id FROM contacts WHERE ts <= ? {where} GROUP BY address, kind",
+        (cutoff,),
+    ):
+        agg = person(address)
+        if kind not in agg.last or ts > agg.last[kind][0]:
+            agg.last[kind] = (ts, iid)
+    for address, day in db.execute(
+        f"SELECT address, ts / {DAY} FROM contacts WHERE ts <= ? {where} GROUP BY address, ts / {DAY}", (cutoff,)
+    ):
+        person(address).days.add(day)
+    if with_future:
+        for address, ts in db.execute(
+            f"SELECT address, MIN(ts) FROM contacts WHERE kind = 'meeting' AND ts > ? {where} GROUP BY address",
+            (cutoff,),
+        ):
+            agg = person(address)
+            agg.next_meeting = ts if agg.next_meeting is None else min(agg.next_meeting, ts)
+    name_where = where.replace("address IN", "p.address IN")
+    for address, name, count in db.execute(
+        "SELECT p.address, p.name, COUNT(*) FROM participants p "
+        f"WHERE p.name IS NOT NULL AND p.address IN (SELECT DISTINCT address FROM contacts) {name_where} "
+        "GROUP BY p.address, p.name"
+    ):
+        found = out.get(key_of.get(address) or persons.key(address))
+        if found is not None:
+            found.names[name] = found.names.get(name, 0) + count
+    return out
+
+
+# ---- one person's standing ------------------------------------------------------------------------
+
+
+def _tier(addresses: Iterable[str], tiers: tuple[TierConfig, ...]) -> TierConfig | None:
+    for tier in tiers:
+        if any(matches_any(address, tier.match) for address in addresses):
+            return tier
+    return None
+
+
+def _learned(days: set[int], config: Config) -> tuple[int, str] | None:
+    """With ≥ 3 distinct contact days: the median gap × 1.5, clamped to [min_every, max_every]."""
+    if len(days) < 3:
+        return None
+    ordered = sorted(days)
+    gap = statistics.median(b - a for a, b in itertools.pairwise(ordered))
+    low, high = config.engine.min_every.days, config.engine.max_every.days
+    every = int(min(max(round(gap * 1.5), low), high))
+    return every, f"learned rhythm: median gap {gap:g} d over {len(days)} contact days × 1.5, kept in [{low}, {high}] d"
+
+
+def _evidence(store: Store, kind: str, pair: tuple[int, int] | None) -> Evidence | None:
+    if pair is None:
+        return None
+    ts, iid = pair
+    row = store.db.execute("SELECT subject, link FROM interactions WHERE id = ?", (iid,)).fetchone()
+    subject, link = row if row else (None, None)
+    return Evidence(iid, datetime.fromtimestamp(ts, UTC), kind, subject, link)
+
+
+def standing(
+    store: Store, config: Config, key: str, agg: _Aggregate, settings: dict[str, Any], now: datetime
+) -> tuple[PersonStatus, int | None]:
+    """A person's status at ``now``, and when it will change by itself (unix seconds, or None)."""
+    configured = next((p for p in config.people if p.addresses[0] == key), None)
+    addresses = tuple(sorted(agg.addresses | set(configured.addresses if configured else ()) | {key}))
+    last_out = _evidence(store, "outbound", agg.last.get("outbound"))
+    last_in = _evidence(store, "inbound", agg.last.get("inbound"))
+    last_meet = _evidence(store, "meeting", agg.last.get("meeting"))
+    candidates = [e for e in (last_out, last_in, last_meet) if e is not None]
+    last = max(candidates, key=lambda e: e.at) if candidates else None
+    name = (
+        settings.get("name")
+        or (configured.name if configured else None)
+        or (max(agg.names.items(), key=lambda kv: (kv[1], kv[0]))[0] if agg.names else key)
+    )
+    tier_name = settings.get("tier") or (configured.tier if configured else None)
+    tier = next((t for t in config.tiers if t.name == tier_name), None) if tier_name else _tier(addresses, config.tiers)
+    user_added = bool(settings.get("every_days") or settings.get("tier") or configured)
+    relationship = last_out is not None or last_meet is not None or user_added
+    # Cadence, first match wins: per person > tier > learned rhythm > default.
+    learned = _learned(agg.days, config)
+    if settings.get("every_days"):
+        every, rule = int(settings["every_days"]), "per-person setting (syncd set --every)"
+    elif configured and configured.every:
+        every, rule = configured.every.days, "per-person setting ([[people]] in the config)"
+    elif tier is not None and tier.every is not None:
+        every, rule = tier.every.days, f"tier '{tier.name}'"
+    elif learned is not None:
+        every, rule = learned
+    else:
+        every, rule = config.engine.default_every.days, "default rhythm (engine.default_every)"
+    next_meeting = datetime.fromtimestamp(agg.next_meeting, UTC) if agg.next_meeting else None
+    status = PersonStatus(
+        key=key, name=name, addresses=addresses, relationship=relationship, tier=tier.name if tier else None,
+        every_days=every, cadence_rule=rule, last_contact=last, last_outbound=last_out, last_inbound=last_in,
+        last_meeting=last_meet, contact_days=len(agg.days), due=None, remind=False, reason="",
+        note=settings.get("note") or (configured.note if configured else None), next_meeting=next_meeting,
+        ignored=bool(settings.get("ignored")),
+    )
+    valid_until = agg.next_meeting
+    if last is not None:
+        dormant_at = last.at + config.engine.forget_after
+        status.dormant = dormant_at < now
+        if not status.dormant:
+            stamp = int(dormant_at.timestamp())
+            valid_until = stamp if valid_until is None else min(valid_until, stamp)
+    _decide(status, tier, config, now)
+    return status, valid_until
+
+
+def _decide(status: PersonStatus, tier: TierConfig | None, config: Config, now: datetime) -> None:
+    last = status.last_contact
+    if last is not None and status.every_days:
+        status.due = (last.at + timedelta(days=status.every_days)).date()
+    if not status.relationship:
+        status.reason = "not a relationship: they wrote to you, but you never wrote to or met them"
+    elif status.ignored:
+        status.reason = "ignored (syncd set PERSON --unignore to undo)"
+    elif tier is not None and not tier.remind:
+        status.reason, status.due = f"tier '{tier.name}': kept in the directory, never reminded", None
+    elif last is None:
+        status.reason = "no qualifying contact yet"
+    elif status.dormant:
+        status.reason = f"dormant: last contact {last.at.date()}, longer ago than engine.forget_after"
+    elif status.due is not None and status.next_meeting is not None and (
+        status.next_meeting.date() <= status.due + config.engine.meeting_grace
+    ):
+        status.reason = f"meeting already booked on {status.next_meeting.date()}"
+    else:
+        status.remind = True
+        status.reason = f"last contact {last.at.date()} ({last.kind}) + {status.every_days} d ({status.cadence_rule})"
+    if not status.remind and status.reason.startswith(("not a", "ignored", "no qualifying")):
+        status.due = None
+
+
+# ---- refresh / recompute / people -----------------------------------------------------------------
+
+
+def _settings(store: Store) -> dict[str, dict[str, Any]]:
+    cur = store.db.execute("SELECT person, name, every_days, tier, note, ignored FROM person_settings")
+    return {r[0]: {"name": r[1], "every_days": r[2], "tier": r[3], "note": r[4], "ignored": r[5]} for r in cur}
+
+
+def _fingerprint(store: Store, config: Config) -> str:
+    parts = [
+        sorted(owner_addresses(store, config)),
+        repr(config.engine), repr(config.tiers), repr(config.people),
+    ]
+    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
+
+
+def _compute(
+    store: Store, config: Config, now: datetime, addresses: Iterable[str] | None, with_future: bool = True
+) -> list[tuple[PersonStatus, int | None]]:
+    persons = Persons(store, config)
+    settings = _settings(store)
+    aggregates = _aggregate(store, persons, int(now.timestamp()), addresses, with_future)
+    if addresses is None:  # people the user added with no contacts yet still exist
+        for key in list(settings) + [p.addresses[0] for p in config.people]:
+            aggregates.setdefault(persons.key(key), _Aggregate())
+    return [standing(store, config, key, agg, settings.get(key, {}), now) for key, agg in aggregates.items()]
+
+
+def _save(store: Store, results: list[tuple[PersonStatus, int | None]]) -> None:
+    store.db.executemany(
+        "INSERT OR REPLACE INTO person_status(person, valid_until, data) VALUES (?, ?, ?)",
+        ((s.key, until, json.dumps(_to_json(s))) for s, until in results),
+    )
+
+
+def recompute(store: Store, config: Config, now: datetime) -> RefreshStats:
+    with store.transaction() as db:
+        _, derived = contacts.derive(db, _rules(store, config), now)
+        db.execute("DELETE FROM pending_interactions")
+        db.execute("DELETE FROM touched_addresses")
+        db.execute("DELETE FROM person_status")
+        results = _compute(store, config, now, None)
+        _save(store, results)
+        db.execute(
+            "INSERT OR REPLACE INTO engine_state(key, value) VALUES ('fingerprint', ?)", (_fingerprint(store, config),)
+        )
+    return RefreshStats(True, derived.interactions, len(results), derived.implausible, derived.bulk, derived.over_cap)
+
+
+def refresh(store: Store, config: Config, now: datetime) -> RefreshStats:
+    stored = store.db.execute("SELECT value FROM engine_state WHERE key = 'fingerprint'").fetchone()
+    if stored is None or stored[0] != _fingerprint(store, config):
+        return recompute(store, config, now)
+    with store.transaction() as db:
+        pending = [r[0] for r in db.execute("SELECT interaction_id FROM pending_interactions")]
+        touched, derived = contacts.derive(db, _rules(store, config), now, pending) if pending else (set(), None)
+        touched.update(r[0] for r in db.execute("SELECT address FROM touched_addresses"))
+        expired = [
+            r[0]
+            for r in db.execute("SELECT person FROM person_status WHERE valid_until <= ?", (int(now.timestamp()),))
+        ]
+        db.execute("DELETE FROM pending_interactions")
+        db.execute("DELETE FROM touched_addresses")
+        persons = Persons(store, config)
+        keys = {persons.key(a) for a in touched} | set(expired)
+        for address in touched:  # an address merged away no longer has a row of its own
+            if persons.key(address) != address:
+                db.execute("DELETE FROM person_status WHERE person = ?", (address,))
+        results: list[tuple[PersonStatus, int | None]] = []
+        if keys:
+            members = set(touched) | keys | {a for a in _linked_addresses(store, config) if persons.key(a) in keys}
+            if config.engine.provider_equivalences:
+                every_address = db.execute("SELECT DISTINCT address FROM contacts")
+                members |= {r[0] for r in every_address if persons.key(r[0]) in keys}
+            results = [r for r in _compute(store, config, now, members) if r[0].key in keys]
+            settings = _settings(store)
+            configured = {p.addresses[0] for p in config.people}
+            for key in keys - {s.key for s, _ in results}:
+                if key in settings or key in configured:
+                    results.append(standing(store, config, key, _Aggregate(), settings.get(key, {}), now))
+                else:
+                    db.execute("DELETE FROM person_status WHERE person = ?", (key,))
+            _save(store, results)
+    stats = RefreshStats(False, derived.interactions if derived else 0, len(results))
+    if derived:
+        stats.implausible, stats.bulk, stats.over_cap = derived.implausible, derived.bulk, derived.over_cap
+    return stats
+
+
+def _linked_addresses(store: Store, config: Config) -> set[str]:
+    """Addresses that belong to a person other than themselves (merges and [[people]])."""
+    links = {r[0] for r in store.db.execute("SELECT address FROM person_links")}
+    return links | {a for person in config.people for a in person.addresses}
+
+
+def people(store: Store, config: Config, now: datetime, as_of: bool = False) -> list[PersonStatus]:
+    """Everyone syncd knows, with their standing at ``now``.
+
+    ``as_of=False`` reads the standing ``refresh`` keeps; ``as_of=True`` computes it afresh as if today
+    were ``now``, ignoring every interaction after it (booked meetings included).
+    """
+    if as_of:
+        return [status for status, _ in _compute(store, config, now, None, with_future=False)]
+    rows = store.db.execute("SELECT data FROM person_status ORDER BY person")
+    return [_from_json(json.loads(row[0])) for row in rows]
+
+
+# ---- serialisation of the cache --------------------------------------------------------------------
+
+
+def _to_json(status: PersonStatus) -> dict[str, Any]:
+    data = dataclasses.asdict(status)
+    for field in ("last_contact", "last_outbound", "last_inbound", "last_meeting"):
+        if data[field] is not None:
+            data[field]["at"] = data[field]["at"].isoformat()
+    data["due"] = status.due.isoformat() if status.due else None
+    data["next_meeting"] = status.next_meeting.isoformat() if status.next_meeting else None
+    return data
+
+
+def _from_json(data: dict[str, Any]) -> PersonStatus:
+    for field in ("last_contact", "last_outbound", "last_inbound", "last_meeting"):
+        if data[field] is not None:
+            data[field] = Evidence(**{**data[field], "at": datetime.fromisoformat(data[field]["at"])})
+    data["due"] = date.fromisoformat(data["due"]) if data["due"] else None
+    data["next_meeting"] = datetime.fromisoformat(data["next_meeting"]) if data["next_meeting"] else None
+    data["addresses"] = tuple(data["addresses"])
+    return PersonStatus(**data)
