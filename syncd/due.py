@@ -6,12 +6,15 @@ when they land in a calendar is the planner's business.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from syncd.config import Config
 from syncd.engine import SERIES_LOOKBACK, Persons
 from syncd.model import DueFollowup, PersonStatus
 from syncd.store import Store
+
+# A cycle follow-up due this close to a "series ended" one is folded into it.
+SAME_OCCASION = timedelta(days=14)
 
 
 def describe(status: PersonStatus) -> str:
@@ -57,8 +60,14 @@ def due_followups(statuses: list[PersonStatus], store: Store, config: Config, no
                 strength=known.contact_days if known else 0, description=text,
             )
         )
-    wanted.extend(_series_ended(by_key, store, config, now, persons))
-    return wanted
+    series = _series_ended(by_key, store, config, now, persons)
+    # One nudge, not two: a project that just wrapped up is the occasion for the regular check-in too.
+    ending = {item.person: item.due for item in series}
+    wanted = [
+        item for item in wanted
+        if not (item.origin == "cycle" and item.person in ending and item.due <= ending[item.person] + SAME_OCCASION)
+    ]
+    return wanted + series
 
 
 def _series_ended(
