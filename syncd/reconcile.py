@@ -39,6 +39,7 @@ class Record:
     n: int
     due: date
     state: str  # pending | active | dismissed | deleting | done
+    stored: str = ""  # the state as the database has it (``state`` is resolved in memory first)
 
 
 @dataclasses.dataclass
@@ -91,7 +92,7 @@ def load_records(store: Store) -> dict[str, Record]:
     ):
         extra = json.loads(detail or "{}")
         cycle, n = extra.get("cycle", ""), extra.get("n", 0)
-        records[key] = Record(key, person, origin, cycle, n, date.fromisoformat(due), state)
+        records[key] = Record(key, person, origin, cycle, n, date.fromisoformat(due), state, state)
     return records
 
 
@@ -158,9 +159,12 @@ def plan(
             fresh = _event(item, key, event.start, cfg, event.planned_start or event.start)
             if (fresh.title, fresh.description, fresh.reminder_minutes, fresh.duration_minutes) != (
                 event.title, event.description, event.reminder_minutes, event.duration_minutes
-            ) or previous is None or previous.state != "active":
+            ):
                 why = "text refreshed" + (" (you moved it: kept where you put it)" if moved else "")
                 actions.append(Action("update", key, item.person, event.start, fresh.title, why, fresh, new_record))
+            elif previous is None or previous.stored != "active":
+                # Present as wanted, but the database does not know it yet (a crash after commit).
+                actions.append(Action("confirm", key, item.person, event.start, fresh.title, "", None, new_record))
             continue
         day = days.get((item.person, item.origin, item.cycle))
         if day is None:
@@ -222,6 +226,8 @@ def apply(
                 _save(store, action.record, "deleting")
             elif action.verb in ("dismissed", "done"):
                 _save(store, action.record, action.verb)
+            elif action.verb == "confirm":
+                _save(store, action.record, "active")
     for action in writes:
         if action.verb == "create" and action.event is not None:
             target.create(action.event)
@@ -234,7 +240,7 @@ def apply(
         for action in writes:
             if action.record is not None:
                 _save(store, action.record, "done" if action.verb == "delete" else "active")
-    result.actions = [a for a in result.actions if a.verb != "done"]
+    result.actions = [a for a in result.actions if a.verb not in ("done", "confirm")]
     result.applied = True
     return result
 
@@ -245,5 +251,5 @@ def reconcile(
 ) -> ApplyResult:
     actions = plan(due, load_records(store), target.list_own(), now, cfg)
     if dry_run:
-        return ApplyResult(actions=[a for a in actions if a.verb != "done"])
+        return ApplyResult(actions=[a for a in actions if a.verb not in ("done", "confirm")])
     return apply(actions, target, store, cfg, force)
