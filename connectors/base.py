@@ -86,6 +86,9 @@ class Interaction:
     link: str | None = None  # where the provider offers a link to the thread / event
     # The owner's own response to an event when the provider reports it apart from the attendee list.
     owner_response: Response | None = None
+    # Mail: how many distinct To+Cc entries the message had, unusable ones (X.500 paths) included, so
+    # the recipient cap counts what was sent, not only what could be parsed. None: count participants.
+    recipient_count: int | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -98,6 +98,7 @@ def parse_headers(raw: bytes, provider_id: str) -> tuple[Interaction | None, lis
         return None, [Skip(provider_id, f"unparseable headers: {exc}")]
     skips: list[Skip] = []
     participants: list[Participant] = []
+    recipients: set[str] = set()
     roles: tuple[tuple[str, Role], ...] = (("From", "from"), ("To", "to"), ("Cc", "cc"), ("Bcc", "bcc"))
     for header, role in roles:
         values = [_text(v) for v in message.get_all(header, [])]
@@ -107,6 +108,8 @@ def parse_headers(raw: bytes, provider_id: str) -> tuple[Interaction | None, lis
             address = address.strip()
             if not address:
                 continue  # group syntax like "undisclosed-recipients:;" names nobody
+            if role in ("to", "cc"):
+                recipients.add(address.lower())
             if "@" not in address or address.startswith("/") or " " in address:
                 skips.append(Skip(provider_id, f"address without local@domain: {address[:80]!r}"))
                 continue
@@ -123,6 +126,7 @@ def parse_headers(raw: bytes, provider_id: str) -> tuple[Interaction | None, lis
         message_id=message_id[:500] if message_id else None,
         subject=subject,
         bulk=_bulk_reason(message),
+        recipient_count=len(recipients),
     )
     return interaction, skips
 

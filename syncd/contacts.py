@@ -63,24 +63,27 @@ def contacts_of(
     rules: Rules,
     now: int,
     stats: DeriveStats,
+    recipient_count: int | None = None,
 ) -> list[tuple[str, str, int]]:
     """(address, contact kind, ts) for one interaction; ``participants`` are (address, role, response)."""
     if ts is None or ts < PLAUSIBLE_FROM or (kind == "mail" and ts > now + FUTURE_SLACK.total_seconds()):
         stats.implausible += 1
         return []
     if kind == "mail":
-        return _mail(ts, bulk, subject, participants, rules, stats)
+        return _mail(ts, bulk, subject, participants, recipient_count, rules, stats)
     return _meeting(ts, cancelled, owner_response, participants, rules, stats)
 
 
 def _mail(
     ts: int, bulk: str | None, subject: str | None, participants: list[tuple[str, str, str | None]],
-    rules: Rules, stats: DeriveStats,
+    recipient_count: int | None, rules: Rules, stats: DeriveStats,
 ) -> list[tuple[str, str, int]]:
     senders = [a for a, role, _ in participants if role == "from"]
     recipients = list(dict.fromkeys(a for a, role, _ in participants if role in ("to", "cc")))
     others = [a for a in recipients if a not in rules.owners]
-    if len(others) > rules.max_recipients:
+    # Unusable entries (X.500 paths) were still recipients: count them against the cap too.
+    addressed = max(len(recipients), recipient_count or 0) - (len(recipients) - len(others))
+    if addressed > rules.max_recipients:
         stats.over_cap += 1
         return []
     sender = senders[0] if senders else None
@@ -146,7 +149,8 @@ def derive(
         db.execute("DELETE FROM contacts WHERE interaction_id IN (SELECT id FROM derive_ids)")
         where, params = "WHERE i.id IN (SELECT id FROM derive_ids)", ()
     rows = db.execute(
-        "SELECT i.id, i.kind, i.ts, i.bulk, i.cancelled, i.owner_response, i.subject, p.address, p.role, p.response "
+        "SELECT i.id, i.kind, i.ts, i.bulk, i.cancelled, i.owner_response, i.subject, i.recipient_count, "
+        "p.address, p.role, p.response "
         f"FROM interactions i JOIN participants p ON p.interaction_id = i.id {where} ORDER BY i.id",
         params,
     )
@@ -157,19 +161,20 @@ def derive(
     def flush() -> None:
         if current is None:
             return
-        iid, kind, ts, bulk, cancelled, owner_response, subject = current
+        iid, kind, ts, bulk, cancelled, owner_response, subject, recipient_count = current
         stats.interactions += 1
         for address, contact_kind, when in contacts_of(
-            kind, ts, bulk, bool(cancelled), owner_response, subject, participants, rules, now_ts, stats
+            kind, ts, bulk, bool(cancelled), owner_response, subject, participants, rules, now_ts, stats,
+            recipient_count,
         ):
             out.append((address, iid, contact_kind, when))
 
     # Fetch in chunks: one cursor, no list of a million rows.
     while chunk := rows.fetchmany(10000):
-        for iid, kind, ts, bulk, cancelled, owner_response, subject, address, role, response in chunk:
+        for iid, kind, ts, bulk, cancelled, owner_response, subject, count, address, role, response in chunk:
             if current is None or current[0] != iid:
                 flush()
-                current = (iid, kind, ts, bulk, cancelled, owner_response, subject)
+                current = (iid, kind, ts, bulk, cancelled, owner_response, subject, count)
                 participants = []
             participants.append((address, role, response))
         if len(out) > 50000:

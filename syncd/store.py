@@ -68,7 +68,8 @@ MIGRATIONS: list[str] = [
         series_id TEXT,
         all_day INTEGER NOT NULL DEFAULT 0,
         link TEXT,
-        owner_response TEXT
+        owner_response TEXT,
+        recipient_count INTEGER       -- mail: distinct To+Cc entries, unusable ones included
     );
     CREATE TABLE sightings (
         account TEXT NOT NULL,
@@ -356,6 +357,7 @@ class Store:
             int(item.all_day),
             item.link,
             item.owner_response,
+            item.recipient_count,
         )
         if seen is not None:
             interaction_id = int(seen[0])
@@ -367,7 +369,7 @@ class Store:
                 return 0  # a message never changes; its sighting is enough
             db.execute(
                 "UPDATE interactions SET kind=?, ts=?, end_ts=?, subject=?, bulk=?, cancelled=?, series_id=?, "
-                "all_day=?, link=?, owner_response=? WHERE id = ?",
+                "all_day=?, link=?, owner_response=?, recipient_count=? WHERE id = ?",
                 (*values, interaction_id),
             )
             db.execute("DELETE FROM participants WHERE interaction_id = ?", (interaction_id,))
@@ -385,7 +387,7 @@ class Store:
         else:
             cur = db.execute(
                 "INSERT INTO interactions(kind, ts, end_ts, subject, bulk, cancelled, series_id, all_day, link, "
-                "owner_response, message_id) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                "owner_response, recipient_count, message_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (*values, item.message_id),
             )
             interaction_id, added = int(cur.lastrowid or 0), 1

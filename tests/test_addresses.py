@@ -20,7 +20,7 @@ from syncd.addresses import is_role, matches, normalise, provider_equivalent
         ("undisclosed-recipients:;", None),
         ("no-at-sign", None),
         ("a@b", None),
-        ("two..dots@example.com", None),
+        ("m..forney@enron.com", "m..forney@enron.com"),
         ("", None),
     ],
 )
