@@ -376,18 +376,25 @@ def people(store: Store, config: Config, now: datetime, as_of: bool = False) -> 
 # ---- serialisation of the cache --------------------------------------------------------------------
 
 
+_EVIDENCE = ("last_contact", "last_outbound", "last_inbound", "last_meeting")
+
+
 def _to_json(status: PersonStatus) -> dict[str, Any]:
-    data = dataclasses.asdict(status)
-    for field in ("last_contact", "last_outbound", "last_inbound", "last_meeting"):
-        if data[field] is not None:
-            data[field]["at"] = data[field]["at"].isoformat()
+    # By hand: dataclasses.asdict deep-copies every value and was the slowest step of a full recompute.
+    data = {field.name: getattr(status, field.name) for field in dataclasses.fields(status)}
+    for name in _EVIDENCE:
+        evidence = data[name]
+        if evidence is not None:
+            data[name] = {"interaction_id": evidence.interaction_id, "at": evidence.at.isoformat(),
+                          "kind": evidence.kind, "subject": evidence.subject, "link": evidence.link}
+    data["addresses"] = list(status.addresses)
     data["due"] = status.due.isoformat() if status.due else None
     data["next_meeting"] = status.next_meeting.isoformat() if status.next_meeting else None
     return data
 
 
 def _from_json(data: dict[str, Any]) -> PersonStatus:
-    for field in ("last_contact", "last_outbound", "last_inbound", "last_meeting"):
+    for field in _EVIDENCE:
         if data[field] is not None:
             data[field] = Evidence(**{**data[field], "at": datetime.fromisoformat(data[field]["at"])})
     data["due"] = date.fromisoformat(data["due"]) if data["due"] else None

@@ -1,0 +1,97 @@
+"""Engine benchmark: full recompute over N synthetic interactions, and an incremental refresh.
+
+    .venv/bin/python bench/bench_engine.py                       # 1,000,000 interactions, 20,000 addresses
+    .venv/bin/python bench/bench_engine.py --interactions 20000  # a quick run
+
+Rows are written straight into the store's tables (the ingestion path is measured by bench_ingest);
+then ``engine.recompute`` and, after 100 new messages through ``Store.apply_batch``, ``engine.refresh``.
+Targets (issue 3): full < 10 s and < 300 MB peak RSS; incremental < 0.2 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import resource
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from connectors.base import Batch, Interaction, Participant
+from syncd import engine
+from syncd.config import Config
+from syncd.store import Store
+
+OWNER = "me@example.com"
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def fill(store: Store, interactions: int, addresses: int, seed: int) -> None:
+    rng = random.Random(seed)
+    start = int((NOW - timedelta(days=5 * 365)).timestamp())
+    span = int(NOW.timestamp()) - start
+    people = [f"person{i}@org{i % 211}.example" for i in range(addresses)]
+    with store.transaction() as db:
+        db.execute("INSERT INTO accounts(name, provider, owner_addresses) VALUES ('bench', 'maildir', ?)",
+                   (f'["{OWNER}"]',))
+        for base in range(0, interactions, 50_000):
+            rows, parts = [], []
+            for i in range(base, min(base + 50_000, interactions)):
+                iid = i + 1
+                ts = start + rng.randrange(span)
+                who = people[rng.randrange(addresses)]
+                kind = rng.random()
+                bulk = "List-Id" if kind < 0.1 else None
+                rows.append((iid, "mail", f"m{iid}@bench", ts, bulk, 2))
+                if kind < 0.55:
+                    parts += [(iid, who, "", "from"), (iid, OWNER, "Me", "to")]
+                else:
+                    parts += [(iid, OWNER, "Me", "from"), (iid, who, "", "to")]
+                if kind > 0.9:
+                    parts.append((iid, people[(i * 7) % addresses], "", "cc"))
+            db.executemany("INSERT INTO interactions(id, kind, message_id, ts, bulk, recipient_count) VALUES (?,?,?,?,?,?)", rows)
+            db.executemany("INSERT INTO participants(interaction_id, address, name, role) VALUES (?,?,?,?)", parts)
+            db.executemany("INSERT INTO sightings(account, provider_id, resource, interaction_id) VALUES ('bench', ?, 'x', ?)",
+                           ((r[2], r[0]) for r in rows))
+            db.executemany("INSERT INTO pending_interactions(interaction_id) VALUES (?)", ((r[0],) for r in rows))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--interactions", type=int, default=1_000_000)
+    parser.add_argument("--addresses", type=int, default=20_000)
+    parser.add_argument("--seed", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="syncd-bench-") as tmp:
+        store = Store(Path(tmp) / "bench.sqlite3")
+        config = Config()
+        started = time.perf_counter()
+        fill(store, args.interactions, args.addresses, args.seed)
+        print(f"filled {args.interactions:,} interactions / {args.addresses:,} addresses in "
+              f"{time.perf_counter() - started:.1f} s")
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        started = time.perf_counter()
+        full = engine.recompute(store, config, NOW)
+        full_seconds = time.perf_counter() - started
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"full recompute: {full_seconds:.2f} s for {full.persons:,} persons "
+              f"(target < 10 s); peak RSS {rss:.0f} MB (before: {rss_before:.0f} MB; target < 300 MB)")
+        rng = random.Random(args.seed + 1)
+        new = [
+            Interaction(f"new/{n}", "mail", NOW - timedelta(hours=n), [
+                Participant(OWNER, "Me", "from"),
+                Participant(f"person{rng.randrange(args.addresses)}@org1.example", "", "to")],
+                message_id=f"new{n}@bench")
+            for n in range(100)
+        ]
+        store.apply_batch("bench", Batch("x", "c", new))
+        started = time.perf_counter()
+        incremental = engine.refresh(store, config, NOW)
+        print(f"incremental refresh after 100 new messages: {time.perf_counter() - started:.3f} s "
+              f"({incremental.persons} persons recomputed; target < 0.2 s)")
+        store.close()
+
+
+if __name__ == "__main__":
+    main()
