@@ -10,13 +10,18 @@ Meetings are stored whatever their start: one in the future is a *booked* meetin
 contact once it has started (the engine compares with "now"). Role addresses, the blocklist and the
 owner's own addresses are never people. Timestamps before 1990 (or mail more than a day in the future)
 are implausible: no contact, but counted.
+
+The rules run as three INSERT … SELECT statements inside SQLite: per-address decisions (owner, role,
+blocklist) are made once per distinct address in Python and handed over as temporary tables, so a
+million interactions never cross into Python one by one.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from syncd.addresses import is_role, matches_any
@@ -44,96 +49,78 @@ class DeriveStats:
     over_cap: int = 0
 
 
-_PERSON_LIKE: dict[tuple[str, Rules], bool] = {}
-
-
-def _person_like(address: str, rules: Rules) -> bool:
-    """Owner, role and blocklist checks, memoised: the same few thousand addresses recur in every run."""
-    known = _PERSON_LIKE.get((address, rules))
-    if known is None:
-        known = (
-            address not in rules.owners
-            and not is_role(address)
-            and not (rules.blocklist and matches_any(address, rules.blocklist))
-        )
-        if len(_PERSON_LIKE) > 200_000:
-            _PERSON_LIKE.clear()
-        _PERSON_LIKE[(address, rules)] = known
-    return known
-
-
-def contacts_of(
-    kind: str,
-    ts: int | None,
-    bulk: str | None,
-    cancelled: bool,
-    owner_response: str | None,
-    subject: str | None,
-    participants: list[tuple[str, str, str | None]],
-    rules: Rules,
-    now: int,
-    stats: DeriveStats,
-    recipient_count: int | None = None,
-) -> list[tuple[str, str, int]]:
-    """(address, contact kind, ts) for one interaction; ``participants`` are (address, role, response)."""
-    if ts is None or ts < PLAUSIBLE_FROM or (kind == "mail" and ts > now + FUTURE_SLACK.total_seconds()):
-        stats.implausible += 1
-        return []
-    if kind == "mail":
-        return _mail(ts, bulk, subject, participants, recipient_count, rules, stats)
-    return _meeting(ts, cancelled, owner_response, participants, rules, stats)
-
-
-def _mail(
-    ts: int, bulk: str | None, subject: str | None, participants: list[tuple[str, str, str | None]],
-    recipient_count: int | None, rules: Rules, stats: DeriveStats,
-) -> list[tuple[str, str, int]]:
-    senders = [a for a, role, _ in participants if role == "from"]
-    recipients = list(dict.fromkeys(a for a, role, _ in participants if role in ("to", "cc")))
-    others = [a for a in recipients if a not in rules.owners]
-    # Unusable entries (X.500 paths) were still recipients: count them against the cap too.
-    addressed = max(len(recipients), recipient_count or 0) - (len(recipients) - len(others))
-    if addressed > rules.max_recipients:
-        stats.over_cap += 1
-        return []
-    sender = senders[0] if senders else None
-    if sender in rules.owners:
-        # The owner's own sent mail is never bulk; an unsubscribe click is not a contact.
-        if (subject or "").strip().lower() == "unsubscribe":
-            return []
-        return [
-            (a, "outbound", ts)
-            for a in others
-            if _person_like(a, rules) and not a.partition("@")[0].startswith(UNSUBSCRIBE_PREFIXES)
-        ]
-    if sender is None or not any(a in rules.owners for a in recipients):
-        return []
-    if bulk:
-        stats.bulk += 1
-        return []
-    return [(sender, "inbound", ts)] if _person_like(sender, rules) else []
-
-
-def _meeting(
-    ts: int, cancelled: bool, owner_response: str | None, participants: list[tuple[str, str, str | None]],
-    rules: Rules, stats: DeriveStats,
-) -> list[tuple[str, str, int]]:
-    if cancelled:
-        return []
-    owner_declined = owner_response == "declined" or any(
-        a in rules.owners and response == "declined" for a, _, response in participants
+def _is_person(address: str, rules: Rules) -> bool:
+    return (
+        address not in rules.owners
+        and not is_role(address)
+        and not (rules.blocklist and matches_any(address, rules.blocklist))
+        and not address.partition("@")[0].startswith(UNSUBSCRIBE_PREFIXES)
     )
-    if owner_declined:
-        return []
-    attendees = {a for a, role, _ in participants if role == "attendee"}
-    if len(attendees) > rules.max_attendees:
-        stats.over_cap += 1
-        return []
-    people: dict[str, bool] = {}
-    for address, _, response in participants:
-        declined = response == "declined"
-        people[address] = people.get(address, False) or declined
-    return [(a, "meeting", ts) for a, declined in people.items() if not declined and _person_like(a, rules)]
+
+
+@contextmanager
+def _scratch(db: sqlite3.Connection, rules: Rules, scope: str) -> Iterator[None]:
+    """Temporary tables the statements below read: owners, non-people, and recipient counts."""
+    db.execute("CREATE TEMP TABLE derive_owners (address TEXT PRIMARY KEY) WITHOUT ROWID")
+    db.executemany("INSERT INTO derive_owners VALUES (?)", ((a,) for a in rules.owners))
+    db.execute("CREATE TEMP TABLE derive_excluded (address TEXT PRIMARY KEY) WITHOUT ROWID")
+    in_scope = scope.replace("i.id", "p.interaction_id")
+    addresses = db.execute(f"SELECT DISTINCT address FROM participants p WHERE 1 {in_scope}")
+    db.executemany(
+        "INSERT INTO derive_excluded VALUES (?)", ((a,) for (a,) in addresses if not _is_person(a, rules))
+    )
+    # Per message, in one pass over participants: distinct To/Cc addresses, how many of them are the
+    # owner's, and whether the owner sent it. Everything below then joins on this small table.
+    owner = "p.address IN (SELECT address FROM derive_owners)"
+    db.execute(
+        "CREATE TEMP TABLE derive_recipients AS SELECT p.interaction_id AS id, "
+        "COUNT(DISTINCT CASE WHEN p.role IN ('to', 'cc') THEN p.address END) AS n, "
+        f"COUNT(DISTINCT CASE WHEN p.role IN ('to', 'cc') AND {owner} THEN p.address END) AS mine, "
+        f"MAX(p.role = 'from' AND {owner}) AS from_owner, MAX(p.role = 'from') AS has_from "
+        f"FROM participants p WHERE 1 {in_scope} GROUP BY p.interaction_id"
+    )
+    db.execute("CREATE INDEX temp.derive_recipients_id ON derive_recipients(id)")
+    try:
+        yield
+    finally:
+        for table in ("derive_owners", "derive_excluded", "derive_recipients"):
+            db.execute(f"DROP TABLE IF EXISTS temp.{table}")
+
+
+def _statements(scope: str) -> list[str]:
+    plausible = "i.ts >= :lo AND (i.kind = 'event' OR i.ts <= :hi)"
+    owner = "(SELECT address FROM derive_owners)"
+    others = "(MAX(r.n, COALESCE(i.recipient_count, 0)) - r.mine)"
+    # CROSS JOIN fixes the join order (SQLite's planner would otherwise scan all participants first).
+    return [
+        # outbound: the owner wrote to P (the owner's own mail is never bulk)
+        "INSERT OR IGNORE INTO contacts(address, interaction_id, kind, ts) "
+        "SELECT p.address, i.id, 'outbound', i.ts FROM derive_recipients r "
+        "CROSS JOIN interactions i ON i.id = r.id "
+        "CROSS JOIN participants p ON p.interaction_id = i.id AND p.role IN ('to', 'cc') "
+        f"WHERE r.from_owner = 1 AND i.kind = 'mail' AND {plausible} AND {others} <= :max_recipients "
+        "AND lower(COALESCE(i.subject, '')) != 'unsubscribe' "
+        "AND p.address NOT IN (SELECT address FROM derive_excluded)",
+        # inbound: P wrote to the owner, not in bulk
+        "INSERT OR IGNORE INTO contacts(address, interaction_id, kind, ts) "
+        "SELECT f.address, i.id, 'inbound', i.ts FROM derive_recipients r "
+        "CROSS JOIN interactions i ON i.id = r.id "
+        "CROSS JOIN participants f ON f.interaction_id = i.id AND f.role = 'from' "
+        f"WHERE r.from_owner = 0 AND r.mine > 0 AND i.kind = 'mail' AND {plausible} "
+        f"AND {others} <= :max_recipients AND i.bulk IS NULL "
+        "AND f.address NOT IN (SELECT address FROM derive_excluded)",
+        # meeting: not cancelled, the owner did not decline, P did not decline, attendees within the cap
+        "INSERT OR IGNORE INTO contacts(address, interaction_id, kind, ts) "
+        "SELECT DISTINCT p.address, i.id, 'meeting', i.ts FROM interactions i "
+        "CROSS JOIN participants p ON p.interaction_id = i.id AND p.role IN ('organizer', 'attendee') "
+        f"WHERE i.kind = 'event' AND {plausible} {scope} AND i.cancelled = 0 "
+        "AND COALESCE(i.owner_response, '') != 'declined' "
+        "AND NOT EXISTS (SELECT 1 FROM participants d WHERE d.interaction_id = i.id AND d.response = 'declined' "
+        f"AND (d.address IN {owner} OR d.address = p.address)) "
+        "AND (SELECT COUNT(DISTINCT a.address) FROM participants a WHERE a.interaction_id = i.id "
+        "AND a.role = 'attendee') <= :max_attendees "
+        "AND p.address NOT IN (SELECT address FROM derive_excluded)",
+    ]
 
 
 def derive(
@@ -141,14 +128,12 @@ def derive(
 ) -> tuple[set[str], DeriveStats]:
     """Compute contacts for the given interactions (all when None); returns the addresses touched.
 
-    Runs inside the caller's transaction. Rows are streamed in interaction order so memory stays flat.
+    Runs inside the caller's transaction.
     """
-    stats = DeriveStats()
-    now_ts = int(now.timestamp())
     touched: set[str] = set()
     if interaction_ids is None:
         db.execute("DELETE FROM contacts")
-        where, params = "", ()
+        scope = ""
     else:
         db.execute("CREATE TEMP TABLE IF NOT EXISTS derive_ids (id INTEGER PRIMARY KEY)")
         db.execute("DELETE FROM derive_ids")
@@ -157,46 +142,33 @@ def derive(
             r[0] for r in db.execute("SELECT address FROM contacts WHERE interaction_id IN (SELECT id FROM derive_ids)")
         )
         db.execute("DELETE FROM contacts WHERE interaction_id IN (SELECT id FROM derive_ids)")
-        where, params = "WHERE i.id IN (SELECT id FROM derive_ids)", ()
-    rows = db.execute(
-        "SELECT i.id, i.kind, i.ts, i.bulk, i.cancelled, i.owner_response, i.subject, i.recipient_count, "
-        "p.address, p.role, p.response "
-        f"FROM interactions i JOIN participants p ON p.interaction_id = i.id {where} ORDER BY i.id",
-        params,
-    )
-    out: list[tuple[str, int, str, int]] = []
-    current: tuple | None = None
-    participants: list[tuple[str, str, str | None]] = []
-
-    def flush() -> None:
-        if current is None:
-            return
-        iid, kind, ts, bulk, cancelled, owner_response, subject, recipient_count = current
-        stats.interactions += 1
-        for address, contact_kind, when in contacts_of(
-            kind, ts, bulk, bool(cancelled), owner_response, subject, participants, rules, now_ts, stats,
-            recipient_count,
-        ):
-            out.append((address, iid, contact_kind, when))
-
-    # Fetch in chunks: one cursor, no list of a million rows.
-    while chunk := rows.fetchmany(10000):
-        for iid, kind, ts, bulk, cancelled, owner_response, subject, count, address, role, response in chunk:
-            if current is None or current[0] != iid:
-                flush()
-                current = (iid, kind, ts, bulk, cancelled, owner_response, subject, count)
-                participants = []
-            participants.append((address, role, response))
-        if len(out) > 50000:
-            _write(db, out, touched)
-    flush()
-    _write(db, out, touched)
+        scope = "AND i.id IN (SELECT id FROM derive_ids)"
+    params = {
+        "lo": PLAUSIBLE_FROM,
+        "hi": int((now + FUTURE_SLACK).timestamp()),
+        "max_recipients": rules.max_recipients,
+        "max_attendees": rules.max_attendees,
+    }
+    with _scratch(db, rules, scope):
+        for statement in _statements(scope):
+            db.execute(statement, params)
+        stats = _stats(db, scope, params)
+    if interaction_ids is not None:
+        touched.update(
+            r[0] for r in db.execute("SELECT address FROM contacts WHERE interaction_id IN (SELECT id FROM derive_ids)")
+        )
     stats.contacts = len(touched)
     return touched, stats
 
 
-def _write(db: sqlite3.Connection, rows: list[tuple[str, int, str, int]], touched: set[str]) -> None:
-    rows.sort()  # in primary-key order: the B-tree is filled sequentially, several times faster
-    db.executemany("INSERT OR IGNORE INTO contacts(address, interaction_id, kind, ts) VALUES (?,?,?,?)", rows)
-    touched.update(row[0] for row in rows)
-    rows.clear()
+def _stats(db: sqlite3.Connection, scope: str, params: dict[str, int]) -> DeriveStats:
+    row = db.execute(
+        "SELECT COUNT(*), "
+        "SUM(i.ts IS NULL OR i.ts < :lo OR (i.kind = 'mail' AND i.ts > :hi)), "
+        "SUM(i.kind = 'mail' AND i.bulk IS NOT NULL), "
+        "SUM(i.kind = 'mail' AND MAX(COALESCE(r.n, 0), COALESCE(i.recipient_count, 0)) - COALESCE(r.mine, 0) "
+        "> :max_recipients) "
+        f"FROM interactions i LEFT JOIN derive_recipients r ON r.id = i.id WHERE 1 {scope}",
+        params,
+    ).fetchone()
+    return DeriveStats(interactions=row[0] or 0, implausible=row[1] or 0, bulk=row[2] or 0, over_cap=row[3] or 0)

@@ -148,11 +148,11 @@ def _aggregate(
         ):
             agg = person(address)
             agg.next_meeting = ts if agg.next_meeting is None else min(agg.next_meeting, ts)
-    name_where = where.replace("address IN", "p.address IN")
+    # Display names only of the addresses being computed (all with contacts, or the selection).
+    chosen = "(SELECT address FROM engine_sel)" if where else "(SELECT DISTINCT address FROM contacts)"
     for address, name, count in db.execute(
         "SELECT p.address, p.name, COUNT(*) FROM participants p "
-        f"WHERE p.name IS NOT NULL AND p.address IN (SELECT DISTINCT address FROM contacts) {name_where} "
-        "GROUP BY p.address, p.name"
+        f"WHERE p.name IS NOT NULL AND p.address IN {chosen} GROUP BY p.address, p.name"
     ):
         found = out.get(key_of.get(address) or persons.key(address))
         if found is not None:
