@@ -184,6 +184,9 @@ class Store:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA foreign_keys=ON")
             self.db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL is durable across app crashes
+            # SQLite's default page cache is 2 MiB; large recomputes insert into B-trees far bigger than
+            # that, and a 64 MiB cache made a full recompute of a million interactions several times faster.
+            self.db.execute("PRAGMA cache_size=-65536")
             self._migrate()
         except sqlite3.DatabaseError as exc:
             raise StateError(f"state database {path} is unusable ({exc}); move it away to start afresh") from exc
