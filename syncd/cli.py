@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -19,6 +20,7 @@ from typing import Any
 
 import click
 
+from syncd import service_cli
 from syncd.errors import ExitCode, SyncdError, UsageError
 
 
@@ -106,9 +108,13 @@ def config_schema() -> None:
 def pull(ctx: Context, account: str | None, dry_run: bool, force: bool, as_of: str | None) -> None:
     """Pull every configured source, recompute, and update the follow-ups calendar."""
     from syncd import job
+    from syncd.lock import writer_lock
+    from syncd.paths import state_dir
 
     config = ctx.config()
-    with job.open_store() as store, _progress() as progress:
+    # One writer at a time: wait briefly for another pull; the service holds the lock while it runs.
+    wait = float(os.environ.get("SYNCD_LOCK_WAIT", "10"))
+    with writer_lock(state_dir(), "pull", wait), job.open_store() as store, _progress() as progress:
         result = job.run_job(
             store,
             config,
@@ -381,8 +387,6 @@ def remind(ctx: Context, person: str, on: str, note: str | None) -> None:
 @click.pass_context
 def sample(click_ctx: click.Context, directory: Path) -> None:
     """Run the whole job on a bundled synthetic mailbox and calendar (no account needed)."""
-    import os
-
     from syncd.sample import write_sample
 
     directory = directory.resolve()
@@ -398,6 +402,12 @@ def sample(click_ctx: click.Context, directory: Path) -> None:
     click_ctx.invoke(people, filter_=None, tier=None, fmt=None, as_of=as_of)
     click.echo(f"\nfollow-ups written to {directory / 'followups.ics'} (import or subscribe in any calendar app)")
     click.echo(f"try: syncd --config {config_path} why alice")
+
+
+# ---- the service ----------------------------------------------------------------------------------------
+
+cli.add_command(service_cli.run)
+cli.add_command(service_cli.install_units)
 
 
 # ---- the error boundary ------------------------------------------------------------------------------

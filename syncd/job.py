@@ -17,7 +17,7 @@ from syncd.config import Config
 from syncd.due import due_followups
 from syncd.errors import UsageError
 from syncd.paths import state_dir
-from syncd.pull import AccountSummary, Progress, pull_all
+from syncd.pull import AccountSummary, Progress, ShouldStop, pull_all
 from syncd.store import Store
 
 DB_NAME = "syncd.sqlite3"
@@ -71,10 +71,13 @@ def run_job(
     dry_run: bool = False,
     force: bool = False,
     progress: Progress | None = None,
+    should_stop: ShouldStop | None = None,
 ) -> JobResult:
     if only is not None and only not in config.accounts:
         raise UsageError(f"no account named '{only}' in the configuration")
-    pulls = pull_all(store, config, only, progress)
+    pulls = pull_all(store, config, only, progress, should_stop)
+    if should_stop is not None and should_stop():
+        return JobResult(pulls, None, None)  # stopping: recompute and reconcile on the next run
     now, historical = resolve_now(as_of)
     stats = engine.refresh(store, config, datetime.now(UTC))
     statuses = engine.people(store, config, now, as_of=historical)

@@ -36,6 +36,7 @@ class AccountSummary:
     owner_guess: list[str] = dataclasses.field(default_factory=list)
     error: str | None = None
     seconds: float = 0.0
+    stopped: bool = False
 
     @property
     def failed(self) -> bool:
@@ -67,6 +68,7 @@ class AccountSummary:
 
 
 Progress = Callable[[str, int], None]  # (account, interactions seen so far)
+ShouldStop = Callable[[], bool]  # asked between batches: a stop request ends the pull after a whole batch
 
 
 class _KnownIds:
@@ -82,7 +84,9 @@ def source_settings(account: AccountConfig) -> dict[str, Any]:
     return {"path": account.path, "me": account.me, **account.options}
 
 
-def pull_account(store: Store, account: AccountConfig, progress: Progress | None = None) -> AccountSummary:
+def pull_account(
+    store: Store, account: AccountConfig, progress: Progress | None = None, should_stop: ShouldStop | None = None
+) -> AccountSummary:
     summary = AccountSummary(account.name)
     started = time.monotonic()
     store.ensure_account(account.name, account.provider)
@@ -98,6 +102,9 @@ def pull_account(store: Store, account: AccountConfig, progress: Progress | None
                         _note_owner_guess(store, account.name, batch.owner_addresses, summary)
                     if progress is not None:
                         progress(account.name, summary.seen)
+                    if should_stop is not None and should_stop():
+                        summary.stopped = True  # everything so far is committed; the next pull resumes
+                        break
                 break
             except CursorExpired as expired:
                 resyncs[expired.resource] += 1
@@ -110,8 +117,11 @@ def pull_account(store: Store, account: AccountConfig, progress: Progress | None
     except OSError as exc:
         summary.error = f"cannot read {exc.filename or account.path}: {exc.strerror or exc}"
     summary.seconds = time.monotonic() - started
-    if summary.error is None:
+    if summary.error is None and not summary.stopped:
         store.record_pull(account.name, success=utc_now_iso(), summary=summary.as_json())
+    elif summary.stopped:
+        # Not a complete pull: the last success stays where it was, so the next start catches up.
+        store.record_pull(account.name, summary=summary.as_json())
     else:
         store.record_pull(account.name, error=summary.error, summary=summary.as_json())
     return summary
@@ -124,10 +134,13 @@ def _note_owner_guess(store: Store, account: str, addresses: list[str], summary:
 
 
 def pull_all(
-    store: Store, config: Config, only: str | None = None, progress: Progress | None = None
+    store: Store, config: Config, only: str | None = None, progress: Progress | None = None,
+    should_stop: ShouldStop | None = None,
 ) -> list[AccountSummary]:
-    return [
-        pull_account(store, account, progress)
-        for name, account in config.accounts.items()
-        if account.enabled and (only is None or name == only)
-    ]
+    summaries = []
+    for name, account in config.accounts.items():
+        if account.enabled and (only is None or name == only):
+            if should_stop is not None and should_stop():
+                break
+            summaries.append(pull_account(store, account, progress, should_stop))
+    return summaries

@@ -1,0 +1,38 @@
+"""The systemd notification protocol (sd_notify(3)) in a few lines, without a dependency.
+
+READY=1 after start-up, STATUS= lines for ``systemctl --user status syncd``, WATCHDOG=1 keep-alives,
+STOPPING=1 on the way out. Outside systemd ($NOTIFY_SOCKET unset) every call is a no-op.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+
+def notify(*states: str) -> bool:
+    """Send ``states`` (e.g. "READY=1", "STATUS=...") in one datagram; False when not under systemd."""
+    address = os.environ.get("NOTIFY_SOCKET", "")
+    if not address or address[0] not in "/@":
+        return False  # unset, or a scheme we do not speak (e.g. vsock:): apis.md §8.3
+    if address[0] == "@":
+        address = "\0" + address[1:]  # the abstract namespace
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+            sock.connect(address)
+            sock.sendall("\n".join(states).encode())
+    except OSError:
+        return False  # systemd went away (or a test closed its socket): never fatal to the daemon
+    return True
+
+
+def watchdog_seconds() -> float | None:
+    """How often to send WATCHDOG=1: half of $WATCHDOG_USEC, when it is meant for this process."""
+    usec = os.environ.get("WATCHDOG_USEC")
+    pid = os.environ.get("WATCHDOG_PID")
+    if not usec or (pid and pid != str(os.getpid())):
+        return None
+    try:
+        return max(int(usec) / 2_000_000, 0.01)
+    except ValueError:
+        return None
