@@ -256,7 +256,8 @@ def _decide(status: PersonStatus, tier: TierConfig | None, config: Config, now: 
     elif status.dormant:
         status.reason = f"dormant: last contact {last.at.date()}, longer ago than engine.forget_after"
     elif status.due is not None and status.next_meeting is not None and (
-        status.next_meeting.date() <= status.due + config.engine.meeting_grace
+        # Overdue people are reminded today, so "before due + grace" counts from today for them.
+        status.next_meeting.date() <= max(status.due, now.date()) + config.engine.meeting_grace
     ):
         status.reason = f"meeting already booked on {status.next_meeting.date()}"
     else:
