@@ -238,10 +238,8 @@ def people(ctx: Context, filter_: str | None, tier: str | None, fmt: str | None,
     from syncd.peoplelist import person_record, select
 
     config = ctx.config()
-    now, historical = job.resolve_now(job.parse_day(as_of) if as_of else None)
     with job.open_store() as store:
-        if not historical:
-            engine.refresh(store, config, now)
+        now, historical = job.refreshed_now(store, config, as_of)
         statuses = engine.people(store, config, now, as_of=historical)
     chosen = select(statuses, filter_, tier, now, config)
     records = [person_record(status) for status in chosen]
@@ -266,15 +264,13 @@ def people(ctx: Context, filter_: str | None, tier: str | None, fmt: str | None,
 @pass_context
 def why(ctx: Context, person: str, as_of: str | None) -> None:
     """The evidence for PERSON: last contact, the cadence rule, why a follow-up is or is not planned."""
-    from syncd import engine, job
+    from syncd import job
     from syncd.people import resolve
     from syncd.why import explain
 
     config = ctx.config()
-    now, historical = job.resolve_now(job.parse_day(as_of) if as_of else None)
     with job.open_store() as store:
-        if not historical:
-            engine.refresh(store, config, now)
+        now, historical = job.refreshed_now(store, config, as_of)
         key = resolve(store, config, person)
         for line in explain(store, config, key, now, as_of=historical):
             click.echo(line)
@@ -289,10 +285,8 @@ def plan(ctx: Context, as_of: str | None) -> None:
     from syncd.due import due_followups
 
     config = ctx.config()
-    now, historical = job.resolve_now(job.parse_day(as_of) if as_of else None)
     with job.open_store() as store:
-        if not historical:
-            engine.refresh(store, config, now)
+        now, historical = job.refreshed_now(store, config, as_of)
         statuses = engine.people(store, config, now, as_of=historical)
         due = due_followups(statuses, store, config, now)
         result = reconcile.reconcile(due, store, job.open_target(config), now, config.followups, dry_run=True)

@@ -43,6 +43,14 @@ def open_target(config: Config) -> CalendarTarget:
     return cls(account)  # type: ignore[call-arg]
 
 
+def refreshed_now(store: Store, config: Config, as_of: str | None) -> tuple[datetime, bool]:
+    """A command's "now" and whether it is historical; the engine is brought up to date unless it is."""
+    now, historical = resolve_now(parse_day(as_of) if as_of else None)
+    if not historical:
+        engine.refresh(store, config, now)
+    return now, historical
+
+
 def resolve_now(as_of: date | None) -> tuple[datetime, bool]:
     """``--as-of DATE`` means the end of that day: behave as if today were DATE."""
     if as_of is None:
