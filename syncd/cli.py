@@ -84,7 +84,10 @@ def config_group() -> None:
 @pass_context
 def config_check(ctx: Context) -> None:
     """Validate the configuration and report every problem at once."""
-    config = ctx.config()
+    from syncd.config import load_config
+    from syncd.paths import find_config_path
+
+    config = load_config(find_config_path(ctx.config_path), check_paths=True)
     click.echo(f"{config.path}: OK ({len(config.accounts)} accounts, {len(config.tiers)} tiers)")
 
 

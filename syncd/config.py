@@ -67,13 +67,6 @@ def _path(value: Any) -> Path:
     return Path(os.path.expandvars(value)).expanduser()
 
 
-def _existing_path(value: Any) -> Path:
-    path = _path(value)
-    if not path.exists():
-        raise ValueError(f"{path} does not exist")
-    return path
-
-
 def _string(value: Any) -> str:
     if not isinstance(value, str):
         raise TypeError("a string")
@@ -137,7 +130,6 @@ _SCHEMA: dict[Callable[..., Any], dict[str, Any]] = {
     _time: {"type": "string", "pattern": r"^([01]?\d|2[0-3]):[0-5]\d$"},
     _timezone: {"type": "string", "description": "IANA time zone name"},
     _path: {"type": "string"},
-    _existing_path: {"type": "string"},
     _string: {"type": "string"},
     _bool: {"type": "boolean"},
     _positive_int: {"type": "integer", "minimum": 1},
@@ -165,7 +157,9 @@ def _key(name: str, convert: Callable[[Any], Any], default: Any, doc: str,
 
 ACCOUNT_KEYS = [
     Key("provider", _string, REQUIRED, "maildir | mbox | ics", choices=tuple(sorted(connectors.SOURCES))),
-    Key("path", _existing_path, None, "the mail folder, mbox file or .ics file/folder (maildir, mbox, ics)"),
+    # Existence is checked by `syncd config check` and at pull time, not here: an unmounted archive
+    # must fail its own account, not stop every other account from being pulled.
+    Key("path", _path, None, "the mail folder, mbox file or .ics file/folder (maildir, mbox, ics)"),
     _key("me", _list_of(_address), (), "your own addresses in this account", item=_address),
     Key("enabled", _bool, True, "false skips the account on pull"),
     Key("interval", _duration, timedelta(minutes=15), "how often `syncd run` pulls this account"),
@@ -382,7 +376,9 @@ def _account(name: str, data: Any, problems: _Problems) -> AccountConfig | None:
     )
 
 
-def parse_config(data: Mapping[str, Any], source: str = "config.toml", path: Path | None = None) -> Config:
+def parse_config(
+    data: Mapping[str, Any], source: str = "config.toml", path: Path | None = None, check_paths: bool = False
+) -> Config:
     problems = _Problems(source)
     for name in data:
         if name not in TOP_LEVEL:
@@ -401,6 +397,10 @@ def parse_config(data: Mapping[str, Any], source: str = "config.toml", path: Pat
     tiers = [_table(t, TIER_KEYS, f"tiers[{i}]", problems) for i, t in enumerate(_array(data, "tiers", problems))]
     people = [_table(p, PEOPLE_KEYS, f"people[{i}]", problems) for i, p in enumerate(_array(data, "people", problems))]
     _cross_checks(accounts, raw_accounts, engine, followups, tiers, people, problems)
+    for name, table in raw_accounts.items() if check_paths else ():
+        raw_path = table.get("path") if isinstance(table, dict) else None
+        if isinstance(raw_path, str) and raw_path.strip() and not _path(raw_path).exists():
+            problems.add(f"accounts.{name}.path", f"{_path(raw_path)} does not exist")
     if problems.items:
         raise ConfigError(problems.items)
     if followups.get("timezone") is None:
@@ -456,8 +456,12 @@ def _cross_checks(
             problems.add(f"people[{index}].addresses", "needs at least one address")
 
 
-def load_config(path: Path) -> Config:
-    """Read and validate ``path``; raises ConfigError listing every problem."""
+def load_config(path: Path, check_paths: bool = False) -> Config:
+    """Read and validate ``path``; raises ConfigError listing every problem.
+
+    ``check_paths`` (for `syncd config check`) also reports account paths that do not exist now; a pull
+    does not, so that an unmounted archive fails only its own account.
+    """
     source = path.name
     try:
         text = path.read_text(encoding="utf-8")
@@ -469,7 +473,7 @@ def load_config(path: Path) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{source}: not valid TOML: {exc}"]) from None
-    return parse_config(data, source, path)
+    return parse_config(data, source, path, check_paths)
 
 
 # ---- schema and starter ----------------------------------------------------------------------------

@@ -185,6 +185,19 @@ def test_a_source_failing_at_pull_time_fails_alone(run: Run, sample: Path) -> No
     assert "sample-mail (maildir): needs attention" in out and "last error:" in out
 
 
+def test_a_missing_archive_fails_its_account_and_the_rest_is_pulled(run: Run, sample: Path) -> None:
+    config = sample / "config.toml"
+    config.write_text(config.read_text() + f'\n[accounts.usb]\nprovider = "mbox"\npath = "{sample / "unmounted.mbox"}"\n')
+    code, out, _ = run("pull", *AS_OF)
+    assert code == 1
+    assert f"usb: FAILED: accounts.usb.path: {sample / 'unmounted.mbox'} does not exist" in out
+    assert "sample-mail: 58 new" in out and "follow-ups:" in out
+    _, out, _ = run("status")
+    assert "usb (mbox): needs attention" in out
+    code, _, err = run("config", "check")
+    assert code == 2 and "accounts.usb.path:" in err
+
+
 def test_unusable_state_database_is_exit_3(run: Run, sample: Path, tmp_path: Path) -> None:
     state = tmp_path / "state"
     state.mkdir(exist_ok=True)

@@ -89,7 +89,6 @@ tier = "b"
     assert found == [
         "config.toml: top: unknown key",
         "config.toml: accounts.work.provider: unknown provider 'gmial' (one of: ics, maildir, mbox)",
-        "config.toml: accounts.arch.path: /no/such/dir does not exist",
         "config.toml: accounts.arch.me: 'not-an-address' is not an email address",
         "config.toml: engine.max_recipients: wrong type: expected a whole number, got str",
         "config.toml: engine.blocklist: 'bad[x]@*' is not an address pattern (use * and ?, e.g. *@shop.example)",
@@ -104,6 +103,14 @@ tier = "b"
         "config.toml: tiers[1].name: 'a' is defined twice",
         "config.toml: people[0].tier: no tier named 'b'",
     ]
+
+
+def test_missing_paths_are_for_config_check_not_for_loading(tmp_path: Path) -> None:
+    data = {"accounts": {"usb": {"provider": "mbox", "path": str(tmp_path / "unmounted")}}}
+    assert parse_config(data).accounts["usb"].path == tmp_path / "unmounted"
+    with pytest.raises(ConfigError) as error:
+        parse_config(data, check_paths=True)
+    assert error.value.problems == [f"config.toml: accounts.usb.path: {tmp_path / 'unmounted'} does not exist"]
 
 
 def test_local_accounts_need_a_path(tmp_path: Path) -> None:

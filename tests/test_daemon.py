@@ -308,3 +308,21 @@ def test_sigterm_mid_pull_exits_0_and_the_next_start_resumes(tmp_path: Path) -> 
     daemon.send_signal(signal.SIGTERM)
     assert daemon.wait(timeout=30) == 0
     assert total == 12000
+
+
+def test_log_lines_carry_syslog_levels_only_under_journald(monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    import logging
+
+    from syncd.daemon import log, setup_logging
+
+    monkeypatch.setenv("JOURNAL_STREAM", "8:1234")
+    setup_logging(0)
+    log.warning("account work: token revoked")
+    log.info("pulled")
+    assert capsys.readouterr().err == "<4>account work: token revoked\n<6>pulled\n"
+    monkeypatch.delenv("JOURNAL_STREAM")
+    setup_logging(0)
+    log.error("boom")
+    assert capsys.readouterr().err == "syncd: error: boom\n"
+    log.setLevel(logging.WARNING)
