@@ -8,6 +8,7 @@ not addresses; role local parts (``noreply``, ``postmaster``, ...) are never peo
 from __future__ import annotations
 
 import fnmatch
+import functools
 import re
 from collections.abc import Iterable
 
@@ -25,6 +26,7 @@ _ROLE_WORDS = (
 _ROLE = re.compile(rf"^(?:{_ROLE_WORDS})(?:[+._-].*)?$")
 
 
+@functools.lru_cache(maxsize=65536)  # the same few thousand addresses recur in every message
 def normalise(raw: str) -> str | None:
     """The canonical form of an address, or None if the string is not a ``local@domain`` address."""
     text = raw.strip().strip("<>").strip().strip("'\"").lower()

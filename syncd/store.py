@@ -21,6 +21,7 @@ gone at the provider and are deleted. A full sync killed half-way simply starts 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sqlite3
@@ -294,9 +295,12 @@ class Store:
         """Store one batch and its cursor in one transaction. Returns how many interactions were new."""
         with self.transaction() as db:
             generation = self._generation(db, account, batch)
+            seen = self._sighted(db, account, [item.provider_id for item in batch.interactions])
+            writes = _Writes()
             added = 0
             for interaction in batch.interactions:
-                added += self._upsert(db, account, batch.resource, generation, interaction)
+                added += self._upsert(db, account, batch.resource, generation, interaction, seen, writes)
+            writes.flush(db)
             if batch.deleted:
                 self._delete_sightings(db, account, batch.deleted)
             if batch.full and batch.complete:
@@ -342,13 +346,25 @@ class Store:
             )
         return int(generation)
 
+    @staticmethod
+    def _sighted(db: sqlite3.Connection, account: str, provider_ids: list[str]) -> dict[str, int]:
+        """provider id -> interaction id for those of ``provider_ids`` already stored (one query per 500)."""
+        found: dict[str, int] = {}
+        for start in range(0, len(provider_ids), 500):
+            chunk = provider_ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(db.execute(
+                f"SELECT provider_id, interaction_id FROM sightings WHERE account = ? AND provider_id IN ({marks})",
+                (account, *chunk),
+            ).fetchall())
+        return found
+
     def _upsert(
-        self, db: sqlite3.Connection, account: str, resource: str, generation: int, item: Interaction
+        self, db: sqlite3.Connection, account: str, resource: str, generation: int, item: Interaction,
+        sighted: dict[str, int], writes: _Writes,
     ) -> int:
-        seen = db.execute(
-            "SELECT interaction_id FROM sightings WHERE account = ? AND provider_id = ?",
-            (account, item.provider_id),
-        ).fetchone()
+        known = sighted.get(item.provider_id)
+        seen = None if known is None else (known,)
         values = (
             item.kind,
             to_epoch(item.timestamp),
@@ -380,38 +396,30 @@ class Store:
             self._insert_participants(db, interaction_id, item)
             db.execute("INSERT OR IGNORE INTO pending_interactions(interaction_id) VALUES (?)", (interaction_id,))
             return 0
-        existing = None
-        if item.message_id:
-            existing = db.execute(
-                "SELECT id FROM interactions WHERE message_id = ?", (item.message_id,)
-            ).fetchone()
-        if existing is not None:
-            interaction_id, added = int(existing[0]), 0
-        else:
-            cur = db.execute(
-                "INSERT INTO interactions(kind, ts, end_ts, subject, bulk, cancelled, series_id, all_day, link, "
-                "owner_response, recipient_count, message_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                (*values, item.message_id),
-            )
-            interaction_id, added = int(cur.lastrowid or 0), 1
-            self._insert_participants(db, interaction_id, item)
-            db.execute("INSERT INTO pending_interactions(interaction_id) VALUES (?)", (interaction_id,))
-        db.execute(
-            "INSERT INTO sightings(account, provider_id, resource, interaction_id, generation) VALUES (?,?,?,?,?)",
-            (account, item.provider_id, resource, interaction_id, generation),
+        # Across folders and accounts a message is one interaction by its Message-ID: insert, and only
+        # when that id is taken look the existing row up (one statement for the common, new case).
+        cur = db.execute(
+            "INSERT INTO interactions(kind, ts, end_ts, subject, bulk, cancelled, series_id, all_day, link, "
+            "owner_response, recipient_count, message_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
+            "ON CONFLICT(message_id) DO NOTHING",
+            (*values, item.message_id),
         )
+        if cur.rowcount == 0:
+            row = db.execute("SELECT id FROM interactions WHERE message_id = ?", (item.message_id,)).fetchone()
+            interaction_id, added = int(row[0]), 0
+        else:
+            interaction_id, added = int(cur.lastrowid or 0), 1
+            writes.participants.extend(_participant_rows(interaction_id, item))
+            writes.pending.append((interaction_id,))
+        writes.sightings.append((account, item.provider_id, resource, interaction_id, generation))
+        sighted[item.provider_id] = interaction_id  # the same id twice in one batch is one sighting
         return added
 
     @staticmethod
     def _insert_participants(db: sqlite3.Connection, interaction_id: int, item: Interaction) -> None:
-        rows = []
-        for participant in item.participants:
-            address = normalise(participant.address)
-            if address is None:
-                continue
-            rows.append((interaction_id, address, participant.name or None, participant.role, participant.response))
         db.executemany(
-            "INSERT INTO participants(interaction_id, address, name, role, response) VALUES (?,?,?,?,?)", rows
+            "INSERT INTO participants(interaction_id, address, name, role, response) VALUES (?,?,?,?,?)",
+            _participant_rows(interaction_id, item),
         )
 
     @staticmethod
@@ -451,6 +459,35 @@ class Store:
         if table not in {"interactions", "sightings", "participants", "contacts", "followups", "reminders"}:
             raise ValueError(table)
         return int(self.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+
+
+def _participant_rows(interaction_id: int, item: Interaction) -> list[tuple[object, ...]]:
+    rows: list[tuple[object, ...]] = []
+    for participant in item.participants:
+        address = normalise(participant.address)
+        if address is not None:  # strings that are not addresses are not stored
+            rows.append((interaction_id, address, participant.name or None, participant.role, participant.response))
+    return rows
+
+
+@dataclasses.dataclass
+class _Writes:
+    """Rows of one batch written with one executemany each, instead of a statement per message."""
+
+    participants: list[tuple[object, ...]] = dataclasses.field(default_factory=list)
+    pending: list[tuple[int]] = dataclasses.field(default_factory=list)
+    sightings: list[tuple[object, ...]] = dataclasses.field(default_factory=list)
+
+    def flush(self, db: sqlite3.Connection) -> None:
+        db.executemany(
+            "INSERT INTO participants(interaction_id, address, name, role, response) VALUES (?,?,?,?,?)",
+            self.participants,
+        )
+        db.executemany("INSERT OR IGNORE INTO pending_interactions(interaction_id) VALUES (?)", self.pending)
+        db.executemany(
+            "INSERT INTO sightings(account, provider_id, resource, interaction_id, generation) VALUES (?,?,?,?,?)",
+            self.sightings,
+        )
 
 
 def _statements(script: str) -> list[str]:
