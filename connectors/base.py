@@ -110,6 +110,9 @@ class Batch:
     complete: bool = False  # the last batch of a full sync: unseen rows of the resource are stale
     # Owner addresses the provider reports (profile, aliases), or guessed from sent folders.
     owner_addresses: list[str] = dataclasses.field(default_factory=list)
+    # On the first batch of a pull, when the source can tell: how many interactions the whole pull
+    # will yield (for a progress ETA). None: unknown.
+    expected: int | None = None
 
 
 class KnownIds(Protocol):

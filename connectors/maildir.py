@@ -75,6 +75,7 @@ class MaildirSource(Source):
         if not self.root.is_dir():
             raise SourceUnavailable(f"accounts.{self.name}.path: {self.root} does not exist or is not a folder")
         seen_resources: set[str] = set()
+        changed: list[tuple[str, list[Path], list[int]]] = []
         for resource, directories in self._folders():
             seen_resources.add(resource)
             try:
@@ -82,17 +83,26 @@ class MaildirSource(Source):
             except OSError as exc:
                 yield Batch(resource, cursors.get(resource), skipped=[Skip(resource, f"unreadable folder: {exc}")])
                 continue
-            if cursors.get(resource) == json.dumps(stamp):
-                continue
-            yield from self._pull_folder(resource, directories, stamp, cursors.get(resource), known)
+            if cursors.get(resource) != json.dumps(stamp):
+                changed.append((resource, directories, stamp))
+        # How many messages this pull will read, for the progress line's ETA: listing is cheap next to
+        # parsing, so changed folders are listed once to count and again to read.
+        expected: int | None = sum(
+            len(self._listing(resource, directories)[0].keys() - known.known_ids(resource))
+            for resource, directories, _ in changed
+        )
+        for resource, directories, stamp in changed:
+            for batch in self._pull_folder(resource, directories, stamp, cursors.get(resource), known):
+                batch.expected, expected = expected, None
+                yield batch
         # Folders that vanished: everything in them is gone.
         for resource in sorted(set(cursors) - seen_resources):
             gone = sorted(known.known_ids(resource))
             yield Batch(resource, None, deleted=gone)
 
-    def _pull_folder(
-        self, resource: str, directories: list[Path], stamp: list[int], previous: str | None, known: KnownIds
-    ) -> Iterator[Batch]:
+    @staticmethod
+    def _listing(resource: str, directories: list[Path]) -> tuple[dict[str, Path], list[Skip]]:
+        """provider id -> file, for every message file of a folder (and what could not be listed)."""
         skipped: list[Skip] = []
         present: dict[str, Path] = {}
         for directory in directories:
@@ -105,6 +115,12 @@ class MaildirSource(Source):
                         present[f"{resource}/{unique}"] = Path(entry.path)
             except OSError as exc:
                 skipped.append(Skip(resource, f"unreadable folder: {exc}"))
+        return present, skipped
+
+    def _pull_folder(
+        self, resource: str, directories: list[Path], stamp: list[int], previous: str | None, known: KnownIds
+    ) -> Iterator[Batch]:
+        present, skipped = self._listing(resource, directories)
         already = known.known_ids(resource)
         settled = time.time() - max(stamp, default=0) / 1e9 > MTIME_SETTLE_SECONDS
         final_cursor = json.dumps(stamp) if settled and not skipped else previous

@@ -163,26 +163,38 @@ def _print_job(result: Any, verbose: int, dry_run: bool) -> None:
 
 
 @contextmanager
-def _progress() -> Iterator[Callable[[str, int], None] | None]:
-    """A live "account: N read (rate/s)" line on a terminal; nothing when piped."""
+def _progress() -> Iterator[Callable[[str, int, int | None], None] | None]:
+    """A live progress line on a terminal (count, rate, and a bar with an ETA when the source can tell
+    how much there is); nothing when piped."""
     if not sys.stderr.isatty():
         yield None
         return
-    started = time.monotonic()
+    started: dict[str, float] = {}
     last = [0.0]
 
-    def update(account: str, seen: int) -> None:
+    def update(account: str, seen: int, expected: int | None) -> None:
         now = time.monotonic()
+        begun = started.setdefault(account, now)
         if now - last[0] < 0.2:
             return
         last[0] = now
-        rate = seen / max(now - started, 1e-6)
-        click.echo(f"\r{account}: {seen:,} read ({rate:,.0f}/s)   ", nl=False, err=True)
+        rate = seen / max(now - begun, 1e-6)
+        click.echo(f"\r\033[K{progress_line(account, seen, expected, rate)}", nl=False, err=True)
 
     try:
         yield update
     finally:
         click.echo("\r\033[K", nl=False, err=True)
+
+
+def progress_line(account: str, seen: int, expected: int | None, rate: float) -> str:
+    if not expected:
+        return f"{account}: {seen:,} read ({rate:,.0f}/s)"
+    done = min(seen / expected, 1.0)
+    bar = "#" * int(done * 20)
+    left = (expected - seen) / rate if rate > 0 else 0
+    return (f"{account}: [{bar:<20}] {seen:,}/{expected:,} ({rate:,.0f}/s, "
+            f"ETA {int(left // 60)}:{int(left % 60):02d})")
 
 
 @cli.command()

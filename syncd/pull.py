@@ -67,7 +67,7 @@ class AccountSummary:
         }
 
 
-Progress = Callable[[str, int], None]  # (account, interactions seen so far)
+Progress = Callable[[str, int, int | None], None]  # (account, interactions so far, expected in all)
 ShouldStop = Callable[[], bool]  # asked between batches: a stop request ends the pull after a whole batch
 
 
@@ -96,12 +96,14 @@ def pull_account(
         resyncs: Counter[str] = Counter()
         while True:
             try:
+                expected: int | None = None
                 for batch in source.pull(store.cursors(account.name), _KnownIds(store, account.name)):
+                    expected = batch.expected if batch.expected is not None else expected
                     summary.add(batch, store.apply_batch(account.name, batch))
                     if batch.owner_addresses and not account.me:
                         _note_owner_guess(store, account.name, batch.owner_addresses, summary)
                     if progress is not None:
-                        progress(account.name, summary.seen)
+                        progress(account.name, summary.seen, expected)
                     if should_stop is not None and should_stop():
                         summary.stopped = True  # everything so far is committed; the next pull resumes
                         break

@@ -222,3 +222,8 @@ def test_unknown_account_and_bad_date(run: Run, sample: Path) -> None:
     assert code == 2 and "no account named 'nope'" in err
     code, _, err = run("people", "--as-of", "yesterday")
     assert code == 2 and "is not a date" in err
+
+
+def test_progress_line_has_a_bar_and_an_eta_when_the_total_is_known() -> None:
+    assert cli.progress_line("work", 500, None, 250.0) == "work: 500 read (250/s)"
+    assert cli.progress_line("work", 500, 2000, 250.0) == "work: [#####               ] 500/2,000 (250/s, ETA 0:06)"

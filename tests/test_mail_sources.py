@@ -246,3 +246,14 @@ def test_mbox_folder_and_missing_file(tmp_path: Path) -> None:
     (tmp_path / "box" / "b.mbox").unlink()
     harness.pull()
     assert harness.store.count("interactions") == 1
+
+
+def test_maildir_tells_how_many_messages_a_pull_will_read(tmp_path: Path) -> None:
+    make_maildir(tmp_path, {".": [message(1), message(2)], ".Sent": [message(3)]})
+    settle()
+    harness = Harness(MaildirSource("a", {"path": tmp_path, "me": (ME,)}))
+    first = harness.pull()
+    assert first[0].expected == 3 and all(b.expected is None for b in first[1:])
+    (tmp_path / "new" / "1800000000.M9P1.host").write_bytes(message(9))
+    settle()
+    assert harness.pull()[0].expected == 1
