@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
@@ -189,13 +189,3 @@ class CalendarTarget(ABC):
     def commit(self) -> None:  # noqa: B027 - optional hook: network targets write immediately
         """Make the changes so far durable."""
 
-
-def batched(items: Iterable[Interaction], size: int) -> Iterator[list[Interaction]]:
-    chunk: list[Interaction] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk

@@ -256,7 +256,7 @@ def people(ctx: Context, filter_: str | None, tier: str | None, fmt: str | None,
     with job.open_store() as store:
         now, historical = job.refreshed_now(store, config, as_of)
         statuses = engine.people(store, config, now, as_of=historical)
-    chosen = select(statuses, filter_, tier, now, config)
+    chosen = select(statuses, filter_, tier, now)
     records = [person_record(status) for status in chosen]
     if fmt == "json":
         click.echo(json.dumps(records, indent=2))

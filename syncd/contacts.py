@@ -43,7 +43,6 @@ class Rules:
 @dataclasses.dataclass
 class DeriveStats:
     interactions: int = 0
-    contacts: int = 0
     implausible: int = 0
     bulk: int = 0
     over_cap: int = 0
@@ -157,7 +156,6 @@ def derive(
         touched.update(
             r[0] for r in db.execute("SELECT address FROM contacts WHERE interaction_id IN (SELECT id FROM derive_ids)")
         )
-    stats.contacts = len(touched)
     return touched, stats
 
 

@@ -7,7 +7,7 @@ and the daemon stay thin shells over the same functions.
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 import connectors
@@ -104,6 +104,3 @@ def parse_day(text: str) -> date:
     except ValueError:
         raise UsageError(f"'{text}' is not a date like 2001-10-01") from None
 
-
-def days(value: timedelta | None) -> int | None:
-    return None if value is None else value.days

@@ -8,7 +8,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from syncd.config import Config
 from syncd.model import Evidence, PersonStatus
 
 
@@ -36,9 +35,7 @@ def person_record(status: PersonStatus) -> dict[str, Any]:
     }
 
 
-def select(
-    statuses: list[PersonStatus], filter_: str | None, tier: str | None, now: datetime, config: Config
-) -> list[PersonStatus]:
+def select(statuses: list[PersonStatus], filter_: str | None, tier: str | None, now: datetime) -> list[PersonStatus]:
     today = now.date()
     chosen = [s for s in statuses if filter_ == "all" or s.relationship]
     if filter_ == "due":
