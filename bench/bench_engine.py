@@ -44,17 +44,21 @@ def fill(store: Store, interactions: int, addresses: int, seed: int) -> None:
                 kind = rng.random()
                 bulk = "List-Id" if kind < 0.1 else None
                 rows.append((iid, "mail", f"m{iid}@bench", ts, bulk, 2))
+                name = f"Person {who[6:who.index('@')]}" if kind < 0.8 else None
                 if kind < 0.55:
-                    parts += [(iid, who, "", "from"), (iid, OWNER, "Me", "to")]
+                    parts += [(iid, who, name, "from"), (iid, OWNER, "Me", "to")]
                 else:
-                    parts += [(iid, OWNER, "Me", "from"), (iid, who, "", "to")]
+                    parts += [(iid, OWNER, "Me", "from"), (iid, who, name, "to")]
                 if kind > 0.9:
-                    parts.append((iid, people[(i * 7) % addresses], "", "cc"))
+                    parts.append((iid, people[(i * 7) % addresses], None, "cc"))
             db.executemany("INSERT INTO interactions(id, kind, message_id, ts, bulk, recipient_count) VALUES (?,?,?,?,?,?)", rows)
             db.executemany("INSERT INTO participants(interaction_id, address, name, role) VALUES (?,?,?,?)", parts)
             db.executemany("INSERT INTO sightings(account, provider_id, resource, interaction_id) VALUES ('bench', ?, 'x', ?)",
                            ((r[2], r[0]) for r in rows))
             db.executemany("INSERT INTO pending_interactions(interaction_id) VALUES (?)", ((r[0],) for r in rows))
+        # What ingestion keeps as it goes (Store.apply_batch): the display names seen per address.
+        db.execute("INSERT INTO address_names(address, name, seen) SELECT address, name, COUNT(*) FROM participants "
+                   "WHERE name IS NOT NULL GROUP BY address, name")
 
 
 def main() -> None:

@@ -149,12 +149,9 @@ def _aggregate(
         ):
             agg = person(address)
             agg.next_meeting = ts if agg.next_meeting is None else min(agg.next_meeting, ts)
-    # Display names only of the addresses being computed (all with contacts, or the selection).
-    chosen = "(SELECT address FROM engine_sel)" if where else "(SELECT DISTINCT address FROM contacts)"
-    for address, name, count in db.execute(
-        "SELECT p.address, p.name, COUNT(*) FROM participants p "
-        f"WHERE p.name IS NOT NULL AND p.address IN {chosen} GROUP BY p.address, p.name"
-    ):
+    # Display names only of the addresses being computed (the selection, or everyone).
+    chosen = "WHERE address IN (SELECT address FROM engine_sel)" if where else ""
+    for address, name, count in db.execute(f"SELECT address, name, seen FROM address_names {chosen}"):
         found = out.get(key_of.get(address) or persons.key(address))
         if found is not None:
             found.names[name] = found.names.get(name, 0) + count

@@ -25,6 +25,7 @@ import dataclasses
 import json
 import os
 import sqlite3
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -134,6 +135,16 @@ MIGRATIONS: list[str] = [
         address TEXT PRIMARY KEY
     ) WITHOUT ROWID;
     INSERT INTO pending_interactions(interaction_id) SELECT id FROM interactions;
+    -- Display names seen per address, counted at ingestion, so naming a person needs no scan of
+    -- every participant row.
+    CREATE TABLE address_names (
+        address TEXT NOT NULL,
+        name TEXT NOT NULL,
+        seen INTEGER NOT NULL,
+        PRIMARY KEY (address, name)
+    ) WITHOUT ROWID;
+    INSERT INTO address_names(address, name, seen)
+        SELECT address, name, COUNT(*) FROM participants WHERE name IS NOT NULL GROUP BY address, name;
     -- The engine's last computed standing of each person (for "now"), refreshed incrementally.
     CREATE TABLE person_status (
         person TEXT PRIMARY KEY,
@@ -417,10 +428,9 @@ class Store:
 
     @staticmethod
     def _insert_participants(db: sqlite3.Connection, interaction_id: int, item: Interaction) -> None:
-        db.executemany(
-            "INSERT INTO participants(interaction_id, address, name, role, response) VALUES (?,?,?,?,?)",
-            _participant_rows(interaction_id, item),
-        )
+        writes = _Writes()
+        writes.participants.extend(_participant_rows(interaction_id, item))
+        writes.flush(db)
 
     @staticmethod
     def _forget_contacts(db: sqlite3.Connection, interaction_id: int) -> None:
@@ -482,6 +492,12 @@ class _Writes:
         db.executemany(
             "INSERT INTO participants(interaction_id, address, name, role, response) VALUES (?,?,?,?,?)",
             self.participants,
+        )
+        names = Counter((row[1], row[2]) for row in self.participants if row[2])
+        db.executemany(
+            "INSERT INTO address_names(address, name, seen) VALUES (?, ?, ?) "
+            "ON CONFLICT(address, name) DO UPDATE SET seen = seen + excluded.seen",
+            ((address, name, count) for (address, name), count in names.items()),
         )
         db.executemany("INSERT OR IGNORE INTO pending_interactions(interaction_id) VALUES (?)", self.pending)
         db.executemany(
