@@ -71,11 +71,12 @@ def _scratch(db: sqlite3.Connection, rules: Rules, scope: str) -> Iterator[None]
     # Per message, in one pass over participants: distinct To/Cc addresses, how many of them are the
     # owner's, and whether the owner sent it. Everything below then joins on this small table.
     owner = "p.address IN (SELECT address FROM derive_owners)"
+    # The store keeps one row per recipient address (syncd.store._participant_rows): plain SUMs count them.
     db.execute(
         "CREATE TEMP TABLE derive_recipients AS SELECT p.interaction_id AS id, "
-        "COUNT(DISTINCT CASE WHEN p.role IN ('to', 'cc') THEN p.address END) AS n, "
-        f"COUNT(DISTINCT CASE WHEN p.role IN ('to', 'cc') AND {owner} THEN p.address END) AS mine, "
-        f"MAX(p.role = 'from' AND {owner}) AS from_owner, MAX(p.role = 'from') AS has_from "
+        "SUM(p.role IN ('to', 'cc')) AS n, "
+        f"SUM(p.role IN ('to', 'cc') AND {owner}) AS mine, "
+        f"MAX(p.role = 'from' AND {owner}) AS from_owner "
         f"FROM participants p WHERE 1 {in_scope} GROUP BY p.interaction_id"
     )
     db.execute("CREATE INDEX temp.derive_recipients_id ON derive_recipients(id)")

@@ -471,11 +471,19 @@ class Store:
         return int(self.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
 
 
+_RECIPIENT = {"to": "rcpt", "cc": "rcpt", "bcc": "rcpt"}
+
+
 def _participant_rows(interaction_id: int, item: Interaction) -> list[tuple[object, ...]]:
+    """One row per address and role; an address in both To and Cc is one recipient (its first role),
+    so recipients can be counted without DISTINCT. Strings that are not addresses are not stored."""
     rows: list[tuple[object, ...]] = []
+    seen: set[tuple[str, str]] = set()
     for participant in item.participants:
         address = normalise(participant.address)
-        if address is not None:  # strings that are not addresses are not stored
+        key = (address or "", _RECIPIENT.get(participant.role, participant.role))
+        if address is not None and key not in seen:
+            seen.add(key)
             rows.append((interaction_id, address, participant.name or None, participant.role, participant.response))
     return rows
 
