@@ -410,7 +410,7 @@ def sample(click_ctx: click.Context, directory: Path) -> None:
     click.echo("")
     click_ctx.invoke(people, filter_=None, tier=None, fmt=None, as_of=as_of)
     click.echo(f"\nfollow-ups written to {directory / 'followups.ics'} (import or subscribe in any calendar app)")
-    click.echo(f"try: syncd --config {config_path} why alice")
+    click.echo(f"try: SYNCD_STATE_DIR={directory / 'state'} syncd --config {config_path} why alice")
 
 
 # ---- the service ----------------------------------------------------------------------------------------
