@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
-import re
 import tomllib
 from collections.abc import Callable, Mapping
 from datetime import time, timedelta
@@ -18,122 +17,25 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import connectors
-from syncd.addresses import normalise
 from syncd.errors import ConfigError
+from syncd.values import (
+    SCHEMAS,
+    WEEKDAYS,
+    address,
+    boolean,
+    duration,
+    list_of,
+    parse_duration,
+    pattern,
+    positive_int,
+    string,
+    time_of_day,
+    timezone,
+    weekday,
+)
+from syncd.values import path as to_path
 
-# ---- value kinds ---------------------------------------------------------------------------------
-
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
-_DURATION = re.compile(r"^(?:\d+[smhdwy])+$")
-_DURATION_PART = re.compile(r"(\d+)([smhdwy])")
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-def parse_duration(text: str) -> timedelta:
-    """``30d``, ``6w``, ``15m``, ``2h``, ``1y`` (365 days), ``90s``, or combined like ``1w2d``."""
-    compact = str(text).strip().lower().replace(" ", "")
-    if not _DURATION.match(compact):
-        raise ValueError(f"'{text}' is not a duration like 30d, 6w, 15m, 2h or 1y")
-    return timedelta(seconds=sum(int(n) * _UNITS[unit] for n, unit in _DURATION_PART.findall(compact)))
-
-
-def _duration(value: Any) -> timedelta:
-    if not isinstance(value, str):
-        raise TypeError("a duration string like \"30d\"")
-    return parse_duration(value)
-
-
-def _time(value: Any) -> time:
-    if not isinstance(value, str):
-        raise TypeError('a time string like "09:30"')
-    match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", value.strip())
-    if not match:
-        raise ValueError(f"'{value}' is not a time like 09:30")
-    return time(int(match[1]), int(match[2]))
-
-
-def _timezone(value: Any) -> ZoneInfo:
-    if not isinstance(value, str):
-        raise TypeError('an IANA time zone name like "Europe/Berlin"')
-    try:
-        return ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"'{value}' is not an IANA time zone (e.g. Europe/Berlin, America/New_York, UTC)") from None
-
-
-def _path(value: Any) -> Path:
-    if not isinstance(value, str) or not value.strip():
-        raise TypeError("a path string")
-    return Path(os.path.expandvars(value)).expanduser()
-
-
-def _string(value: Any) -> str:
-    if not isinstance(value, str):
-        raise TypeError("a string")
-    return value
-
-
-def _bool(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError("true or false")
-    return value
-
-
-def _positive_int(value: Any) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError("a whole number")
-    if value < 1:
-        raise ValueError(f"{value} is too small (at least 1)")
-    return value
-
-
-def _list_of(item: Callable[[Any], Any]) -> Callable[[Any], tuple[Any, ...]]:
-    def convert(value: Any) -> tuple[Any, ...]:
-        if not isinstance(value, list):
-            raise TypeError("a list")
-        return tuple(item(v) for v in value)
-
-    return convert
-
-
-def _address(value: Any) -> str:
-    text = _string(value)
-    address = normalise(text)
-    if address is None:
-        raise ValueError(f"'{text}' is not an email address")
-    return address
-
-
-def _pattern(value: Any) -> str:
-    """An exact address, a glob over addresses (``*@shop.example``), or a bare domain (``example.org``)."""
-    text = _string(value).strip().lower()
-    if any(ch in text for ch in "*?"):
-        if "[" in text or not re.fullmatch(r"[a-z0-9.*?+_'-]*@?[a-z0-9.*?-]+", text):
-            raise ValueError(f"'{value}' is not an address pattern (use * and ?, e.g. *@shop.example)")
-        return text
-    if "@" in text:
-        return _address(text)
-    if not re.fullmatch(r"(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z0-9-]{2,}", text):
-        raise ValueError(f"'{value}' is neither an address, an address pattern nor a domain")
-    return text
-
-
-def _weekday(value: Any) -> int:
-    text = _string(value).strip().lower()[:3]
-    if text not in WEEKDAYS:
-        raise ValueError(f"'{value}' is not a weekday (mon, tue, wed, thu, fri, sat, sun)")
-    return WEEKDAYS.index(text)
-
-
-_SCHEMA: dict[Callable[..., Any], dict[str, Any]] = {
-    _duration: {"type": "string", "pattern": _DURATION.pattern},
-    _time: {"type": "string", "pattern": r"^([01]?\d|2[0-3]):[0-5]\d$"},
-    _timezone: {"type": "string", "description": "IANA time zone name"},
-    _path: {"type": "string"},
-    _string: {"type": "string"},
-    _bool: {"type": "boolean"},
-    _positive_int: {"type": "integer", "minimum": 1},
-}
+__all__ = ["WEEKDAYS", "parse_duration"]  # re-exported: callers know them as syncd.config's
 
 # ---- the spec ----------------------------------------------------------------------------------------
 
@@ -152,67 +54,67 @@ class Key:
 
 def _key(name: str, convert: Callable[[Any], Any], default: Any, doc: str,
          item: Callable[[Any], Any] | None = None) -> Key:
-    return Key(name, _list_of(item) if item else convert, default, doc, item)
+    return Key(name, list_of(item) if item else convert, default, doc, item)
 
 
 ACCOUNT_KEYS = [
-    Key("provider", _string, REQUIRED, "maildir | mbox | ics", choices=tuple(sorted(connectors.SOURCES))),
+    Key("provider", string, REQUIRED, "maildir | mbox | ics", choices=tuple(sorted(connectors.SOURCES))),
     # Existence is checked by `syncd config check` and at pull time, not here: an unmounted archive
     # must fail its own account, not stop every other account from being pulled.
-    Key("path", _path, None, "the mail folder, mbox file or .ics file/folder (maildir, mbox, ics)"),
-    _key("me", _list_of(_address), (), "your own addresses in this account", item=_address),
-    Key("enabled", _bool, True, "false skips the account on pull"),
-    Key("interval", _duration, timedelta(minutes=15), "how often `syncd run` pulls this account"),
+    Key("path", to_path, None, "the mail folder, mbox file or .ics file/folder (maildir, mbox, ics)"),
+    _key("me", list_of(address), (), "your own addresses in this account", item=address),
+    Key("enabled", boolean, True, "false skips the account on pull"),
+    Key("interval", duration, timedelta(minutes=15), "how often `syncd run` pulls this account"),
 ]
 # Keys only some providers take. A provider needs `path` when it reads local files.
 PROVIDER_KEYS: dict[str, list[Key]] = {
     "maildir": [],
     "mbox": [],
     "ics": [
-        Key("window_past", _duration, timedelta(days=5 * 365), "recurring events are expanded this far back"),
-        Key("window_future", _duration, timedelta(days=365), "and this far ahead"),
+        Key("window_past", duration, timedelta(days=5 * 365), "recurring events are expanded this far back"),
+        Key("window_future", duration, timedelta(days=365), "and this far ahead"),
     ],
 }
 LOCAL_PROVIDERS = {"maildir", "mbox", "ics"}
 
 ENGINE_KEYS = [
-    Key("max_recipients", _positive_int, 20, "mail to or from more addresses (To+Cc, you excluded) is no contact"),
-    Key("max_attendees", _positive_int, 20, "meetings with more attendees are no contact"),
-    Key("min_every", _duration, timedelta(days=14), "the shortest learned rhythm"),
-    Key("max_every", _duration, timedelta(days=180), "the longest learned rhythm"),
-    Key("default_every", _duration, timedelta(days=90), "the rhythm when nothing else applies"),
-    Key("forget_after", _duration, timedelta(days=3 * 365), "older relationships are dormant: listed, not reminded"),
-    Key("after_series_end", _duration, timedelta(days=21), "follow up this long after a recurring meeting ended"),
-    Key("meeting_grace", _duration, timedelta(days=7), "a meeting booked before due + this means no reminder"),
-    _key("blocklist", _list_of(_pattern), (), "addresses or *@domain never treated as people", item=_pattern),
-    Key("provider_equivalences", _bool, False, "treat googlemail.com = gmail.com, dots and +tags as one address"),
+    Key("max_recipients", positive_int, 20, "mail to or from more addresses (To+Cc, you excluded) is no contact"),
+    Key("max_attendees", positive_int, 20, "meetings with more attendees are no contact"),
+    Key("min_every", duration, timedelta(days=14), "the shortest learned rhythm"),
+    Key("max_every", duration, timedelta(days=180), "the longest learned rhythm"),
+    Key("default_every", duration, timedelta(days=90), "the rhythm when nothing else applies"),
+    Key("forget_after", duration, timedelta(days=3 * 365), "older relationships are dormant: listed, not reminded"),
+    Key("after_series_end", duration, timedelta(days=21), "follow up this long after a recurring meeting ended"),
+    Key("meeting_grace", duration, timedelta(days=7), "a meeting booked before due + this means no reminder"),
+    _key("blocklist", list_of(pattern), (), "addresses or *@domain never treated as people", item=pattern),
+    Key("provider_equivalences", boolean, False, "treat googlemail.com = gmail.com, dots and +tags as one address"),
 ]
 FOLLOWUP_KEYS = [
-    Key("target", _string, "ics", "\"ics\", or the name of an account with a calendar"),
-    Key("ics_path", _path, None, "the .ics file follow-ups go to (default: <state dir>/followups.ics)"),
-    Key("calendar_name", _string, "Follow-ups", "the calendar's name"),
-    Key("slot", _time, time(9, 30), "local time of day follow-ups are placed at"),
-    Key("duration", _duration, timedelta(minutes=15), "length of a follow-up event"),
-    Key("per_day", _positive_int, 3, "at most this many follow-ups on one day"),
-    _key("working_days", _list_of(_weekday), frozenset(range(5)), "days follow-ups may land on", item=_weekday),
-    Key("timezone", _timezone, None, "IANA zone of the slot (default: this machine's zone)"),
-    Key("reminder", _duration, timedelta(0), "the pop-up comes this long before the slot"),
-    Key("title", _string, "Reach out to {name}", "event title; {name} is the person's name"),
-    Key("max_deletes", _positive_int, 20, "a run deletes at most this many follow-ups without --force"),
-    Key("horizon", _duration, timedelta(days=14), "follow-ups are written this far ahead"),
+    Key("target", string, "ics", "\"ics\", or the name of an account with a calendar"),
+    Key("ics_path", to_path, None, "the .ics file follow-ups go to (default: <state dir>/followups.ics)"),
+    Key("calendar_name", string, "Follow-ups", "the calendar's name"),
+    Key("slot", time_of_day, time(9, 30), "local time of day follow-ups are placed at"),
+    Key("duration", duration, timedelta(minutes=15), "length of a follow-up event"),
+    Key("per_day", positive_int, 3, "at most this many follow-ups on one day"),
+    _key("working_days", list_of(weekday), frozenset(range(5)), "days follow-ups may land on", item=weekday),
+    Key("timezone", timezone, None, "IANA zone of the slot (default: this machine's zone)"),
+    Key("reminder", duration, timedelta(0), "the pop-up comes this long before the slot"),
+    Key("title", string, "Reach out to {name}", "event title; {name} is the person's name"),
+    Key("max_deletes", positive_int, 20, "a run deletes at most this many follow-ups without --force"),
+    Key("horizon", duration, timedelta(days=14), "follow-ups are written this far ahead"),
 ]
 TIER_KEYS = [
-    Key("name", _string, REQUIRED, "the tier's name"),
-    Key("remind", _bool, True, "false: kept and listed, never reminded (the directory)"),
-    Key("every", _duration, None, "the rhythm for this tier"),
-    _key("match", _list_of(_pattern), (), "addresses, globs (*@shop.example) or domains", item=_pattern),
+    Key("name", string, REQUIRED, "the tier's name"),
+    Key("remind", boolean, True, "false: kept and listed, never reminded (the directory)"),
+    Key("every", duration, None, "the rhythm for this tier"),
+    _key("match", list_of(pattern), (), "addresses, globs (*@shop.example) or domains", item=pattern),
 ]
 PEOPLE_KEYS = [
-    _key("addresses", _list_of(_address), REQUIRED, "one person's addresses (the first is their key)", item=_address),
-    Key("name", _string, None, "their name"),
-    Key("every", _duration, None, "their rhythm"),
-    Key("tier", _string, None, "their tier"),
-    Key("note", _string, None, "shown in their follow-ups"),
+    _key("addresses", list_of(address), REQUIRED, "one person's addresses (the first is their key)", item=address),
+    Key("name", string, None, "their name"),
+    Key("every", duration, None, "their rhythm"),
+    Key("tier", string, None, "their tier"),
+    Key("note", string, None, "shown in their follow-ups"),
 ]
 TOP_LEVEL = {"accounts": "table", "engine": "table", "followups": "table", "tiers": "array", "people": "array"}
 
@@ -399,8 +301,8 @@ def parse_config(
     _cross_checks(accounts, raw_accounts, engine, followups, tiers, people, problems)
     for name, table in raw_accounts.items() if check_paths else ():
         raw_path = table.get("path") if isinstance(table, dict) else None
-        if isinstance(raw_path, str) and raw_path.strip() and not _path(raw_path).exists():
-            problems.add(f"accounts.{name}.path", f"{_path(raw_path)} does not exist")
+        if isinstance(raw_path, str) and raw_path.strip() and not to_path(raw_path).exists():
+            problems.add(f"accounts.{name}.path", f"{to_path(raw_path)} does not exist")
     if problems.items:
         raise ConfigError(problems.items)
     if followups.get("timezone") is None:
@@ -481,9 +383,9 @@ def load_config(path: Path, check_paths: bool = False) -> Config:
 
 def _key_schema(key: Key) -> dict[str, Any]:
     if key.item is not None:
-        schema: dict[str, Any] = {"type": "array", "items": dict(_SCHEMA.get(key.item, {"type": "string"}))}
+        schema: dict[str, Any] = {"type": "array", "items": dict(SCHEMAS.get(key.item, {"type": "string"}))}
     else:
-        schema = dict(_SCHEMA.get(key.convert, {"type": "string"}))
+        schema = dict(SCHEMAS.get(key.convert, {"type": "string"}))
     if key.choices:
         schema["enum"] = list(key.choices)
     schema["description"] = key.doc

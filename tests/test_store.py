@@ -11,7 +11,8 @@ import pytest
 
 from connectors.base import Batch, Interaction, Participant
 from syncd.errors import StateError
-from syncd.store import MIGRATIONS, SCHEMA_VERSION, Store, _statements
+from syncd.schema import MIGRATIONS, SCHEMA_VERSION, statements
+from syncd.store import Store
 
 
 def mail(provider_id: str, message_id: str | None = None, to: str = "bob@example.org") -> Interaction:
@@ -57,7 +58,7 @@ def test_every_older_version_is_migrated_with_its_data(tmp_path: Path, old_versi
     path = tmp_path / "old.sqlite3"
     db = sqlite3.connect(path)
     for script in MIGRATIONS[:old_version]:
-        for statement in _statements(script):
+        for statement in statements(script):
             db.execute(statement)
     db.execute(f"PRAGMA user_version = {old_version}")
     db.execute("INSERT INTO accounts(name, provider) VALUES ('a', 'maildir')")

@@ -1,0 +1,155 @@
+"""The state database's schema: every version as a forward migration from the one before.
+
+Version N of the schema is ``MIGRATIONS[:N]`` applied in order; ``PRAGMA user_version`` records which
+ran. A released step is never edited: a change is a new step (a test opens a database of every older
+version and checks it migrates with its data).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+# Each entry migrates from version i to i+1. Never edit a released step: add one.
+MIGRATIONS: list[str] = [
+    # v1: synced data and the user's decisions.
+    """
+    CREATE TABLE accounts (
+        name TEXT PRIMARY KEY,
+        provider TEXT NOT NULL,
+        last_pull_started TEXT,
+        last_success TEXT,
+        last_error TEXT,
+        last_summary TEXT,            -- JSON: counts and skip reasons of the last pull
+        owner_addresses TEXT          -- JSON list reported by the provider or guessed from sent folders
+    );
+    CREATE TABLE cursors (
+        account TEXT NOT NULL REFERENCES accounts(name) ON DELETE CASCADE,
+        resource TEXT NOT NULL,
+        cursor TEXT,
+        generation INTEGER NOT NULL DEFAULT 0,
+        full_sync INTEGER NOT NULL DEFAULT 0,   -- 1 while a full sync of the resource is under way
+        updated TEXT NOT NULL,
+        PRIMARY KEY (account, resource)
+    ) WITHOUT ROWID;
+    CREATE TABLE interactions (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('mail', 'event')),
+        message_id TEXT UNIQUE,
+        ts INTEGER,                   -- unix seconds, UTC; NULL when the item had no usable date
+        end_ts INTEGER,
+        subject TEXT,
+        bulk TEXT,
+        cancelled INTEGER NOT NULL DEFAULT 0,
+        series_id TEXT,
+        all_day INTEGER NOT NULL DEFAULT 0,
+        link TEXT,
+        owner_response TEXT,
+        recipient_count INTEGER       -- mail: distinct To+Cc entries, unusable ones included
+    );
+    CREATE TABLE sightings (
+        account TEXT NOT NULL,
+        provider_id TEXT NOT NULL,
+        resource TEXT NOT NULL,
+        interaction_id INTEGER NOT NULL REFERENCES interactions(id) ON DELETE CASCADE,
+        generation INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (account, provider_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX sightings_by_resource ON sightings(account, resource);
+    CREATE INDEX sightings_by_interaction ON sightings(interaction_id);
+    CREATE TABLE participants (
+        interaction_id INTEGER NOT NULL REFERENCES interactions(id) ON DELETE CASCADE,
+        address TEXT NOT NULL,
+        name TEXT,
+        role TEXT NOT NULL,
+        response TEXT
+    );
+    CREATE INDEX participants_by_interaction ON participants(interaction_id);
+    CREATE INDEX participants_by_address ON participants(address);
+    CREATE TABLE person_links (
+        address TEXT PRIMARY KEY,
+        person TEXT NOT NULL          -- the person's key: the address they were merged into
+    ) WITHOUT ROWID;
+    CREATE TABLE person_settings (
+        person TEXT PRIMARY KEY,
+        name TEXT,
+        every_days INTEGER,
+        tier TEXT,
+        note TEXT,
+        ignored INTEGER NOT NULL DEFAULT 0
+    ) WITHOUT ROWID;
+    CREATE TABLE reminders (
+        id INTEGER PRIMARY KEY,
+        person TEXT NOT NULL,
+        on_date TEXT NOT NULL,
+        note TEXT,
+        created TEXT NOT NULL
+    );
+    """,
+    # v2: the engine's derived contacts and the planner's record of follow-ups.
+    """
+    CREATE TABLE contacts (
+        address TEXT NOT NULL,
+        interaction_id INTEGER NOT NULL REFERENCES interactions(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL CHECK (kind IN ('outbound', 'inbound', 'meeting')),
+        ts INTEGER NOT NULL,
+        PRIMARY KEY (address, interaction_id, kind)
+    ) WITHOUT ROWID;
+    CREATE INDEX contacts_by_interaction ON contacts(interaction_id);
+    CREATE TABLE engine_state (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID;
+    -- Work queues for the incremental recompute: interactions whose contacts are not derived yet, and
+    -- addresses that lost contacts (an interaction deleted or changed in place).
+    CREATE TABLE pending_interactions (
+        interaction_id INTEGER PRIMARY KEY REFERENCES interactions(id) ON DELETE CASCADE
+    );
+    CREATE TABLE touched_addresses (
+        address TEXT PRIMARY KEY
+    ) WITHOUT ROWID;
+    INSERT INTO pending_interactions(interaction_id) SELECT id FROM interactions;
+    -- Display names seen per address, counted at ingestion, so naming a person needs no scan of
+    -- every participant row.
+    CREATE TABLE address_names (
+        address TEXT NOT NULL,
+        name TEXT NOT NULL,
+        seen INTEGER NOT NULL,
+        PRIMARY KEY (address, name)
+    ) WITHOUT ROWID;
+    INSERT INTO address_names(address, name, seen)
+        SELECT address, name, COUNT(*) FROM participants WHERE name IS NOT NULL GROUP BY address, name;
+    -- The engine's last computed standing of each person (for "now"), refreshed incrementally.
+    CREATE TABLE person_status (
+        person TEXT PRIMARY KEY,
+        valid_until INTEGER,          -- unix seconds at which the standing changes by itself
+        data TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE followups (
+        key TEXT PRIMARY KEY,
+        person TEXT NOT NULL,
+        origin TEXT NOT NULL,          -- cycle | reminder | series
+        due TEXT NOT NULL,             -- ISO date the follow-up is for
+        planned_start TEXT,            -- where syncd placed it (ISO, UTC)
+        state TEXT NOT NULL,           -- pending | active | dismissed | done
+        detail TEXT,                   -- JSON: what the planner needs to remember (cycle basis, ...)
+        updated TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX followups_by_person ON followups(person);
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def statements(script: str) -> list[str]:
+    """Split a migration script into statements, letting SQLite decide where one ends."""
+    statements, pending = [], ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            statements.append(pending.strip())
+            pending = ""
+    if pending.strip() and not all(
+        not line.strip() or line.strip().startswith("--") for line in pending.splitlines()
+    ):
+        raise ValueError(f"incomplete migration statement: {pending.strip()[:60]}")
+    return statements
