@@ -322,8 +322,8 @@ def plan(ctx: Context, as_of: str | None) -> None:
 def set_(ctx: Context, person: str, every: str | None, tier: str | None, note: str | None, ignore: bool | None) -> None:
     """Set PERSON's cadence, tier, note, or ignore them."""
     from syncd import job
-    from syncd.config import parse_duration
     from syncd.people import resolve, set_person
+    from syncd.values import parse_duration
 
     config = ctx.config()
     if tier is not None and tier not in {t.name for t in config.tiers}:

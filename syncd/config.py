@@ -20,12 +20,10 @@ import connectors
 from syncd.errors import ConfigError
 from syncd.values import (
     SCHEMAS,
-    WEEKDAYS,
     address,
     boolean,
     duration,
     list_of,
-    parse_duration,
     pattern,
     positive_int,
     string,
@@ -34,8 +32,6 @@ from syncd.values import (
     weekday,
 )
 from syncd.values import path as to_path
-
-__all__ = ["WEEKDAYS", "parse_duration"]  # re-exported: callers know them as syncd.config's
 
 # ---- the spec ----------------------------------------------------------------------------------------
 

@@ -19,10 +19,10 @@ from syncd.config import (
     json_schema,
     load_config,
     parse_config,
-    parse_duration,
 )
 from syncd.errors import ConfigError
 from syncd.paths import find_config_path, state_dir
+from syncd.values import parse_duration
 
 ROOT = Path(__file__).resolve().parents[1]
 
