@@ -17,6 +17,7 @@ accounts by its Message-ID.
 Full syncs use a generation number per (account, resource): every row a full sync sees is stamped with
 the new generation, and when its last batch commits, rows of that resource with an older generation are
 gone at the provider and are deleted. A full sync killed half-way simply starts over; nothing is lost.
+The tables themselves are defined, version by version, in ``syncd.schema``.
 """
 
 from __future__ import annotations
