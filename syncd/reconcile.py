@@ -111,11 +111,10 @@ def plan(
     present = {event.key: event for event in existing}
     # Resolve what a crash left in flight (see the module docstring).
     for in_flight in records.values():
-        record = in_flight
-        if record.state == "pending":
-            record.state = "active" if record.key in present else "new"
-        elif record.state == "deleting":
-            record.state = "active" if record.key in present else "done"
+        if in_flight.state == "pending":
+            in_flight.state = "active" if in_flight.key in present else "new"
+        elif in_flight.state == "deleting":
+            in_flight.state = "active" if in_flight.key in present else "done"
     by_cycle: dict[tuple[str, str, str], list[Record]] = {}
     for record in records.values():
         by_cycle.setdefault((record.person, record.origin, record.cycle), []).append(record)
@@ -125,16 +124,15 @@ def plan(
         chain = sorted(by_cycle.get((item.person, item.origin, item.cycle), []), key=lambda r: r.n)
         n, effective = 0, item.due
         for link in chain:
-            record = link
-            if record.state == "active" and record.key not in present:
-                record.state = "dismissed"  # the user deleted it
-                actions.append(Action("dismissed", record.key, record.person, None, item.name, "you deleted it",
-                                      record=record))
-            if record.state == "dismissed":
+            if link.state == "active" and link.key not in present:
+                link.state = "dismissed"  # the user deleted it
+                actions.append(Action("dismissed", link.key, link.person, None, item.name, "you deleted it",
+                                      record=link))
+            if link.state == "dismissed":
                 if item.origin != "cycle" or not item.every_days:
                     n = -1  # a dismissed one-off is done
                     break
-                n, effective = record.n + 1, record.due + timedelta(days=item.every_days)
+                n, effective = link.n + 1, link.due + timedelta(days=item.every_days)
         if n < 0:
             continue
         key = followup_key(item.person, item.origin, item.cycle, n)
@@ -144,16 +142,14 @@ def plan(
     needs_day: list[DueFollowup] = []
     for key, (item, _, effective, previous) in wanted.items():
         event = present.get(key)
-        moved = event is not None and event.planned_start is not None and event.start != event.planned_start
-        if event is not None and (moved or (previous is not None and previous.due == effective)):
+        if event is not None and _stays(event, previous, effective)[0]:
             taken[event.start.astimezone(cfg.timezone).date()] += 1
         else:
             needs_day.append(dataclasses.replace(item, due=effective))
     days = place(needs_day, taken, now, cfg)
     for key, (item, n, effective, previous) in wanted.items():
         event = present.get(key)
-        moved = event is not None and event.planned_start is not None and event.start != event.planned_start
-        kept = event is not None and (moved or (previous is not None and previous.due == effective))
+        kept, moved = _stays(event, previous, effective) if event is not None else (False, False)
         new_record = Record(key, item.person, item.origin, item.cycle, n, effective, "active")
         if kept and event is not None:
             fresh = _event(item, key, event.start, cfg, event.planned_start or event.start)
@@ -194,6 +190,13 @@ def plan(
             continue
         actions.append(Action("done", key, record.person, None, "", "settled", None, record))
     return actions
+
+
+def _stays(event: FollowupEvent, previous: Record | None, effective: date) -> tuple[bool, bool]:
+    """(the event keeps its day, the user moved it): a snooze always stays; syncd's own placement stays
+    while the due date it was placed for is unchanged (no churn when others are re-planned)."""
+    moved = event.planned_start is not None and event.start != event.planned_start
+    return moved or (previous is not None and previous.due == effective), moved
 
 
 def _save(store: Store, record: Record, state: str, planned: datetime | None = None) -> None:
