@@ -202,6 +202,7 @@ def progress_line(account: str, seen: int, expected: int | None, rate: float) ->
 def status(ctx: Context) -> None:
     """Show each account: last successful pull, cursor age, last error, what was skipped."""
     from syncd import job
+    from syncd.store import utc_now_iso
 
     config = ctx.config()
     with job.open_store() as store:
@@ -226,6 +227,14 @@ def status(ctx: Context) -> None:
             owners = json.loads(row["owner_addresses"] or "[]")
             if owners and not account.me:
                 click.echo(f"  owner (guessed): {', '.join(owners)}")
+        active, next_start, dismissed = store.db.execute(
+            "SELECT SUM(state = 'active'), "
+            "MIN(CASE WHEN state = 'active' AND planned_start >= ? THEN planned_start END), "
+            "SUM(state = 'dismissed') FROM followups",
+            (utc_now_iso(),),
+        ).fetchone()
+        upcoming = f", next planned {next_start[:16].replace('T', ' ')} UTC" if next_start else ""
+        click.echo(f"follow-ups: {active or 0} in the calendar{upcoming}; {dismissed or 0} dismissed by you")
         click.echo(f"state: {store.path}; {store.count('interactions'):,} interactions")
 
 

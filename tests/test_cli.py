@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import date
 from pathlib import Path
 
@@ -142,6 +143,8 @@ def test_status_reports_accounts(run: Run, sample: Path) -> None:
     run("pull", *AS_OF)
     code, out, _ = run("status")
     assert code == 0 and "sample-mail (maildir): ok" in out and "last successful pull:" in out
+    # (the sample ran as of March 2026, so none of its follow-ups is still ahead)
+    assert re.search(r"follow-ups: [1-9]\d* in the calendar; 0 dismissed by you", out)
 
 
 def test_config_check_reports_every_problem_with_exit_2(run: Run, tmp_path: Path) -> None:
