@@ -6,10 +6,12 @@
 | inbound  | From is P; an owner address in To/Cc; same cap; not bulk |
 | meeting  | not cancelled; the owner did not decline; P organizer/attendee and did not decline; attendees ≤ cap |
 
-Meetings are stored whatever their start: one in the future is a *booked* meeting, and becomes a
-contact once it has started (the engine compares with "now"). Role addresses, the blocklist and the
-owner's own addresses are never people. Timestamps before 1990 (or mail more than a day in the future)
-are implausible: no contact, but counted.
+Contacts are stored whatever their time: a meeting in the future is a *booked* meeting, and becomes a
+contact once it has started; mail dated after "now" (clock skew, a broken Date header) likewise only
+counts once its time has come — the engine compares with "now", so the stored rows never depend on
+when they were derived. Timestamps before 1990 are never contacts. Both, and mail more than a day in
+the future, are implausible and counted. Role addresses, the blocklist and the owner's own addresses
+are never people (the distinct ones seen are counted, as are recipients that were no address).
 
 The rules run as three INSERT … SELECT statements inside SQLite: per-address decisions (owner, role,
 blocklist) are made once per distinct address in Python and handed over as temporary tables, so a
@@ -46,6 +48,8 @@ class DeriveStats:
     implausible: int = 0
     bulk: int = 0
     over_cap: int = 0
+    ignored_addresses: int = 0
+    invalid_addresses: int = 0
 
 
 def _is_person(address: str, rules: Rules) -> bool:
@@ -58,16 +62,16 @@ def _is_person(address: str, rules: Rules) -> bool:
 
 
 @contextmanager
-def _scratch(db: sqlite3.Connection, rules: Rules, scope: str) -> Iterator[None]:
+def _scratch(db: sqlite3.Connection, rules: Rules, scope: str) -> Iterator[int]:
     """Temporary tables the statements below read: owners, non-people, and recipient counts."""
     db.execute("CREATE TEMP TABLE derive_owners (address TEXT PRIMARY KEY) WITHOUT ROWID")
     db.executemany("INSERT INTO derive_owners VALUES (?)", ((a,) for a in rules.owners))
     db.execute("CREATE TEMP TABLE derive_excluded (address TEXT PRIMARY KEY) WITHOUT ROWID")
     in_scope = scope.replace("i.id", "p.interaction_id")
     addresses = db.execute(f"SELECT DISTINCT address FROM participants p WHERE 1 {in_scope}")
-    db.executemany(
-        "INSERT INTO derive_excluded VALUES (?)", ((a,) for (a,) in addresses if not _is_person(a, rules))
-    )
+    excluded = [(a,) for (a,) in addresses if not _is_person(a, rules)]
+    db.executemany("INSERT INTO derive_excluded VALUES (?)", excluded)
+    ignored = sum(1 for (a,) in excluded if a not in rules.owners)
     # Per message, in one pass over participants: distinct To/Cc addresses, how many of them are the
     # owner's, and whether the owner sent it. Everything below then joins on this small table.
     owner = "p.address IN (SELECT address FROM derive_owners)"
@@ -80,14 +84,16 @@ def _scratch(db: sqlite3.Connection, rules: Rules, scope: str) -> Iterator[None]
         f"FROM participants p WHERE 1 {in_scope} GROUP BY p.interaction_id"
     )
     try:
-        yield
+        yield ignored
     finally:
         for table in ("derive_owners", "derive_excluded", "derive_recipients"):
             db.execute(f"DROP TABLE IF EXISTS temp.{table}")
 
 
 def _statements(scope: str) -> list[str]:
-    plausible = "i.ts >= :lo AND (i.kind = 'event' OR i.ts <= :hi)"
+    # Only the lower bound here: a contact dated after "now" (a booked meeting, mail ahead of the clock)
+    # is stored and counts once its time has come, so the incremental and full paths agree at any "now".
+    plausible = "i.ts >= :lo"
     owner = "(SELECT address FROM derive_owners)"
     others = "(MAX(r.n, COALESCE(i.recipient_count, 0)) - r.mine)"
     # CROSS JOIN fixes the join order (SQLite's planner would otherwise scan all participants first).
@@ -148,7 +154,7 @@ def derive(
         "max_recipients": rules.max_recipients,
         "max_attendees": rules.max_attendees,
     }
-    with _scratch(db, rules, scope):
+    with _scratch(db, rules, scope) as ignored:
         if interaction_ids is None:
             # A full rebuild: building the secondary index once afterwards beats maintaining it per row.
             db.execute("DROP INDEX IF EXISTS contacts_by_interaction")
@@ -157,6 +163,7 @@ def derive(
         if interaction_ids is None:
             db.execute("CREATE INDEX contacts_by_interaction ON contacts(interaction_id)")
         stats = _stats(db, scope, params)
+        stats.ignored_addresses = ignored
     if interaction_ids is not None:
         touched.update(
             r[0] for r in db.execute("SELECT address FROM contacts WHERE interaction_id IN (SELECT id FROM derive_ids)")
@@ -170,8 +177,13 @@ def _stats(db: sqlite3.Connection, scope: str, params: dict[str, int]) -> Derive
         "SUM(i.ts IS NULL OR i.ts < :lo OR (i.kind = 'mail' AND i.ts > :hi)), "
         "SUM(i.kind = 'mail' AND i.bulk IS NOT NULL), "
         "SUM(i.kind = 'mail' AND MAX(COALESCE(r.n, 0), COALESCE(i.recipient_count, 0)) - COALESCE(r.mine, 0) "
-        "> :max_recipients) "
+        "> :max_recipients), "
+        # Recipients the store could not keep (no valid address) are what the sender's count exceeds.
+        "SUM(MAX(COALESCE(i.recipient_count, 0) - COALESCE(r.n, 0), 0)) "
         f"FROM interactions i LEFT JOIN derive_recipients r ON r.id = i.id WHERE 1 {scope}",
         params,
     ).fetchone()
-    return DeriveStats(interactions=row[0] or 0, implausible=row[1] or 0, bulk=row[2] or 0, over_cap=row[3] or 0)
+    return DeriveStats(
+        interactions=row[0] or 0, implausible=row[1] or 0, bulk=row[2] or 0, over_cap=row[3] or 0,
+        invalid_addresses=row[4] or 0,
+    )

@@ -12,18 +12,16 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import itertools
 import json
-import statistics
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from syncd import contacts
-from syncd.addresses import matches_any, normalise, provider_equivalent
-from syncd.config import Config, TierConfig
-from syncd.model import Evidence, PersonStatus
+from syncd import cadence, contacts
+from syncd.addresses import normalise, provider_equivalent
+from syncd.config import Config
+from syncd.model import DueFollowup, Evidence, PersonStatus
 from syncd.store import Store
 
 DAY = 86400
@@ -39,13 +37,28 @@ class RefreshStats:
     implausible: int = 0
     bulk: int = 0
     over_cap: int = 0
+    ignored_addresses: int = 0  # distinct role or blocklisted addresses seen (never people)
+    invalid_addresses: int = 0  # To/Cc entries that were no address (X.500 paths, "undisclosed-recipients:;")
 
     def describe(self) -> str:
         kind = "full recompute" if self.full else "recomputed"
         text = f"engine: {kind}: {self.interactions:,} new interactions, {self.persons:,} persons updated"
         if self.implausible:
             text += f"; {self.implausible:,} with implausible dates (before 1990 or in the future) not counted"
+        if self.ignored_addresses:
+            text += f"; {self.ignored_addresses:,} role or blocklisted addresses ignored"
+        if self.invalid_addresses:
+            text += f"; {self.invalid_addresses:,} recipients that were no email address ignored"
         return text
+
+    @classmethod
+    def of(cls, full: bool, persons: int, derived: contacts.DeriveStats | None) -> RefreshStats:
+        if derived is None:
+            return cls(full, 0, persons)
+        return cls(
+            full, derived.interactions, persons, derived.implausible, derived.bulk, derived.over_cap,
+            derived.ignored_addresses, derived.invalid_addresses,
+        )
 
 
 # ---- owners, persons ------------------------------------------------------------------------------
@@ -99,7 +112,8 @@ class Persons:
 class _Aggregate:
     last: dict[str, tuple[int, int]] = dataclasses.field(default_factory=dict)  # kind -> (ts, interaction)
     days: set[int] = dataclasses.field(default_factory=set)
-    next_meeting: int | None = None
+    next_meeting: int | None = None  # the earliest booked (future) meeting
+    next_contact: int | None = None  # the earliest future contact of any kind
     names: dict[str, int] = dataclasses.field(default_factory=dict)
     addresses: set[str] = dataclasses.field(default_factory=set)
 
@@ -143,12 +157,15 @@ def _aggregate(
     ):
         person(address).days.update(map(int, days.split(",")))
     if with_future:
-        for address, ts in db.execute(
-            f"SELECT address, MIN(ts) FROM contacts WHERE kind = 'meeting' AND ts > ? {where} GROUP BY address",
-            (cutoff,),
+        # Contacts after "now": booked meetings, and mail dated ahead of the clock. Neither is a last
+        # contact yet; both become one when their time comes (the person's ``valid_until``).
+        for address, kind, ts in db.execute(
+            f"SELECT address, kind, MIN(ts) FROM contacts WHERE ts > ? {where} GROUP BY address, kind", (cutoff,)
         ):
             agg = person(address)
-            agg.next_meeting = ts if agg.next_meeting is None else min(agg.next_meeting, ts)
+            agg.next_contact = ts if agg.next_contact is None else min(agg.next_contact, ts)
+            if kind == "meeting":
+                agg.next_meeting = ts if agg.next_meeting is None else min(agg.next_meeting, ts)
     # Display names only of the addresses being computed (the selection, or everyone).
     chosen = "WHERE address IN (SELECT address FROM engine_sel)" if where else ""
     for address, name, count in db.execute(f"SELECT address, name, seen FROM address_names {chosen}"):
@@ -159,24 +176,6 @@ def _aggregate(
 
 
 # ---- one person's standing ------------------------------------------------------------------------
-
-
-def _tier(addresses: Iterable[str], tiers: tuple[TierConfig, ...]) -> TierConfig | None:
-    for tier in tiers:
-        if any(matches_any(address, tier.match) for address in addresses):
-            return tier
-    return None
-
-
-def _learned(days: set[int], config: Config) -> tuple[int, str] | None:
-    """With ≥ 3 distinct contact days: the median gap × 1.5, clamped to [min_every, max_every]."""
-    if len(days) < 3:
-        return None
-    ordered = sorted(days)
-    gap = statistics.median(b - a for a, b in itertools.pairwise(ordered))
-    low, high = config.engine.min_every.days, config.engine.max_every.days
-    every = int(min(max(round(gap * 1.5), low), high))
-    return every, f"learned rhythm: median gap {gap:g} d over {len(days)} contact days × 1.5, kept in [{low}, {high}] d"
 
 
 def _evidence(store: Store, kind: str, pair: tuple[int, int] | None) -> Evidence | None:
@@ -198,28 +197,21 @@ def standing(
     last_in = _evidence(store, "inbound", agg.last.get("inbound"))
     last_meet = _evidence(store, "meeting", agg.last.get("meeting"))
     candidates = [e for e in (last_out, last_in, last_meet) if e is not None]
+    # Ties (one interaction both ways is impossible, but two at the same second are not): the
+    # outbound one wins, being the stronger evidence of a relationship.
     last = max(candidates, key=lambda e: e.at) if candidates else None
     name = (
         settings.get("name")
         or (configured.name if configured else None)
         or (max(agg.names.items(), key=lambda kv: (kv[1], kv[0]))[0] if agg.names else key)
     )
-    tier_name = settings.get("tier") or (configured.tier if configured else None)
-    tier = next((t for t in config.tiers if t.name == tier_name), None) if tier_name else _tier(addresses, config.tiers)
+    tier = cadence.tier_for(addresses, config.tiers, settings.get("tier") or (configured.tier if configured else None))
+    # "Unless the user adds them": an explicit rhythm or tier, or a [[people]] entry, makes a relationship.
     user_added = bool(settings.get("every_days") or settings.get("tier") or configured)
     relationship = last_out is not None or last_meet is not None or user_added
-    # Cadence, first match wins: per person > tier > learned rhythm > default.
-    learned = _learned(agg.days, config)
-    if settings.get("every_days"):
-        every, rule = int(settings["every_days"]), "per-person setting (syncd set --every)"
-    elif configured and configured.every:
-        every, rule = configured.every.days, "per-person setting ([[people]] in the config)"
-    elif tier is not None and tier.every is not None:
-        every, rule = tier.every.days, f"tier '{tier.name}'"
-    elif learned is not None:
-        every, rule = learned
-    else:
-        every, rule = config.engine.default_every.days, "default rhythm (engine.default_every)"
+    every, rule = cadence.choose(
+        settings.get("every_days"), configured.every if configured else None, tier, agg.days, config
+    )
     next_meeting = datetime.fromtimestamp(agg.next_meeting, UTC) if agg.next_meeting else None
     status = PersonStatus(
         key=key, name=name, addresses=addresses, relationship=relationship, tier=tier.name if tier else None,
@@ -228,41 +220,10 @@ def standing(
         note=settings.get("note") or (configured.note if configured else None), next_meeting=next_meeting,
         ignored=bool(settings.get("ignored")),
     )
-    valid_until = agg.next_meeting
-    if last is not None:
-        dormant_at = last.at + config.engine.forget_after
-        status.dormant = dormant_at < now
-        if not status.dormant:
-            stamp = int(dormant_at.timestamp())
-            valid_until = stamp if valid_until is None else min(valid_until, stamp)
-    _decide(status, tier, config, now)
-    return status, valid_until
-
-
-def _decide(status: PersonStatus, tier: TierConfig | None, config: Config, now: datetime) -> None:
-    last = status.last_contact
-    if last is not None and status.every_days:
-        status.due = (last.at + timedelta(days=status.every_days)).date()
-    if not status.relationship:
-        status.reason = "not a relationship: they wrote to you, but you never wrote to or met them"
-    elif status.ignored:
-        status.reason = "ignored (syncd set PERSON --unignore to undo)"
-    elif tier is not None and not tier.remind:
-        status.reason, status.due = f"tier '{tier.name}': kept in the directory, never reminded", None
-    elif last is None:
-        status.reason = "no qualifying contact yet"
-    elif status.dormant:
-        status.reason = f"dormant: last contact {last.at.date()}, longer ago than engine.forget_after"
-    elif status.due is not None and status.next_meeting is not None and (
-        # Overdue people are reminded today, so "before due + grace" counts from today for them.
-        status.next_meeting.date() <= max(status.due, now.date()) + config.engine.meeting_grace
-    ):
-        status.reason = f"meeting already booked on {status.next_meeting.date()}"
-    else:
-        status.remind = True
-        status.reason = f"last contact {last.at.date()} ({last.kind}) + {status.every_days} d ({status.cadence_rule})"
-    if not status.remind and status.reason.startswith(("not a", "ignored", "no qualifying")):
-        status.due = None
+    changes = cadence.decide(status, tier, config, now)
+    # A future contact (a booked meeting starting, mail dated ahead of the clock) becomes a contact then.
+    pending = [t for t in (changes, agg.next_contact) if t is not None]
+    return status, (min(pending) if pending else None)
 
 
 # ---- refresh / recompute / people -----------------------------------------------------------------
@@ -281,22 +242,33 @@ def _fingerprint(store: Store, config: Config) -> str:
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
 
 
+Result = tuple[str, PersonStatus | None, int | None]  # key, standing (None: not listed yet), valid until
+
+
 def _compute(
     store: Store, config: Config, now: datetime, addresses: Iterable[str] | None, with_future: bool = True
-) -> list[tuple[PersonStatus, int | None]]:
+) -> list[Result]:
     persons = Persons(store, config)
     settings = _settings(store)
+    added = set(settings) | {p.addresses[0] for p in config.people}
     aggregates = _aggregate(store, persons, int(now.timestamp()), addresses, with_future)
     if addresses is None:  # people the user added with no contacts yet still exist
-        for key in list(settings) + [p.addresses[0] for p in config.people]:
+        for key in added:
             aggregates.setdefault(persons.key(key), _Aggregate())
-    return [standing(store, config, key, agg, settings.get(key, {}), now) for key, agg in aggregates.items()]
+    results: list[Result] = []
+    for key, agg in aggregates.items():
+        status, until = standing(store, config, key, agg, settings.get(key, {}), now)
+        # Someone known only from mail dated in the future is nobody yet (an implausible date): the row
+        # is kept, unlisted, only so the incremental refresh looks at them again when that date comes.
+        hidden = not agg.last and agg.next_meeting is None and key not in added
+        results.append((key, None if hidden else status, until))
+    return results
 
 
-def _save(store: Store, results: list[tuple[PersonStatus, int | None]]) -> None:
+def _save(store: Store, results: list[Result]) -> None:
     store.db.executemany(
         "INSERT OR REPLACE INTO person_status(person, valid_until, data) VALUES (?, ?, ?)",
-        ((s.key, until, json.dumps(_to_json(s))) for s, until in results),
+        ((key, until, json.dumps(None if s is None else _to_json(s))) for key, s, until in results),
     )
 
 
@@ -311,7 +283,7 @@ def recompute(store: Store, config: Config, now: datetime) -> RefreshStats:
         db.execute(
             "INSERT OR REPLACE INTO engine_state(key, value) VALUES ('fingerprint', ?)", (_fingerprint(store, config),)
         )
-    return RefreshStats(True, derived.interactions, len(results), derived.implausible, derived.bulk, derived.over_cap)
+    return RefreshStats.of(True, sum(1 for r in results if r[1] is not None), derived)
 
 
 def refresh(store: Store, config: Config, now: datetime) -> RefreshStats:
@@ -333,25 +305,22 @@ def refresh(store: Store, config: Config, now: datetime) -> RefreshStats:
         for address in touched:  # an address merged away no longer has a row of its own
             if persons.key(address) != address:
                 db.execute("DELETE FROM person_status WHERE person = ?", (address,))
-        results: list[tuple[PersonStatus, int | None]] = []
+        results: list[Result] = []
         if keys:
             members = set(touched) | keys | {a for a in _linked_addresses(store, config) if persons.key(a) in keys}
             if config.engine.provider_equivalences:
                 every_address = db.execute("SELECT DISTINCT address FROM contacts")
                 members |= {r[0] for r in every_address if persons.key(r[0]) in keys}
-            results = [r for r in _compute(store, config, now, members) if r[0].key in keys]
+            results = [r for r in _compute(store, config, now, members) if r[0] in keys]
             settings = _settings(store)
             configured = {p.addresses[0] for p in config.people}
-            for key in keys - {s.key for s, _ in results}:
+            for key in keys - {r[0] for r in results}:
                 if key in settings or key in configured:
-                    results.append(standing(store, config, key, _Aggregate(), settings.get(key, {}), now))
+                    results.append((key, *standing(store, config, key, _Aggregate(), settings.get(key, {}), now)))
                 else:
                     db.execute("DELETE FROM person_status WHERE person = ?", (key,))
             _save(store, results)
-    stats = RefreshStats(False, derived.interactions if derived else 0, len(results))
-    if derived:
-        stats.implausible, stats.bulk, stats.over_cap = derived.implausible, derived.bulk, derived.over_cap
-    return stats
+    return RefreshStats.of(False, sum(1 for r in results if r[1] is not None), derived)
 
 
 def _linked_addresses(store: Store, config: Config) -> set[str]:
@@ -367,8 +336,9 @@ def people(store: Store, config: Config, now: datetime, as_of: bool = False) -> 
     were ``now``, ignoring every interaction after it (booked meetings included).
     """
     if as_of:
-        return [status for status, _ in _compute(store, config, now, None, with_future=False)]
-    rows = store.db.execute("SELECT data FROM person_status ORDER BY person")
+        found = [status for _, status, _ in _compute(store, config, now, None, with_future=False)]
+        return sorted((s for s in found if s is not None), key=lambda s: s.key)
+    rows = store.db.execute("SELECT data FROM person_status WHERE data != 'null' ORDER BY person")
     return [_from_json(json.loads(row[0])) for row in rows]
 
 
@@ -400,3 +370,20 @@ def _from_json(data: dict[str, Any]) -> PersonStatus:
     data["next_meeting"] = datetime.fromisoformat(data["next_meeting"]) if data["next_meeting"] else None
     data["addresses"] = tuple(data["addresses"])
     return PersonStatus(**data)
+
+
+# ---- the rest of the public API, where it lives ----------------------------------------------------------
+# Follow-ups and explanations are built in their own modules (``syncd.due``, ``syncd.why``), which read
+# this one; these names let callers find the whole engine API in one place (imported late: no cycle).
+
+
+def due_followups(statuses: list[PersonStatus], store: Store, config: Config, now: datetime) -> list[DueFollowup]:
+    from syncd.due import due_followups as build
+
+    return build(statuses, store, config, now)
+
+
+def explain(store: Store, config: Config, person_key: str, now: datetime, as_of: bool = False) -> list[str]:
+    from syncd.why import explain as build
+
+    return build(store, config, person_key, now, as_of=as_of)

@@ -40,7 +40,7 @@ def resolve(store: Store, config: Config, text: str) -> str:
     if not needle:
         raise UsageError("name a person: an address or part of their name")
     candidates: dict[str, str] = {}
-    for row in store.db.execute("SELECT person, data FROM person_status"):
+    for row in store.db.execute("SELECT person, data FROM person_status WHERE data != 'null'"):
         key, data = row[0], row[1]
         status = json.loads(data)
         haystack = [status["name"].lower(), *status["addresses"]]

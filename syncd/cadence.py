@@ -1,0 +1,124 @@
+"""How often to be in touch with a person, and whether a follow-up is wanted (product file: "Cadence", "Due").
+
+Cadence, first match wins: per-person setting (``syncd set --every``, then ``[[people]] every``) > tier
+(the tier set by ``syncd set --tier`` or ``[[people]] tier``, else the first config tier whose ``match``
+fits one of the person's addresses) > learned rhythm (≥ 3 distinct contact days: median gap × 1.5,
+clamped to [min_every, max_every]) > ``default_every``.
+
+Due = last contact + cadence, as a UTC date. No follow-up when: not a relationship, ignored, directory
+tier (``remind = false``), dormant (last contact older than ``forget_after``), or a meeting is booked
+before due + ``meeting_grace``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, time, timedelta
+
+from syncd.addresses import matches_any
+from syncd.config import Config, TierConfig
+from syncd.model import PersonStatus
+
+
+def tier_for(addresses: Iterable[str], tiers: tuple[TierConfig, ...], chosen: str | None) -> TierConfig | None:
+    """The tier the user chose by name, else the first config tier (in config order) matching an address.
+
+    A chosen name no config tier defines (the tier was removed from the config) falls back to matching:
+    the person keeps a sensible rhythm instead of silently losing one.
+    """
+    if chosen:
+        named = next((t for t in tiers if t.name == chosen), None)
+        if named is not None:
+            return named
+    addresses = tuple(addresses)
+    for tier in tiers:
+        if any(matches_any(address, tier.match) for address in addresses):
+            return tier
+    return None
+
+
+def learned(days: Iterable[int], config: Config) -> tuple[int, str] | None:
+    """With ≥ 3 distinct contact days: the median gap × 1.5 (rounded to whole days), clamped."""
+    ordered = sorted(set(days))
+    if len(ordered) < 3:
+        return None
+    gap = statistics.median(b - a for a, b in itertools.pairwise(ordered))
+    low, high = config.engine.min_every.days, config.engine.max_every.days
+    every = int(min(max(round(gap * 1.5), low), high))
+    return every, (
+        f"learned rhythm: median gap {gap:g} d over {len(ordered)} contact days × 1.5, kept in [{low}, {high}] d"
+    )
+
+
+def choose(
+    setting_every: int | None,
+    configured_every: timedelta | None,
+    tier: TierConfig | None,
+    days: Iterable[int],
+    config: Config,
+) -> tuple[int, str]:
+    """The cadence in days and the rule that set it, in words (shown by ``people`` and ``why``)."""
+    if setting_every:
+        return int(setting_every), "per-person setting (syncd set --every)"
+    if configured_every:
+        return configured_every.days, "per-person setting ([[people]] in the config)"
+    if tier is not None and tier.every is not None:
+        return tier.every.days, f"tier '{tier.name}'"
+    rhythm = learned(days, config)
+    if rhythm is not None:
+        return rhythm
+    return config.engine.default_every.days, "default rhythm (engine.default_every)"
+
+
+def midnight(day: date) -> int:
+    return int(datetime.combine(day, time(0), tzinfo=UTC).timestamp())
+
+
+def decide(status: PersonStatus, tier: TierConfig | None, config: Config, now: datetime) -> int | None:
+    """Fill in ``due``, ``remind``, ``reason`` and ``dormant``; return when the verdict can change by
+    itself with time alone (unix seconds after ``now``, or None), so the incremental refresh knows when
+    to look at this person again."""
+    last = status.last_contact
+    today = now.astimezone(UTC).date()
+    changes: list[int] = []
+    if last is not None:
+        dormant_at = last.at + config.engine.forget_after
+        status.dormant = dormant_at <= now
+        if not status.dormant:
+            changes.append(int(dormant_at.timestamp()))
+        if status.every_days:
+            status.due = (last.at + timedelta(days=status.every_days)).date()
+    if status.due is not None and status.due > today:
+        changes.append(midnight(status.due))  # the day it falls due (the brief: "due date passed")
+    grace = config.engine.meeting_grace
+    booked = False
+    if status.due is not None and status.next_meeting is not None:
+        # Overdue people are reminded today, so "before due + grace" counts from today for them; the
+        # verdict therefore flips on the day the meeting comes within grace of today.
+        booked = status.next_meeting.date() <= max(status.due, today) + grace
+        flips = status.next_meeting.date() - grace
+        if not booked and flips > today:
+            changes.append(midnight(flips))
+    if not status.relationship:
+        status.reason = "not a relationship: they wrote to you, but you never wrote to or met them"
+    elif status.ignored:
+        status.reason = "ignored (syncd set PERSON --unignore to undo)"
+    elif tier is not None and not tier.remind:
+        status.reason = f"tier '{tier.name}': kept in the directory, never reminded"
+    elif last is None:
+        status.reason = "no qualifying contact yet"
+    elif status.dormant:
+        status.reason = f"dormant: last contact {last.at.date()}, longer ago than engine.forget_after"
+    elif booked and status.next_meeting is not None:
+        status.reason = f"meeting already booked on {status.next_meeting.date()}"
+    else:
+        status.remind = True
+        status.reason = f"last contact {last.at.date()} ({last.kind}) + {status.every_days} d ({status.cadence_rule})"
+    if not status.relationship or status.ignored or (tier is not None and not tier.remind) or last is None:
+        # Nothing will ever be due for them: no date to show (dormant and booked people keep theirs,
+        # so `people` can say when they would have been due).
+        status.due = None
+    future = [c for c in changes if c > int(now.timestamp())]
+    return min(future) if future else None
