@@ -192,6 +192,7 @@ def standing(
 ) -> tuple[PersonStatus, int | None]:
     """A person's status at ``now``, and when it will change by itself (unix seconds, or None)."""
     configured = next((p for p in config.people if p.addresses[0] == key), None)
+    # Sorted, so the listing is stable; the key says which one is primary.
     addresses = tuple(sorted(agg.addresses | set(configured.addresses if configured else ()) | {key}))
     last_out = _evidence(store, "outbound", agg.last.get("outbound"))
     last_in = _evidence(store, "inbound", agg.last.get("inbound"))
