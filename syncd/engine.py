@@ -188,10 +188,11 @@ def _evidence(store: Store, kind: str, pair: tuple[int, int] | None) -> Evidence
 
 
 def standing(
-    store: Store, config: Config, key: str, agg: _Aggregate, settings: dict[str, Any], now: datetime
+    store: Store, config: Config, key: str, agg: _Aggregate, every_setting: dict[str, dict[str, Any]], now: datetime
 ) -> tuple[PersonStatus, int | None]:
     """A person's status at ``now``, and when it will change by itself (unix seconds, or None)."""
     configured = next((p for p in config.people if p.addresses[0] == key), None)
+    settings = _merged(every_setting, key, agg.addresses)
     # Sorted, so the listing is stable; the key says which one is primary.
     addresses = tuple(sorted(agg.addresses | set(configured.addresses if configured else ()) | {key}))
     last_out = _evidence(store, "outbound", agg.last.get("outbound"))
@@ -235,6 +236,23 @@ def _settings(store: Store) -> dict[str, dict[str, Any]]:
     return {r[0]: {"name": r[1], "every_days": r[2], "tier": r[3], "note": r[4], "ignored": r[5]} for r in cur}
 
 
+def _merged(settings: dict[str, dict[str, Any]], key: str, addresses: Iterable[str]) -> dict[str, Any]:
+    """The person's decisions: their key's, then (for what that leaves open) those stored under another of
+    their addresses — a decision made before a config merge or an equivalence joined the addresses
+    would otherwise be silently lost (``syncd merge`` moves them itself)."""
+    out = dict(settings.get(key, {}))
+    for address in sorted(set(addresses) - {key}):
+        for name, value in settings.get(address, {}).items():
+            if not out.get(name):
+                out[name] = value
+    return out
+
+
+def _added(store: Store, config: Config, persons: Persons, settings: dict[str, dict[str, Any]]) -> set[str]:
+    """Keys of the persons the user added (a decision or a [[people]] entry): listed even without contact."""
+    return {persons.key(k) for k in settings} | {persons.key(p.addresses[0]) for p in config.people}
+
+
 def _fingerprint(store: Store, config: Config) -> str:
     parts = [
         sorted(owner_addresses(store, config)),
@@ -251,14 +269,14 @@ def _compute(
 ) -> list[Result]:
     persons = Persons(store, config)
     settings = _settings(store)
-    added = set(settings) | {p.addresses[0] for p in config.people}
+    added = _added(store, config, persons, settings)
     aggregates = _aggregate(store, persons, int(now.timestamp()), addresses, with_future)
     if addresses is None:  # people the user added with no contacts yet still exist
         for key in added:
-            aggregates.setdefault(persons.key(key), _Aggregate())
+            aggregates.setdefault(key, _Aggregate())
     results: list[Result] = []
     for key, agg in aggregates.items():
-        status, until = standing(store, config, key, agg, settings.get(key, {}), now)
+        status, until = standing(store, config, key, agg, settings, now)
         # Someone known only from mail dated in the future is nobody yet (an implausible date): the row
         # is kept, unlisted, only so the incremental refresh looks at them again when that date comes.
         hidden = not agg.last and agg.next_meeting is None and key not in added
@@ -284,6 +302,7 @@ def recompute(store: Store, config: Config, now: datetime) -> RefreshStats:
         db.execute(
             "INSERT OR REPLACE INTO engine_state(key, value) VALUES ('fingerprint', ?)", (_fingerprint(store, config),)
         )
+        _store_map(store, _person_map(store, config, Persons(store, config)))
     return RefreshStats.of(True, sum(1 for r in results if r[1] is not None), derived)
 
 
@@ -302,32 +321,57 @@ def refresh(store: Store, config: Config, now: datetime) -> RefreshStats:
         db.execute("DELETE FROM pending_interactions")
         db.execute("DELETE FROM touched_addresses")
         persons = Persons(store, config)
-        keys = {persons.key(a) for a in touched} | set(expired)
-        for address in touched:  # an address merged away no longer has a row of its own
-            if persons.key(address) != address:
-                db.execute("DELETE FROM person_status WHERE person = ?", (address,))
+        # Addresses that changed person (a merge, an unmerge, an equivalence): both the person they
+        # left and the one they joined are recomputed.
+        before = _stored_map(store)
+        after = _person_map(store, config, persons)
+        moved = {a for a in before.keys() | after.keys() if before.get(a, a) != after.get(a, a)}
+        touched |= moved
+        keys = {persons.key(a) for a in touched} | {before.get(a, a) for a in touched} | set(expired)
         results: list[Result] = []
+        for key in [k for k in keys if persons.key(k) != k]:  # merged away: no row of its own
+            keys.discard(key)
+            db.execute("DELETE FROM person_status WHERE person = ?", (key,))
         if keys:
-            members = set(touched) | keys | {a for a in _linked_addresses(store, config) if persons.key(a) in keys}
-            if config.engine.provider_equivalences:
-                every_address = db.execute("SELECT DISTINCT address FROM contacts")
-                members |= {r[0] for r in every_address if persons.key(r[0]) in keys}
+            members = touched | keys | {a for a, k in after.items() if k in keys}
             results = [r for r in _compute(store, config, now, members) if r[0] in keys]
             settings = _settings(store)
-            configured = {p.addresses[0] for p in config.people}
+            added = _added(store, config, persons, settings)
             for key in keys - {r[0] for r in results}:
-                if key in settings or key in configured:
-                    results.append((key, *standing(store, config, key, _Aggregate(), settings.get(key, {}), now)))
+                if key in added:
+                    results.append((key, *standing(store, config, key, _Aggregate(), settings, now)))
                 else:
                     db.execute("DELETE FROM person_status WHERE person = ?", (key,))
             _save(store, results)
+        if moved:
+            _store_map(store, after)
     return RefreshStats.of(False, sum(1 for r in results if r[1] is not None), derived)
 
 
-def _linked_addresses(store: Store, config: Config) -> set[str]:
-    """Addresses that belong to a person other than themselves (merges and [[people]])."""
-    links = {r[0] for r in store.db.execute("SELECT address FROM person_links")}
-    return links | {a for person in config.people for a in person.addresses}
+def _person_map(store: Store, config: Config, persons: Persons) -> dict[str, str]:
+    """Every address that belongs to a person other than itself → that person's key."""
+    linked = {r[0] for r in store.db.execute("SELECT address FROM person_links")}
+    linked |= {r[0] for r in store.db.execute("SELECT person FROM person_links")}
+    linked |= {a for person in config.people for a in person.addresses}
+    if config.engine.provider_equivalences:
+        # Only Gmail addresses have equivalents; the contacts' primary key starts with the address,
+        # so this is a walk over the distinct addresses, not over every contact.
+        linked |= {r[0] for r in store.db.execute("SELECT DISTINCT address FROM contacts")
+                   if provider_equivalent(r[0]) != r[0]}
+    found = {a: persons.key(a) for a in linked}
+    return {a: k for a, k in found.items() if k != a}
+
+
+def _stored_map(store: Store) -> dict[str, str]:
+    row = store.db.execute("SELECT value FROM engine_state WHERE key = 'person_map'").fetchone()
+    return dict(json.loads(row[0])) if row else {}
+
+
+def _store_map(store: Store, mapping: dict[str, str]) -> None:
+    store.db.execute(
+        "INSERT OR REPLACE INTO engine_state(key, value) VALUES ('person_map', ?)",
+        (json.dumps(mapping, sort_keys=True),),
+    )
 
 
 def people(store: Store, config: Config, now: datetime, as_of: bool = False) -> list[PersonStatus]:
