@@ -1,20 +1,30 @@
 """Calendar exports (.ics: Google, Outlook, Apple, Thunderbird) as a source of meetings.
 
-RESOURCE = one .ics file (relative to the account path). PROVIDER ID = ``UID`` for a single event,
-``UID/RECURRENCE-ID`` (UTC) for an occurrence of a recurring one. Recurring events are expanded over
-the window [now - window_past, now + window_future] with recurring-ical-events (RRULE, RDATE, EXDATE,
-RECURRENCE-ID overrides, RFC 5545 §3.8.5), so the engine also sees future occurrences: that is how a
-series that still runs is told from one that ended.
+RESOURCE = one .ics file, named relative to the account path (its file name when the path is a file).
+PROVIDER ID = ``UID`` for a single event, ``UID/RECURRENCE-ID`` (UTC, ``YYYYMMDDTHHMMSSZ``) for an
+occurrence of a recurring one. Recurring events are expanded over [now - window_past, now +
+window_future] with recurring-ical-events (RRULE, RDATE, EXDATE, RECURRENCE-ID overrides: RFC 5545
+§3.8.5, §3.8.4.4), so the engine also sees future occurrences: that is how a series that still runs is
+told from one that ended. Single events are kept whatever their date: one row each, and an old meeting
+is still a last contact.
 
-CURSOR = the file's size and mtime. An unchanged file is not opened; a changed one is read whole as a
-FULL SYNC of its resource (an export has no change log), so occurrences that disappeared are removed.
+CURSOR = the file's ``{mtime_ns, size}``. An unchanged file is not opened; a changed one is read whole as
+a FULL SYNC of its resource (an export has no change log), so occurrences that disappeared are removed.
 Each series is expanded on its own, so one broken event (a bad RRULE, a date that does not parse) is
 skipped and named while the rest of the file is read.
+
+Time zones: a TZID is resolved by icalendar (IANA names, Outlook's Windows names, a VTIMEZONE in the
+file); Google's ``X-WR-TIMEZONE`` is applied with ``x_wr_timezone``. A time that stays without a zone
+(a floating time, RFC 5545 §3.3.5 form #1, or a TZID nobody knows) is read as UTC: the export gives no
+better hint, and a few hours do not change who was met on which day. The event is kept, not skipped.
+An all-day event (a DATE, §3.3.4) starts at 00:00 UTC of its date, so its day stays the day written.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import warnings
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
@@ -26,31 +36,58 @@ import recurring_ical_events
 import x_wr_timezone
 
 from connectors.base import Batch, Interaction, KnownIds, Participant, Response, Skip, Source, SourceUnavailable
+from connectors.ics_target import TAG
 
-FOLLOWUP_TAG = "X-SYNCD-KEY"  # syncd's own follow-ups carry it; they are never read as meetings
 PARTSTATS: dict[str, Response] = {
     "ACCEPTED": "accepted", "DECLINED": "declined", "TENTATIVE": "tentative",
     "NEEDS-ACTION": "needs-action", "DELEGATED": "delegated",
 }
 BATCH_SIZE = 2000
+# The cursor of a batch in the middle of a full sync: it matches no file, so an interrupted sync is
+# redone from the start, yet the resource has a cursor, so a file that vanishes meanwhile is cleaned up.
+PARTIAL = json.dumps({"partial": True})
 
 
-def _utc(value: date | datetime) -> tuple[datetime, bool]:
-    """A DTSTART/DTEND value in UTC, and whether it was an all-day DATE.
-
-    A floating time (no TZID, RFC 5545 §3.3.5 form #1) is taken as UTC: an export gives no better hint.
-    An all-day date counts from 00:00 UTC of that day.
-    """
+def _utc(value: object, what: str) -> tuple[datetime, bool]:
+    """A DTSTART/DTEND/RECURRENCE-ID value in UTC, and whether it was an all-day DATE."""
     if isinstance(value, datetime):
-        if value.tzinfo is None:
+        if value.tzinfo is None:  # floating, or a TZID nobody knows: see the module docstring
             return value.replace(tzinfo=UTC), False
         return value.astimezone(UTC), False
-    return datetime(value.year, value.month, value.day, tzinfo=UTC), True
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC), True
+    # icalendar keeps a value it cannot parse as text instead of raising.
+    raise ValueError(f"{what} is not a date: {value!r}")
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence icalendar's warning when it guesses a vendor-prefixed TZID (/mozilla.org/.../Europe/Berlin):
+    the guess is what we want. Kept clear of the pull's own yields: the warnings filter is process-wide."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
 
 
 def _address(value: object) -> str:
     text = str(value).strip()
-    return text[7:] if text.lower().startswith("mailto:") else text
+    return text[7:].strip() if text.lower().startswith("mailto:") else text
+
+
+def _stamp(value: datetime) -> str:
+    return value.strftime("%Y%m%dT%H%M%SZ")
+
+
+def _latest(events: list[icalendar.cal.Component]) -> icalendar.cal.Component:
+    """Of several copies of one non-recurring UID, the newest (RFC 5545 §3.8.7.4 SEQUENCE; last wins ties)."""
+
+    def sequence(event: icalendar.cal.Component) -> int:
+        try:
+            return int(event.get("SEQUENCE", 0))
+        except (TypeError, ValueError):
+            return 0
+
+    return max(reversed(events), key=sequence)
 
 
 class IcsSource(Source):
@@ -59,8 +96,8 @@ class IcsSource(Source):
     def __init__(self, name: str, settings: Mapping[str, Any]) -> None:
         super().__init__(name, settings)
         self.root = Path(settings["path"])
-        self.me = {str(a).lower() for a in settings.get("me") or ()}
-        now = settings.get("now") or datetime.now(UTC)
+        self.me = {_address(a).lower() for a in settings.get("me") or ()}
+        now: datetime = settings.get("now") or datetime.now(UTC)
         self.window = (
             now - (settings.get("window_past") or timedelta(days=5 * 365)),
             now + (settings.get("window_future") or timedelta(days=365)),
@@ -69,109 +106,135 @@ class IcsSource(Source):
     def _files(self) -> list[tuple[str, Path]]:
         if self.root.is_file():
             return [(self.root.name, self.root)]
-        return [(p.relative_to(self.root).as_posix(), p) for p in sorted(self.root.rglob("*.ics")) if p.is_file()]
+        try:
+            found = sorted(p for p in self.root.rglob("*") if p.suffix.lower() == ".ics" and p.is_file())
+        except OSError as exc:
+            raise SourceUnavailable(f"accounts.{self.name}.path: cannot list {self.root}: {exc.strerror}") from None
+        return [(p.relative_to(self.root).as_posix(), p) for p in found]
 
     def pull(self, cursors: Mapping[str, str], known: KnownIds) -> Iterator[Batch]:
         if not self.root.exists():
             raise SourceUnavailable(f"accounts.{self.name}.path: {self.root} does not exist")
         files = self._files()
         for resource, path in files:
+            previous = cursors.get(resource)
             try:
                 stat = path.stat()
             except OSError as exc:
-                yield Batch(resource, cursors.get(resource), skipped=[Skip(resource, f"unreadable file: {exc}")])
+                yield Batch(resource, previous, skipped=[Skip(resource, f"unreadable file: {exc.strerror}")])
                 continue
-            cursor = json.dumps({"size": stat.st_size, "mtime_ns": stat.st_mtime_ns})
-            if cursors.get(resource) == cursor:
-                continue
-            yield from self._pull_file(resource, path, cursor, cursors.get(resource))
+            cursor = json.dumps({"mtime_ns": stat.st_mtime_ns, "size": stat.st_size})
+            if previous == cursor:
+                continue  # unchanged since the last pull: not even opened
+            yield from self._pull_file(resource, path, cursor, previous)
         for resource in sorted(set(cursors) - {r for r, _ in files}):
-            yield Batch(resource, None, full=True, complete=True)  # the file is gone: so are its events
+            # The file is gone, so are its events. Named explicitly: an interrupted full sync may have
+            # left rows that a generation sweep alone would keep.
+            yield Batch(resource, None, deleted=sorted(known.known_ids(resource)), full=True, complete=True)
 
     def _pull_file(self, resource: str, path: Path, cursor: str, previous: str | None) -> Iterator[Batch]:
         try:
-            calendar = icalendar.Calendar.from_ical(path.read_bytes())
+            data = path.read_bytes()
         except OSError as exc:
             yield Batch(resource, previous, skipped=[Skip(resource, f"unreadable file: {exc.strerror or exc}")])
             return
-        except Exception as exc:  # icalendar raises ValueError and friends on broken files
-            yield Batch(resource, previous, skipped=[Skip(resource, f"not a valid .ics file: {exc}")])
+        why = "not a valid .ics file: no complete VCALENDAR"
+        with _quiet():
+            try:
+                calendars = [c for c in icalendar.Calendar.from_ical(data, multiple=True)
+                             if isinstance(c, icalendar.Calendar)]
+            except Exception as exc:  # icalendar raises ValueError and friends on broken files
+                calendars = []
+                why = f"not a valid .ics file: {str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__}"
+        if not calendars:
+            # The cursor does not move: a fixed file is read on the next pull.
+            yield Batch(resource, previous, skipped=[Skip(resource, why)])
             return
-        if isinstance(calendar, list):  # several VCALENDARs concatenated in one file
-            calendar = calendar[0]
-        try:
-            # Google exports name their zone in X-WR-TIMEZONE and write UTC times: make them standard.
-            calendar = x_wr_timezone.to_standard(calendar)
-        except Exception as exc:
-            yield Batch(resource, previous, skipped=[Skip(resource, f"not a valid .ics file: {exc}")])
-            return
-        batch = Batch(resource, None, full=True)
-        for interaction_or_skip in self._occurrences(calendar):
-            if isinstance(interaction_or_skip, Skip):
-                batch.skipped.append(interaction_or_skip)
-            else:
-                batch.interactions.append(interaction_or_skip)
+        batch = Batch(resource, PARTIAL, full=True)
+        for item in self._occurrences(resource, calendars):
+            if isinstance(item, Skip):
+                batch.skipped.append(item)
+                continue
+            batch.interactions.append(item)
             if len(batch.interactions) >= BATCH_SIZE:
                 yield batch
-                batch = Batch(resource, None, full=True)
+                batch = Batch(resource, PARTIAL, full=True)
         batch.cursor, batch.complete = cursor, True
         yield batch
 
-    def _occurrences(self, calendar: icalendar.Calendar) -> Iterator[Interaction | Skip]:
-        timezones = [c for c in calendar.walk("VTIMEZONE")]
+    def _occurrences(self, resource: str, calendars: list[icalendar.Calendar]) -> Iterator[Interaction | Skip]:
+        timezones: list[icalendar.cal.Component] = []
         series: dict[str, list[icalendar.cal.Component]] = defaultdict(list)
-        for event in calendar.walk("VEVENT"):
-            if FOLLOWUP_TAG in event:
-                continue
-            series[str(event.get("UID", "")) or f"no-uid-{len(series)}"].append(event)
+        for calendar in calendars:
+            # Google names its zone in X-WR-TIMEZONE and writes UTC times; recurrences then follow
+            # that zone's DST. An unknown zone name leaves the (still correct) UTC times as they are.
+            with _quiet(), contextlib.suppress(Exception):
+                calendar = x_wr_timezone.to_standard(calendar)
+            timezones.extend(calendar.walk("VTIMEZONE"))
+            for event in calendar.walk("VEVENT"):
+                if TAG in event:
+                    continue  # syncd's own follow-up: never a meeting
+                series[str(event.get("UID", "")).strip() or f"no-uid-{len(series)}"].append(event)
         for uid, events in series.items():
-            recurring = any("RRULE" in e or "RDATE" in e or "RECURRENCE-ID" in e for e in events)
             try:
-                if recurring:
-                    single = icalendar.Calendar()
-                    for component in [*timezones, *events]:
-                        single.add_component(component)
-                    occurrences = list(recurring_ical_events.of(single).between(*self.window))
-                else:
-                    occurrences = events
-                for occurrence in occurrences:
-                    yield self._interaction(uid, occurrence, recurring)
+                with _quiet():
+                    # Built whole before yielding: a series that breaks half-way is skipped as a whole.
+                    found = self._series(uid, events, timezones)
             except Exception as exc:  # a broken RRULE or date: skip this series, keep the file
-                summary = str(events[0].get("SUMMARY", ""))[:60]
-                yield Skip(f"{uid} ({summary})", f"broken event: {type(exc).__name__}: {exc}")
+                summary = str(events[0].get("SUMMARY", "")).strip()[:60]
+                what = f"{resource}: {uid}" + (f" ({summary})" if summary else "")
+                yield Skip(what, f"broken event: {type(exc).__name__}: {str(exc)[:160]}")
+                continue
+            yield from found
+
+    def _series(
+        self, uid: str, events: list[icalendar.cal.Component], timezones: list[icalendar.cal.Component]
+    ) -> list[Interaction]:
+        if not any(p in e for e in events for p in ("RRULE", "RDATE", "RECURRENCE-ID")):
+            return [self._interaction(uid, _latest(events), recurring=False)]
+        single = icalendar.Calendar()
+        for component in [*timezones, *events]:
+            single.add_component(component)
+        occurrences = recurring_ical_events.of(single).between(*self.window)
+        return [self._interaction(uid, occurrence, recurring=True) for occurrence in occurrences]
 
     def _interaction(self, uid: str, event: icalendar.cal.Component, recurring: bool) -> Interaction:
-        start, all_day = _utc(event.decoded("DTSTART"))
+        start, all_day = _utc(event.decoded("DTSTART"), "DTSTART")
         if "DTEND" in event:
-            end, _ = _utc(event.decoded("DTEND"))
+            end = _utc(event.decoded("DTEND"), "DTEND")[0]
         elif "DURATION" in event:
             end = start + event.decoded("DURATION")
-        else:
+        else:  # RFC 5545 §3.6.1: a DATE lasts one day, a DATE-TIME no time at all
             end = start + (timedelta(days=1) if all_day else timedelta(0))
         participants: list[Participant] = []
         organizer = event.get("ORGANIZER")
-        if organizer is not None:
+        if organizer is not None and _address(organizer):
             participants.append(Participant(_address(organizer), str(organizer.params.get("CN", "")), "organizer"))
         owner_response: Response | None = None
         attendees = event.get("ATTENDEE", [])
         for attendee in attendees if isinstance(attendees, list) else [attendees]:
-            response = PARTSTATS.get(str(attendee.params.get("PARTSTAT", "NEEDS-ACTION")).upper(), "needs-action")
             address = _address(attendee)
+            if not address:
+                continue
+            # RFC 5545 §3.2.12: PARTSTAT defaults to NEEDS-ACTION; an x-name counts as no answer.
+            response = PARTSTATS.get(str(attendee.params.get("PARTSTAT", "NEEDS-ACTION")).upper(), "needs-action")
             participants.append(Participant(address, str(attendee.params.get("CN", "")), "attendee", response))
             if address.lower() in self.me:
                 owner_response = response
-        provider_id = f"{uid}/{start.strftime('%Y%m%dT%H%M%SZ')}" if recurring else uid
-        if recurring and "RECURRENCE-ID" in event:
-            recurrence_id, _ = _utc(event.decoded("RECURRENCE-ID"))
-            provider_id = f"{uid}/{recurrence_id.strftime('%Y%m%dT%H%M%SZ')}"
+        provider_id = uid
+        if recurring:
+            # recurring-ical-events gives every occurrence its RECURRENCE-ID (an override keeps its own),
+            # the stable identity of an occurrence even when it is moved (§3.8.4.4).
+            anchor = event.decoded("RECURRENCE-ID") if "RECURRENCE-ID" in event else event.decoded("DTSTART")
+            provider_id = f"{uid}/{_stamp(_utc(anchor, 'RECURRENCE-ID')[0])}"
         return Interaction(
             provider_id=provider_id,
             kind="event",
             timestamp=start,
-            end=end,
+            end=max(end, start),
             participants=participants,
-            subject=str(event.get("SUMMARY", ""))[:200] or None,
-            cancelled=str(event.get("STATUS", "")).upper() == "CANCELLED",
+            subject=str(event.get("SUMMARY", "")).strip()[:200] or None,
+            cancelled=str(event.get("STATUS", "")).strip().upper() == "CANCELLED",
             series_id=uid if recurring else None,
             all_day=all_day,
             owner_response=owner_response,

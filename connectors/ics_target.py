@@ -2,19 +2,27 @@
 
 Each follow-up is a VEVENT with a stable ``UID`` (``KEY@syncd``) and syncd's TAG ``X-SYNCD-KEY``; where
 syncd placed it is kept in ``X-SYNCD-PLANNED``, so an event the user moved (its DTSTART no longer the
-planned one) is recognised as a snooze. Events without the tag are someone else's: they are kept as
-they are and never touched. The file is read as it is now on every run ("the user moved/deleted it"
-is what the file says) and written atomically on ``commit`` (temp file + fsync + rename), only if
-something changed.
+planned one) is recognised as a snooze. Events without the tag are someone else's.
+
+The file is the truth: ``list_own`` reads it as it is now, and ``create``/``update``/``delete`` are only
+buffered. ``commit`` reads the file again, splices the buffered follow-ups into its text and writes it
+atomically (temp file + fsync + rename). Splicing text rather than re-serialising a parsed calendar
+keeps every line that is not one of our VEVENTs byte for byte: icalendar does not round-trip everything
+it reads (it re-escapes an unquoted Outlook TZID, reorders properties), and the user's own events must
+never change because syncd wrote next to them. Re-reading at commit keeps edits the user made while a
+run was planning. A file that cannot be parsed is never written: it may hold the user's edits.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
-from datetime import UTC, datetime, timedelta
+import warnings
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import icalendar
 
@@ -25,6 +33,12 @@ PERSON = "X-SYNCD-PERSON"
 PLANNED = "X-SYNCD-PLANNED"
 PRODID = "-//syncd//follow-ups//EN"
 
+# Content lines start at the beginning of a physical line; folded continuations start with a blank
+# (RFC 5545 §3.1), so these never match inside a folded value.
+_OWN_LINE = re.compile(rb"^X-SYNCD-KEY[;:]", re.IGNORECASE | re.MULTILINE)
+_COMPONENT_LINE = re.compile(rb"^BEGIN:(?!VCALENDAR\b)", re.IGNORECASE | re.MULTILINE)
+_END_CALENDAR = re.compile(rb"^END:VCALENDAR[ \t]*\r?$", re.IGNORECASE | re.MULTILINE)
+
 
 def _stamp(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -32,9 +46,93 @@ def _stamp(value: datetime) -> str:
 
 def _parse_stamp(text: str) -> datetime | None:
     try:
-        return datetime.strptime(text, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        return datetime.strptime(text.strip(), "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
     except ValueError:
         return None
+
+
+def _aware(value: object) -> datetime:
+    """DTSTART as an aware datetime, whatever a calendar app wrote back.
+
+    A DATE (the user made it all-day) starts at 00:00 UTC; a time without a known zone is read as UTC.
+    """
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    raise ValueError(f"not a date: {value!r}")
+
+
+def _zoned(start: datetime) -> datetime:
+    """The start as written: in its IANA zone (a TZID with a VTIMEZONE), else in UTC.
+
+    A fixed-offset tzinfo has no name a calendar app can resolve (icalendar would write TZID=UTC+02:00).
+    """
+    if isinstance(start.tzinfo, ZoneInfo) and start.tzinfo.key not in ("UTC", "Etc/UTC"):
+        return start
+    return start.astimezone(UTC)
+
+
+def _parse(data: bytes, path: Path) -> icalendar.Calendar:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # guessed vendor TZIDs: the guess is what we want
+        try:
+            calendar = icalendar.Calendar.from_ical(data)
+        except Exception as exc:
+            first = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+            raise ConnectorError(
+                f"the follow-ups file {path} is not valid iCalendar ({first}); fix or move it away, "
+                "syncd does not overwrite a file it cannot read"
+            ) from None
+    if not isinstance(calendar, icalendar.Calendar):
+        raise ConnectorError(f"the follow-ups file {path} holds no VCALENDAR; fix or move it away")
+    return calendar
+
+
+def _followup(event: icalendar.cal.Component) -> FollowupEvent:
+    start = _aware(event.decoded("DTSTART"))
+    if "DURATION" in event:
+        duration = event.decoded("DURATION")
+    elif "DTEND" in event:
+        duration = _aware(event.decoded("DTEND")) - start
+    else:
+        duration = timedelta(0)
+    reminder = 0
+    for alarm in event.walk("VALARM"):
+        trigger = alarm.decoded("TRIGGER") if "TRIGGER" in alarm else None
+        if isinstance(trigger, timedelta):  # relative to the start; an absolute trigger has no minutes
+            reminder = round(-trigger.total_seconds() / 60)
+            break
+    return FollowupEvent(
+        key=str(event[TAG]),
+        person=str(event.get(PERSON, "")),
+        start=start,
+        duration_minutes=round(duration.total_seconds() / 60) if isinstance(duration, timedelta) else 0,
+        title=str(event.get("SUMMARY", "")),
+        description=str(event.get("DESCRIPTION", "")),
+        reminder_minutes=reminder,
+        planned_start=_parse_stamp(str(event.get(PLANNED, ""))),
+    )
+
+
+def _vevent_blocks(data: bytes) -> list[tuple[bytes, bool]]:
+    """The file cut into runs of physical lines: (text, whether it is one top-level VEVENT)."""
+    parts: list[tuple[bytes, bool]] = []
+    current: list[bytes] = []
+    in_event = False
+    for line in data.splitlines(keepends=True):
+        word = line.strip().upper()
+        if not in_event and word == b"BEGIN:VEVENT":
+            if current:
+                parts.append((b"".join(current), False))
+            current, in_event = [], True
+        current.append(line)
+        if in_event and word == b"END:VEVENT":  # a VALARM inside ends with END:VALARM, not this
+            parts.append((b"".join(current), True))
+            current, in_event = [], False
+    if current:
+        parts.append((b"".join(current), in_event))
+    return parts
 
 
 class IcsFileTarget(CalendarTarget):
@@ -43,136 +141,177 @@ class IcsFileTarget(CalendarTarget):
     def __init__(self, path: Path, calendar_name: str = "Follow-ups") -> None:
         self.path = Path(path)
         self.calendar_name = calendar_name
-        self._calendar: icalendar.Calendar | None = None
-        self._dirty = False
+        # key -> the event to write, or None to delete it; applied to the file as it is at commit.
+        self._pending: dict[str, FollowupEvent | None] = {}
 
     # ---- reading ----------------------------------------------------------------------------------
 
-    def _load(self) -> icalendar.Calendar:
-        if self._calendar is not None:
-            return self._calendar
+    def _read(self) -> bytes:
+        """The file as it is now (b"" when there is none yet), checked to parse."""
         try:
             data = self.path.read_bytes()
         except FileNotFoundError:
-            data = b""
+            return b""
         except OSError as exc:
             raise ConnectorError(f"cannot read the follow-ups file {self.path}: {exc.strerror or exc}") from None
         if data.strip():
-            try:
-                calendar = icalendar.Calendar.from_ical(data)
-            except Exception as exc:
-                # Never overwrite what we cannot read: it may hold the user's edits.
-                raise ConnectorError(
-                    f"the follow-ups file {self.path} is not valid iCalendar ({exc}); fix or move it away"
-                ) from None
-        else:
-            calendar = icalendar.Calendar()
-            calendar.add("PRODID", PRODID)
-            calendar.add("VERSION", "2.0")
-            calendar.add("X-WR-CALNAME", self.calendar_name)
-        self._calendar = calendar
-        return calendar
-
-    def _own(self) -> dict[str, icalendar.cal.Component]:
-        return {str(e[TAG]): e for e in self._load().walk("VEVENT") if TAG in e}
+            _parse(data, self.path)
+        return data
 
     def list_own(self) -> list[FollowupEvent]:
-        events = []
-        for key, event in self._own().items():
-            start = event.decoded("DTSTART")
-            if not isinstance(start, datetime):
-                start = datetime(start.year, start.month, start.day, tzinfo=UTC)
-            elif start.tzinfo is None:
-                start = start.replace(tzinfo=UTC)
-            if "DTEND" in event:
-                duration = event.decoded("DTEND") - event.decoded("DTSTART")
-            elif "DURATION" in event:
-                duration = event.decoded("DURATION")
-            else:
-                duration = timedelta(0)
-            reminder = 0
-            for alarm in event.walk("VALARM"):
-                trigger = alarm.decoded("TRIGGER")
-                if isinstance(trigger, timedelta):
-                    reminder = int(-trigger.total_seconds() // 60)
-            events.append(
-                FollowupEvent(
-                    key=key,
-                    person=str(event.get(PERSON, "")),
-                    start=start,
-                    duration_minutes=int(duration.total_seconds() // 60),
-                    title=str(event.get("SUMMARY", "")),
-                    description=str(event.get("DESCRIPTION", "")),
-                    reminder_minutes=reminder,
-                    planned_start=_parse_stamp(str(event.get(PLANNED, ""))),
-                )
-            )
-        return sorted(events, key=lambda e: (e.start, e.key))
+        data = self._render(self._read())  # what the file says, with this run's changes so far
+        if not data.strip():
+            return []
+        own: dict[str, FollowupEvent] = {}
+        for event in _parse(data, self.path).walk("VEVENT"):
+            if TAG not in event or str(event[TAG]) in own:
+                continue
+            try:
+                own[str(event[TAG])] = _followup(event)
+            except Exception as exc:  # the user broke DTSTART of one of ours: say which
+                raise ConnectorError(f"follow-up {event[TAG]} in {self.path} has an unreadable date ({exc})") from None
+        return sorted(own.values(), key=lambda e: (e.start, e.key))
 
     # ---- writing ----------------------------------------------------------------------------------
 
-    def _event(self, followup: FollowupEvent, sequence: int) -> icalendar.Event:
+    def create(self, event: FollowupEvent) -> None:
+        self._pending[event.key] = event  # an existing key is replaced in place: no second event
+
+    def update(self, event: FollowupEvent) -> None:
+        self._pending[event.key] = event
+
+    def delete(self, key: str) -> None:
+        self._pending[key] = None  # applied only if the key is there at commit: a missing key is no error
+
+    def commit(self) -> None:
+        if not self._pending:
+            return
+        old = self._read()
+        new = self._render(old)
+        if new != old:
+            _parse(new, self.path)  # never write what we could not read back
+            self._write(new)
+        self._pending.clear()
+
+    def _empty(self) -> bytes:
+        calendar = icalendar.Calendar()
+        calendar.add("PRODID", PRODID)
+        calendar.add("VERSION", "2.0")
+        calendar.add("X-WR-CALNAME", self.calendar_name)  # the name apps show on import/subscribe
+        data: bytes = calendar.to_ical()
+        return data
+
+    def _vevent(self, followup: FollowupEvent, sequence: int) -> icalendar.Event:
         event = icalendar.Event()
         event.add("UID", f"{followup.key}@syncd")
         event.add("DTSTAMP", datetime.now(UTC))
-        event.add("DTSTART", followup.start)
+        event.add("DTSTART", _zoned(followup.start))
         event.add("DURATION", timedelta(minutes=followup.duration_minutes))
         event.add("SUMMARY", followup.title)
         event.add("DESCRIPTION", followup.description)
-        event.add("TRANSP", "TRANSPARENT")  # a follow-up never blocks time
-        event.add("SEQUENCE", sequence)
+        event.add("TRANSP", "TRANSPARENT")  # §3.8.2.7: a follow-up never blocks time
+        event.add("SEQUENCE", sequence)  # §3.8.7.4: apps take the higher one as the newer version
         event.add(TAG, followup.key)
         event.add(PERSON, followup.person)
         if followup.planned_start is not None:
             event.add(PLANNED, _stamp(followup.planned_start))
-        alarm = icalendar.Alarm()
+        alarm = icalendar.Alarm()  # §3.6.6: a DISPLAY alarm needs DESCRIPTION and TRIGGER
         alarm.add("ACTION", "DISPLAY")
         alarm.add("DESCRIPTION", followup.title)
         alarm.add("TRIGGER", timedelta(minutes=-followup.reminder_minutes))
         event.add_component(alarm)
+        # No ATTENDEE, ever: a calendar with attendees emails them.
         return event
 
-    def create(self, event: FollowupEvent) -> None:
-        if event.key in self._own():
-            self.update(event)  # a retried create must not make a second event
-            return
-        self._load().add_component(self._event(event, 0))
-        self._dirty = True
+    def _render(self, data: bytes) -> bytes:
+        """``data`` with the buffered follow-ups spliced in; every other line is kept as it is."""
+        if not self._pending:
+            return data
+        if not data.strip():
+            data = self._empty()
+        newline = b"\r\n" if data.split(b"\n", 1)[0].endswith(b"\r") else b"\n"
 
-    def update(self, event: FollowupEvent) -> None:
-        calendar = self._load()
-        old = self._own().get(event.key)
-        sequence = int(old.get("SEQUENCE", 0)) + 1 if old is not None else 0
-        if old is not None:
-            calendar.subcomponents.remove(old)
-        calendar.add_component(self._event(event, sequence))
-        self._dirty = True
+        def text(event: icalendar.Event) -> bytes:
+            raw: bytes = event.to_ical()
+            return raw.replace(b"\r\n", b"\n").replace(b"\n", newline)
 
-    def delete(self, key: str) -> None:
-        old = self._own().get(key)
-        if old is not None:
-            self._load().subcomponents.remove(old)
-            self._dirty = True
+        out: list[bytes] = []
+        placed: set[str] = set()
+        zones: set[str] = set()
+        for block, is_event in _vevent_blocks(data):
+            if not is_event or not _OWN_LINE.search(block):
+                out.append(block)
+                continue
+            old = icalendar.Event.from_ical(block)
+            key = str(old[TAG])
+            if key not in self._pending:
+                out.append(block)
+                continue
+            wanted = self._pending[key]
+            if key in placed or wanted is None:
+                placed.add(key)
+                continue  # deleted, or a second copy of one key: one event per key
+            placed.add(key)
+            try:
+                sequence = int(old.get("SEQUENCE", 0)) + 1
+            except (TypeError, ValueError):
+                sequence = 1
+            event = self._vevent(wanted, sequence)
+            zones |= self._zone_ids(event)
+            out.append(text(event))
+        added = []
+        for key, wanted in self._pending.items():
+            if wanted is not None and key not in placed:
+                event = self._vevent(wanted, 0)
+                zones |= self._zone_ids(event)
+                added.append(text(event))
+        result = b"".join(out)
+        if added:
+            ends = list(_END_CALENDAR.finditer(result))
+            at = ends[-1].start() if ends else len(result)
+            result = result[:at] + b"".join(added) + result[at:]
+        have = {str(tz.get("TZID", "")) for tz in _parse(data, self.path).walk("VTIMEZONE")} if zones else set()
+        missing = sorted(zones - have)
+        if missing:
+            # RFC 5545 §3.6.5: every TZID used needs its VTIMEZONE. Put before the first component,
+            # where every reader has it before the events that refer to it.
+            timezones = b"".join(
+                icalendar.Timezone.from_tzid(tzid).to_ical().replace(b"\r\n", b"\n").replace(b"\n", newline)
+                for tzid in missing
+            )
+            first = _COMPONENT_LINE.search(result)
+            at = first.start() if first else len(result)
+            result = result[:at] + timezones + result[at:]
+        return result
 
-    def commit(self) -> None:
-        if not self._dirty or self._calendar is None:
-            return
-        calendar = self._calendar
-        with contextlib.suppress(Exception):
-            calendar.add_missing_timezones()  # VTIMEZONEs for every TZID used (RFC 5545 §3.6.5)
-        data = calendar.to_ical()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        mode = self.path.stat().st_mode & 0o777 if self.path.exists() else 0o600
-        fd, temp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+    @staticmethod
+    def _zone_ids(event: icalendar.Event) -> set[str]:
+        tzid = event["DTSTART"].params.get("TZID")
+        return {str(tzid)} if tzid else set()
+
+    def _write(self, data: bytes) -> None:
+        # Through a symlink to the real file, so a link into a synced folder stays a link.
+        target = Path(os.path.realpath(self.path))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            mode = target.stat().st_mode & 0o7777
+        except FileNotFoundError:
+            mode = 0o600  # follow-ups name people: readable by the owner only
+        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.chmod(temp, mode)
-            os.replace(temp, self.path)
+            os.replace(temp, target)  # atomic: a reader sees the old file or the new one, never half
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(temp)
             raise
-        self._dirty = False
+        with contextlib.suppress(OSError):  # the rename itself durable (not every OS opens directories)
+            directory = os.open(target.parent, os.O_RDONLY)
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)

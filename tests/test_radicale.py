@@ -1,4 +1,9 @@
-"""A real CalDAV server (Radicale, started here on loopback) accepts every follow-up syncd writes."""
+"""A real CalDAV server (Radicale, started here on loopback) accepts every follow-up syncd writes.
+
+The .ics target's events are meant to be imported into, or synced to, any calendar: a strict CalDAV
+server that validates each object (RFC 4791 §4.1: one UID per resource, every TZID defined) is a good
+judge of that. Traffic goes to 127.0.0.1 only.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +15,20 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import icalendar
 import pytest
 
-from syncd import cli
+from connectors.base import FollowupEvent
+from connectors.ics_target import PRODID, IcsFileTarget
 
 pytest.importorskip("radicale")
+
+# [auth] type = none takes any user name; owner_only rights then give that user its own tree.
+AUTH = {"Authorization": "Basic " + base64.b64encode(b"syncd:x").decode()}
 
 
 def _free_port() -> int:
@@ -26,15 +37,14 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _request(method: str, url: str, body: bytes | None = None, content_type: str = "text/calendar") -> int:
-    # [auth] type = none takes any user name; owner_only rights then give "anon" its own /anon/ tree.
-    headers = {"Content-Type": content_type, "Authorization": "Basic " + base64.b64encode(b"anon:x").decode()}
-    request = urllib.request.Request(url, data=body, method=method, headers=headers)
+def _request(method: str, url: str, body: bytes | None = None,
+             content_type: str = "text/calendar; charset=utf-8") -> tuple[int, bytes]:
+    request = urllib.request.Request(url, data=body, method=method, headers={**AUTH, "Content-Type": content_type})
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
-            return int(response.status)
+            return int(response.status), response.read()
     except urllib.error.HTTPError as exc:
-        return int(exc.code)
+        return int(exc.code), exc.read()
 
 
 @pytest.fixture
@@ -42,52 +52,106 @@ def radicale(tmp_path: Path) -> Iterator[str]:
     port = _free_port()
     config = tmp_path / "radicale.conf"
     config.write_text(
-        f"[server]\nhosts = 127.0.0.1:{port}\n[auth]\ntype = none\n[rights]\ntype = owner_only\n"
-        f"[storage]\nfilesystem_folder = {tmp_path / 'collections'}\n[logging]\nlevel = warning\n"
+        f"[server]\nhosts = 127.0.0.1:{port}\n"
+        "[auth]\ntype = none\n"
+        "[rights]\ntype = owner_only\n"
+        f"[storage]\nfilesystem_folder = {tmp_path / 'collections'}\n"
+        "[logging]\nlevel = warning\nmask_passwords = True\n"
     )
     server = subprocess.Popen([sys.executable, "-m", "radicale", "--config", str(config)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
+        deadline = time.monotonic() + 20
+        while True:
+            if server.poll() is not None:
+                stderr = server.stderr.read().decode() if server.stderr else ""
+                pytest.fail(f"radicale exited at start: {stderr[-2000:]}")
             try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                if _request("OPTIONS", f"{base}/")[0] < 500:
                     break
             except OSError:
-                if server.poll() is not None:
-                    pytest.fail(f"radicale did not start: {server.stderr.read().decode() if server.stderr else ''}")
-                time.sleep(0.1)
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("radicale did not answer within 20 s")
+            time.sleep(0.1)
         yield base
     finally:
         server.terminate()
-        server.wait(timeout=10)
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        if server.stderr:
+            server.stderr.close()
+
+
+def _followups(path: Path) -> icalendar.Calendar:
+    """A follow-ups file as the target writes it: several zones, a reminder of 0, a text to escape."""
+    target = IcsFileTarget(path)
+    starts = [
+        datetime(2026, 3, 3, 9, 30, tzinfo=ZoneInfo("Europe/Berlin")),
+        datetime(2026, 3, 4, 9, 30, tzinfo=ZoneInfo("America/New_York")),
+        datetime(2026, 3, 5, 9, 30, tzinfo=UTC),
+        datetime(2026, 10, 26, 9, 30, tzinfo=ZoneInfo("Europe/Berlin")),  # after the DST change
+    ]
+    for n, start in enumerate(starts):
+        target.create(FollowupEvent(
+            key=f"k{n}", person=f"person{n}@example.org", start=start, duration_minutes=15,
+            title=f"Reach out to Person {n}", description="Last contact: 2026-01-05; notes: \"prefers calls\", ok?",
+            reminder_minutes=n * 5, planned_start=start))
+    target.commit()
+    return icalendar.Calendar.from_ical(path.read_bytes())
+
+
+def _single(event: icalendar.cal.Component, timezones: list[icalendar.cal.Component]) -> bytes:
+    """One VCALENDAR per CalDAV object (RFC 4791 §4.1), with the VTIMEZONE its TZID needs."""
+    single = icalendar.Calendar()
+    single.add("PRODID", PRODID)
+    single.add("VERSION", "2.0")
+    tzid = event["DTSTART"].params.get("TZID")
+    for tz in timezones:
+        if str(tz["TZID"]) == tzid:
+            single.add_component(tz)
+    single.add_component(event)
+    data: bytes = single.to_ical()
+    return data
 
 
 @pytest.mark.slow
-def test_every_followup_is_accepted_by_a_caldav_server(radicale: str, tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("SYNCD_STATE_DIR", raising=False)
-    cli.main(["sample", "--dir", str(tmp_path / "s")])  # returns normally on success
-    calendar = icalendar.Calendar.from_ical((tmp_path / "s" / "followups.ics").read_bytes())
+def test_every_followup_is_accepted_by_a_caldav_server(radicale: str, tmp_path: Path) -> None:
+    calendar = _followups(tmp_path / "followups.ics")
     events = list(calendar.walk("VEVENT"))
-    assert events
-    collection = f"{radicale}/anon/followups/"
-    mkcalendar = b'<?xml version="1.0"?><C:mkcalendar xmlns:C="urn:ietf:params:xml:ns:caldav"/>'
-    # A principal collection first, then the calendar inside it (RFC 4791 §5.3.1: MKCALENDAR needs a parent).
-    assert _request("MKCOL", f"{radicale}/anon/", None, "application/xml") in (201, 405)
-    assert _request("MKCALENDAR", collection, mkcalendar, "application/xml") == 201
+    assert len(events) == 4
     timezones = list(calendar.walk("VTIMEZONE"))
+    collection = f"{radicale}/syncd/followups/"
+    # The user's principal collection first, then the calendar in it (RFC 4791 §5.3.1 needs a parent).
+    assert _request("MKCOL", f"{radicale}/syncd/", None, "application/xml")[0] in (201, 405)
+    mkcalendar = (b'<?xml version="1.0" encoding="utf-8"?><C:mkcalendar xmlns:C="urn:ietf:params:xml:ns:caldav"'
+                  b' xmlns:D="DAV:"><D:set><D:prop><D:displayname>Follow-ups</D:displayname></D:prop></D:set>'
+                  b"</C:mkcalendar>")
+    assert _request("MKCALENDAR", collection, mkcalendar, "application/xml")[0] == 201
     for event in events:
-        single = icalendar.Calendar()
-        single.add("PRODID", "-//syncd//follow-ups//EN")
-        single.add("VERSION", "2.0")
-        for tz in timezones:
-            single.add_component(tz)
-        single.add_component(event)
-        status = _request("PUT", f"{collection}{event['X-SYNCD-KEY']}.ics", single.to_ical())
-        assert status in (201, 204), f"{event['SUMMARY']}: HTTP {status}"
-    fetch = urllib.request.Request(f"{collection}{events[0]['X-SYNCD-KEY']}.ics",
-                                   headers={"Authorization": "Basic " + base64.b64encode(b"anon:x").decode()})
-    with urllib.request.urlopen(fetch, timeout=10) as response:
-        back = icalendar.Calendar.from_ical(response.read())
-    assert str(next(iter(back.walk("VEVENT")))["UID"]) == str(events[0]["UID"])
+        status, body = _request("PUT", f"{collection}{event['X-SYNCD-KEY']}.ics", _single(event, timezones))
+        assert status == 201, f"{event['SUMMARY']}: HTTP {status} {body[:300]!r}"
+    # An update (the same UID again, SEQUENCE raised) replaces the object.
+    target = IcsFileTarget(tmp_path / "followups.ics")
+    (first, *_) = target.list_own()
+    first.title = "Reach out to Person 0 (refreshed)"
+    target.update(first)
+    target.commit()
+    updated = next(e for e in icalendar.Calendar.from_ical((tmp_path / "followups.ics").read_bytes()).walk("VEVENT")
+                   if str(e["X-SYNCD-KEY"]) == first.key)
+    status, _ = _request("PUT", f"{collection}{first.key}.ics", _single(updated, timezones))
+    assert status == 204
+    for event in events:
+        status, body = _request("GET", f"{collection}{event['X-SYNCD-KEY']}.ics")
+        assert status == 200
+        (back,) = icalendar.Calendar.from_ical(body).walk("VEVENT")
+        assert str(back["UID"]) == str(event["UID"])
+        assert back.decoded("DTSTART") == event.decoded("DTSTART")
+        assert str(back["X-SYNCD-KEY"]) == str(event["X-SYNCD-KEY"])
+        assert [str(a["ACTION"]) for a in back.walk("VALARM")] == ["DISPLAY"]
+    status, body = _request("GET", f"{collection}{first.key}.ics")
+    assert str(icalendar.Calendar.from_ical(body).walk("VEVENT")[0]["SUMMARY"]) == "Reach out to Person 0 (refreshed)"
