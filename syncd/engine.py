@@ -353,6 +353,7 @@ def _person_map(store: Store, config: Config, persons: Persons) -> dict[str, str
     linked = {r[0] for r in store.db.execute("SELECT address FROM person_links")}
     linked |= {r[0] for r in store.db.execute("SELECT person FROM person_links")}
     linked |= {a for person in config.people for a in person.addresses}
+    linked |= {r[0] for r in store.db.execute("SELECT person FROM person_settings")}  # listed without contact
     if config.engine.provider_equivalences:
         # Only Gmail addresses have equivalents; the contacts' primary key starts with the address,
         # so this is a walk over the distinct addresses, not over every contact.

@@ -212,3 +212,15 @@ def test_refresh_and_people_accept_any_aware_now() -> None:
     local = NOW.astimezone(ZoneInfo("Pacific/Auckland"))
     assert world.people(local) == world.people(NOW)
     assert isinstance(local, datetime)
+
+
+def test_an_address_merged_out_of_an_equivalence_group_leaves_it() -> None:
+    world = World(config(provider_equivalences=True))
+    world.add(mail(ME, ["john.doe@gmail.com"], NOW - timedelta(days=9)),
+              mail(ME, ["johndoe@googlemail.com"], NOW - timedelta(days=3)), mail(ME, ["bob@x.org"], NOW))
+    assert world.people()["johndoe@gmail.com"].contact_days == 2
+    merge(world.store, "bob@x.org", "john.doe@gmail.com")
+    found = world.people()
+    assert found["johndoe@gmail.com"].addresses == ("johndoe@gmail.com", "johndoe@googlemail.com")
+    assert found["bob@x.org"].addresses == ("bob@x.org", "john.doe@gmail.com")
+    assert found == world.full()
