@@ -59,7 +59,8 @@ def resolve(store: Store, config: Config, text: str) -> str:
 
 
 def merge(store: Store, into: str, other: str) -> None:
-    """Make ``other`` (and everything merged into it) part of ``into``."""
+    """Make ``other`` (and everything merged into it) part of ``into``; ``into`` stays the person's key."""
+    into, other = normalise(into) or into, normalise(other) or other
     if into == other:
         raise UsageError(f"{into} is already that person")
     with store.transaction() as db:
@@ -95,9 +96,10 @@ def unmerge(store: Store, address: str) -> None:
 
 
 def set_person(
-    store: Store, key: str, *, every: timedelta | None = None, tier: str | None = None, note: str | None = None,
+    store: Store, key: str, every: timedelta | None = None, tier: str | None = None, note: str | None = None,
     ignore: bool | None = None, name: str | None = None,
 ) -> None:
+    """Record decisions about a person; None leaves a decision as it was, an empty note clears the note."""
     if every is not None and every < timedelta(days=1):
         raise UsageError("--every must be at least 1d")
     with store.transaction() as db:
