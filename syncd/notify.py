@@ -20,9 +20,12 @@ def notify(*states: str) -> bool:
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
             sock.connect(address)
-            sock.sendall("\n".join(states).encode())
+            # MSG_DONTWAIT: when the receiver's queue is full (net.unix.max_dgram_qlen datagrams, 10 by
+            # default) a blocking send would hang the daemon until someone reads; a dropped message is
+            # harmless, the next STATUS= or WATCHDOG=1 follows within half a watchdog period.
+            sock.send("\n".join(states).encode(), socket.MSG_DONTWAIT)
     except OSError:
-        return False  # systemd went away (or a test closed its socket): never fatal to the daemon
+        return False  # systemd went away, or is not reading: never fatal, never blocking
     return True
 
 

@@ -1,4 +1,5 @@
-"""``syncd run``: systemd notifications, signals, back-off, catch-up after a clock jump, one writer."""
+"""``syncd run``: back-off, catch-up after a clock jump, reload, status; then the real process under a fake
+systemd (a NOTIFY_SOCKET the test binds): readiness, watchdog, signals, resume, rhythm."""
 
 from __future__ import annotations
 
@@ -9,72 +10,19 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from syncd import job
 from syncd.daemon import JUMP_SECONDS, Daemon
-from syncd.errors import StateError
-from syncd.lock import writer_lock
-from syncd.notify import notify, watchdog_seconds
 from syncd.pull import AccountSummary
 from syncd.sample import write_sample
+from syncd.store import Store
 from tests.test_crash import gen_maildir
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-# ---- notify and lock --------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def notify_socket(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[socket.socket]:
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    path = tmp_path / "notify"
-    sock.bind(str(path))
-    sock.settimeout(5)
-    monkeypatch.setenv("NOTIFY_SOCKET", str(path))
-    yield sock
-    sock.close()
-
-
-def test_notify_sends_one_datagram(notify_socket: socket.socket) -> None:
-    assert notify("READY=1", "STATUS=hello")
-    assert notify_socket.recv(4096) == b"READY=1\nSTATUS=hello"
-
-
-def test_notify_outside_systemd_is_a_no_op(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
-    assert not notify("READY=1")
-    monkeypatch.setenv("NOTIFY_SOCKET", "vsock:2:1234")
-    assert not notify("READY=1")
-    monkeypatch.setenv("NOTIFY_SOCKET", "/nonexistent/socket")
-    assert not notify("READY=1")
-
-
-def test_watchdog_interval(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("WATCHDOG_PID", raising=False)
-    monkeypatch.setenv("WATCHDOG_USEC", "30000000")
-    assert watchdog_seconds() == 15.0
-    monkeypatch.setenv("WATCHDOG_PID", str(os.getpid() + 1))
-    assert watchdog_seconds() is None  # meant for another process
-    monkeypatch.delenv("WATCHDOG_USEC")
-    assert watchdog_seconds() is None
-
-
-def test_lock_keeps_writers_apart_and_names_the_service(tmp_path: Path) -> None:
-    busy = rf"service is running \(pid {os.getpid()}\).*kill -USR1"
-    with writer_lock(tmp_path, "run"), pytest.raises(StateError, match=busy), writer_lock(tmp_path, "pull", 0.2):
-        pass
-    # Released when its holder is done; a second pull is named as such.
-    with (
-        writer_lock(tmp_path, "pull"),
-        pytest.raises(StateError, match="another 'syncd pull' is running"),
-        writer_lock(tmp_path, "pull", 0),
-    ):
-        pass
 
 
 # ---- the loop, with a fake clock ---------------------------------------------------------------------
@@ -83,17 +31,22 @@ def test_lock_keeps_writers_apart_and_names_the_service(tmp_path: Path) -> None:
 class FakeClock:
     def __init__(self) -> None:
         self.mono = 1000.0
+        self.boot = 5000.0
         self.wall_time = 1_800_000_000.0
 
     def monotonic(self) -> float:
         return self.mono
 
+    def boottime(self) -> float:
+        return self.boot
+
     def wall(self) -> float:
         return self.wall_time
 
     def advance(self, seconds: float, suspended: float = 0.0) -> None:
-        self.mono += seconds
-        self.wall_time += seconds + suspended  # the monotonic clock stops during a suspend
+        self.mono += seconds  # CLOCK_MONOTONIC stops during a suspend; CLOCK_BOOTTIME and the wall clock do not
+        self.boot += seconds + suspended
+        self.wall_time += seconds + suspended
 
 
 CONFIG = """
@@ -117,11 +70,16 @@ def daemon(tmp_path: Path) -> Daemon:
     return Daemon(config, clock=FakeClock())
 
 
-def fake_runner(calls: list[str]):  # type: ignore[no-untyped-def]
+def clock_of(daemon: Daemon) -> FakeClock:
+    assert isinstance(daemon.clock, FakeClock)
+    return daemon.clock
+
+
+def fake_runner(calls: list[str], target_error: str | None = None):  # type: ignore[no-untyped-def]
     def run(name: str) -> job.JobResult:
         calls.append(name)
         summary = AccountSummary(name, error="token revoked" if name == "bad" else None)
-        return job.JobResult([summary], None, None)
+        return job.JobResult([summary], None, None, target_error=target_error)
 
     return run
 
@@ -129,18 +87,29 @@ def fake_runner(calls: list[str]):  # type: ignore[no-untyped-def]
 def test_a_failing_account_backs_off_while_the_other_keeps_its_rhythm(daemon: Daemon) -> None:
     calls: list[str] = []
     daemon.runner = fake_runner(calls)
-    clock = daemon.clock
-    assert isinstance(clock, FakeClock)
     for _ in range(12):  # two hours of ten-minute ticks
         daemon.pull("good")
         daemon.pull("bad")
-        clock.advance(600)
+        clock_of(daemon).advance(600)
     assert calls.count("good") == 12
-    # bad: tried at 0, then after 10 min, 20 min, 40 min, 80 min... never every tick.
+    # bad: tried at 0, then after 10 min, 20 min, 40 min... never every tick.
     assert 3 <= calls.count("bad") <= 5
     assert daemon.states["bad"].failures == calls.count("bad")
-    assert "account bad needs attention: bad: token revoked" in daemon.status_line()
-    assert "good" not in daemon.status_line().split("needs attention")[0].split("·")[-1]
+    status = daemon.status_line()
+    assert "account bad needs attention: bad: token revoked" in status and "account good" not in status
+
+
+def test_back_off_is_capped_and_counts_time_asleep(daemon: Daemon) -> None:
+    calls: list[str] = []
+    daemon.runner = fake_runner(calls)
+    daemon.states["bad"].failures = 30  # 2**30 intervals would be decades: the cap holds it to 6 h
+    daemon.pull("bad")
+    clock_of(daemon).advance(5 * 3600)
+    daemon.pull("bad")
+    assert calls == ["bad"]
+    clock_of(daemon).advance(60, suspended=3600)  # an hour of suspend counts (CLOCK_BOOTTIME)
+    daemon.pull("bad")
+    assert calls == ["bad", "bad"]
 
 
 def test_success_resets_the_back_off(daemon: Daemon) -> None:
@@ -150,13 +119,11 @@ def test_success_resets_the_back_off(daemon: Daemon) -> None:
         return job.JobResult([AccountSummary(name, error="down" if next(outcomes) else None)], None, None)
 
     daemon.runner = flaky
-    clock = daemon.clock
-    assert isinstance(clock, FakeClock)
     daemon.pull("good")
-    clock.advance(600)
+    clock_of(daemon).advance(600)
     daemon.pull("good")
     assert daemon.states["good"].failures == 2
-    clock.advance(1200)
+    clock_of(daemon).advance(1200)
     daemon.pull("good")
     assert daemon.states["good"].failures == 0 and daemon.states["good"].last_error is None
 
@@ -169,21 +136,64 @@ def test_an_internal_error_is_logged_and_backed_off_not_raised(daemon: Daemon) -
     daemon.pull("good")
     assert daemon.states["good"].failures == 1
     assert "internal error: RuntimeError: bug" in (daemon.states["good"].last_error or "")
+    assert not daemon.busy
 
 
-def test_a_clock_jump_forward_triggers_a_prompt_pull(daemon: Daemon) -> None:
+def test_a_calendar_failure_is_reported_on_its_own_without_backing_accounts_off(daemon: Daemon) -> None:
+    calls: list[str] = []
+    daemon.runner = fake_runner(calls, target_error="followups.ics: permission denied")
+    daemon.pull("good")
+    assert daemon.states["good"].failures == 0
+    assert "follow-ups calendar needs attention: followups.ics: permission denied" in daemon.status_line()
+    # Written again (any ApplyResult): the calendar is no longer reported.
+    daemon.runner = lambda name: job.JobResult([AccountSummary(name)], None, object())  # type: ignore[arg-type]
+    daemon.pull("good")
+    assert "calendar" not in daemon.status_line()
+
+
+def test_a_clock_jump_forward_pulls_promptly_and_only_once(daemon: Daemon) -> None:
     calls: list[str] = []
     daemon.runner = fake_runner(calls)
-    clock = daemon.clock
-    assert isinstance(clock, FakeClock)
     daemon.tick()
     assert calls == []  # nothing due yet
-    clock.advance(5)
+    clock_of(daemon).advance(5)
     daemon.tick()
     assert calls == []
-    clock.advance(5, suspended=JUMP_SECONDS + 3600)  # an hour asleep
+    # An hour asleep: the monotonic clock stood still while the wall clock (and schedule's) ran on.
+    clock_of(daemon).advance(5, suspended=JUMP_SECONDS + 3600)
+    for job_ in daemon.jobs.values():
+        job_.next_run = datetime.now() - timedelta(hours=1)  # what schedule sees after a real suspend
     daemon.tick()
-    assert sorted(calls) == ["bad", "good"]
+    assert sorted(calls) == ["bad", "good"]  # promptly, and schedule's overdue jobs did not pull again
+    assert all(job_.next_run is not None and job_.next_run > datetime.now() for job_ in daemon.jobs.values())
+
+
+def test_a_clock_set_back_does_not_stall_the_rhythm(daemon: Daemon) -> None:
+    daemon.jobs["good"].next_run = datetime.now() + timedelta(hours=5)  # the clock went back 5 h (or DST)
+    daemon.tick()
+    next_run = daemon.jobs["good"].next_run
+    assert next_run is not None and next_run - datetime.now() <= timedelta(minutes=12)
+
+
+def test_sigusr1_pulls_now_even_a_backed_off_account(daemon: Daemon) -> None:
+    calls: list[str] = []
+    daemon.runner = fake_runner(calls)
+    daemon.pull("bad")
+    daemon.pull_requested = True
+    daemon.tick()
+    assert sorted(calls) == ["bad", "bad", "good"]
+
+
+def test_a_stop_request_skips_the_remaining_pulls(daemon: Daemon) -> None:
+    calls: list[str] = []
+
+    def stopping(name: str) -> job.JobResult:
+        daemon.stopping = True  # SIGTERM arrives during the first account's pull
+        return fake_runner(calls)(name)
+
+    daemon.runner = stopping
+    daemon.pull_now(["good", "bad"], "test")
+    assert calls == ["good"]
 
 
 def test_sighup_with_a_broken_config_keeps_the_old_one(daemon: Daemon) -> None:
@@ -192,22 +202,94 @@ def test_sighup_with_a_broken_config_keeps_the_old_one(daemon: Daemon) -> None:
     daemon.tick()
     assert set(daemon.config.accounts) == {"good", "bad"}
     assert "config reload failed, still on the previous one" in daemon.status_line()
+    daemon.states["bad"].last_error = "token revoked"
     daemon.config_path.write_text(CONFIG.format(path=daemon.config.accounts["good"].path).split("[accounts.bad]")[0])
     daemon.reload_requested = True
     daemon.tick()
     assert set(daemon.config.accounts) == {"good"} and daemon.reload_error is None
+    assert set(daemon.jobs) == set(daemon.states) == {"good"}
+    assert "bad" not in daemon.status_line()  # a removed account is no longer reported
+
+
+def test_status_counts_todays_follow_ups_and_the_next_real_pull(daemon: Daemon, tmp_path: Path) -> None:
+    daemon.store = Store(tmp_path / "state.sqlite3")
+    zone = daemon.config.followups.timezone
+    today = datetime.now(zone).replace(hour=12, minute=0, second=0, microsecond=0)
+    rows = [("a", today, "active"), ("b", today.replace(hour=0, minute=30), "active"), ("c", today, "dismissed"),
+            ("d", today + timedelta(days=1), "active")]
+    for key, start, state in rows:
+        daemon.store.db.execute(
+            "INSERT INTO followups(key, person, origin, due, planned_start, state, updated) VALUES (?,?,?,?,?,?,?)",
+            (key, key, "cycle", start.date().isoformat(), start.astimezone(UTC).isoformat(), state, "x"),
+        )
+    assert "2 follow-ups due today" in daemon.status_line()
+    # Both accounts backed off for hours: the next pull is then, not at their jobs' next tick.
+    daemon.runner = lambda name: job.JobResult([AccountSummary(name, error="down")], None, None)
+    daemon.states["good"].failures = daemon.states["bad"].failures = 6
+    daemon.pull("good")
+    daemon.pull("bad")
+    assert f"next pull {datetime.now() + timedelta(hours=6):%H:%M}" in daemon.status_line()
+    daemon.store.close()
+
+
+def test_log_lines_carry_syslog_levels_only_under_journald(monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    import logging
+
+    from syncd.daemon import log, setup_logging
+
+    monkeypatch.setenv("JOURNAL_STREAM", "8:1234")
+    setup_logging(0)
+    log.warning("account work: token revoked")
+    log.info("pulled")
+    log.error("two\nlines")
+    assert capsys.readouterr().err == "<4>account work: token revoked\n<6>pulled\n<3>two\n<3>lines\n"
+    monkeypatch.delenv("JOURNAL_STREAM")
+    setup_logging(0)
+    log.error("boom")
+    assert capsys.readouterr().err == "syncd: error: boom\n"
+    log.setLevel(logging.WARNING)
+
+
+def test_the_watchdog_is_fed_between_the_batches_of_a_long_pull(daemon: Daemon, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(tmp_path / "notify"))
+    sock.settimeout(1)
+    monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "notify"))
+    monkeypatch.setenv("WATCHDOG_USEC", "20000000")  # ping every 10 s
+    monkeypatch.delenv("WATCHDOG_PID", raising=False)
+
+    def long_pull(name: str) -> job.JobResult:
+        for seen in range(0, 60_000, 1000):  # one batch a second, for a minute: longer than the watchdog
+            clock_of(daemon).advance(1)
+            daemon._progress(name, seen, 60_000)
+            assert not daemon._should_stop()
+        return job.JobResult([AccountSummary(name)], None, None)
+
+    daemon.runner = long_pull
+    daemon.pull("good")
+    pings = []
+    while True:
+        try:
+            pings.append(sock.recv(4096).decode())
+        except TimeoutError:
+            break
+    sock.close()
+    assert len(pings) == 6 and all(p.startswith("WATCHDOG=1\n") for p in pings)  # 60 s of batches / 10 s
+    assert "STATUS=pulling good: 9,000 of 60,000 items" in pings[0]
 
 
 # ---- the real thing, as a subprocess -------------------------------------------------------------------
 
 
-def _start(config: Path, state: Path, notify_path: Path | None, **env: str) -> subprocess.Popen[bytes]:
+def _start(config: Path, state: Path, notify_path: Path | None, *options: str, **env: str) -> subprocess.Popen[bytes]:
     environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(state), "SYNCD_STATE_DIR": str(state),
                    **env}
     if notify_path is not None:
         environment["NOTIFY_SOCKET"] = str(notify_path)
     return subprocess.Popen(
-        [sys.executable, "-c", "from syncd.cli import main; main()", "--config", str(config), "run"],
+        [sys.executable, "-c", "from syncd.cli import main; main()", "--config", str(config), *options, "run"],
         env=environment, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
 
@@ -225,51 +307,69 @@ def _messages(sock: socket.socket, until: str, timeout: float = 20) -> list[str]
     raise AssertionError(f"no {until} within {timeout}s; got {got}")
 
 
-@pytest.mark.slow
-def test_service_lifecycle(tmp_path: Path) -> None:
-    config = write_sample(tmp_path / "sample")
-    config.write_text(config.read_text().replace('me = ["sam@example.com"]', 'me = ["sam@example.com"]\ninterval = "2s"'))
+@pytest.fixture
+def notify_socket(tmp_path: Path) -> socket.socket:
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(str(tmp_path / "notify"))
     sock.settimeout(0.5)
+    return sock
+
+
+def test_service_lifecycle(tmp_path: Path, notify_socket: socket.socket) -> None:
+    config = write_sample(tmp_path / "sample")
+    config.write_text(config.read_text().replace('me = ["sam@example.com"]', 'me = ["sam@example.com"]\ninterval = "2s"'))
     state = tmp_path / "state"
     daemon = _start(config, state, tmp_path / "notify", WATCHDOG_USEC="400000")
     try:
-        got = _messages(sock, "READY=1")
-        got += _messages(sock, "WATCHDOG=1")
-        got += _messages(sock, "WATCHDOG=1")
+        got = _messages(notify_socket, "READY=1")
+        got += _messages(notify_socket, "WATCHDOG=1")
+        got += _messages(notify_socket, "WATCHDOG=1")
         statuses = [m for m in got if m.startswith("STATUS=")]
         assert any("next pull" in s and "follow-ups due today" in s for s in statuses), statuses
-        # The lock keeps `syncd pull` away, and says why.
-        pull = subprocess.run(
-            [sys.executable, "-c", "from syncd.cli import main; main()", "--config", str(config), "pull"],
-            env={"PATH": os.environ.get("PATH", ""), "SYNCD_STATE_DIR": str(state), "SYNCD_LOCK_WAIT": "0.5"},
-            cwd=ROOT, capture_output=True, text=True, timeout=60,
-        )
-        assert pull.returncode == 3 and "the syncd service is running" in pull.stderr
-        # SIGHUP with a broken config: still running, on the old one.
+        assert not any("needs attention" in s for s in statuses), statuses
+        # SIGHUP with a broken config: still running, on the old one, and saying so.
         good = config.read_text()
         config.write_text(good + "\n[bogus]\n")
         daemon.send_signal(signal.SIGHUP)
-        got = _messages(sock, "STATUS=next pull")
+        got = _messages(notify_socket, "RELOADING=1")
         deadline = time.monotonic() + 10
         while not any("config reload failed" in m for m in got) and time.monotonic() < deadline:
-            got += _messages(sock, "WATCHDOG=1")
+            got += _messages(notify_socket, "WATCHDOG=1")
         assert any("config reload failed" in m for m in got)
+        assert "READY=1" in got[got.index("RELOADING=1"):]  # sd_notify(3): reload done, on the old config
         assert daemon.poll() is None
         config.write_text(good)
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(timeout=30) == 0
-        assert "STOPPING=1" in _messages(sock, "STOPPING=1")
+        assert "STOPPING=1" in _messages(notify_socket, "STOPPING=1")
         stderr = daemon.stderr.read().decode() if daemon.stderr else ""
         assert "sample-mail: pulled, 58 new" in stderr and "Traceback" not in stderr
+        assert "[bogus]" in stderr or "bogus" in stderr  # the broken key is named in the log
     finally:
         if daemon.poll() is None:
             daemon.kill()
-        sock.close()
+        notify_socket.close()
 
 
-@pytest.mark.slow
+def test_a_failing_account_backs_off_while_another_keeps_its_rhythm_live(tmp_path: Path) -> None:
+    config = write_sample(tmp_path / "sample")
+    text = config.read_text().replace('me = ["sam@example.com"]', 'me = ["sam@example.com"]\ninterval = "1s"')
+    text += f'\n[accounts.gone]\nprovider = "maildir"\npath = "{tmp_path / "nowhere"}"\nme = ["sam@example.com"]\n' \
+            'interval = "1s"\n'
+    config.write_text(text)
+    daemon = _start(config, tmp_path / "state", None, "-vv")
+    time.sleep(7.5)
+    daemon.send_signal(signal.SIGTERM)
+    assert daemon.wait(timeout=30) == 0
+    stderr = daemon.stderr.read().decode() if daemon.stderr else ""
+    good = stderr.count("sample-mail: pulled")
+    failures = [line for line in stderr.splitlines() if line.startswith("syncd: warning: gone:")]
+    # One-second rhythm for the good account; the missing folder is tried at 0, 1, 3, 7 s (1, 2, 4 s waits).
+    assert good >= 5, stderr
+    assert 2 <= len(failures) <= 4, stderr
+    assert "next try in 0:00:01" in failures[0] and "next try in 0:00:02" in failures[1]
+
+
 def test_sigterm_mid_pull_exits_0_and_the_next_start_resumes(tmp_path: Path) -> None:
     mail = tmp_path / "mail"
     gen_maildir.generate(mail, messages=12000, folders=2, people=300)
@@ -296,33 +396,16 @@ def test_sigterm_mid_pull_exits_0_and_the_next_start_resumes(tmp_path: Path) -> 
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     db.close()
     assert 0 < partial < 12000, "the daemon was not stopped mid-pull: nothing was tested"
-    # The next start resumes and completes.
+    assert not (tmp_path / "f.ics").exists()  # stopped before recompute: no half-planned calendar
+    # The next start resumes (the interrupted pull is not a success, so it catches up at once) and completes.
     daemon = _start(config, state, None)
     deadline = time.monotonic() + 60
     total = partial
-    while time.monotonic() < deadline and total < 12000:
+    while time.monotonic() < deadline and not (tmp_path / "f.ics").exists():
         time.sleep(0.2)
-        db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=1)
-        total = db.execute("SELECT COUNT(*) FROM sightings").fetchone()[0]
-        db.close()
     daemon.send_signal(signal.SIGTERM)
     assert daemon.wait(timeout=30) == 0
+    db = sqlite3.connect(db_path)
+    total = db.execute("SELECT COUNT(*) FROM sightings").fetchone()[0]
+    db.close()
     assert total == 12000
-
-
-def test_log_lines_carry_syslog_levels_only_under_journald(monkeypatch: pytest.MonkeyPatch,
-                                                          capsys: pytest.CaptureFixture[str]) -> None:
-    import logging
-
-    from syncd.daemon import log, setup_logging
-
-    monkeypatch.setenv("JOURNAL_STREAM", "8:1234")
-    setup_logging(0)
-    log.warning("account work: token revoked")
-    log.info("pulled")
-    assert capsys.readouterr().err == "<4>account work: token revoked\n<6>pulled\n"
-    monkeypatch.delenv("JOURNAL_STREAM")
-    setup_logging(0)
-    log.error("boom")
-    assert capsys.readouterr().err == "syncd: error: boom\n"
-    log.setLevel(logging.WARNING)
