@@ -1,7 +1,9 @@
 """The configuration file: one declarative spec that validates, builds typed settings and the JSON Schema.
 
 Every problem is collected and reported at once with its key path (``config.toml: accounts.work.provder:
-unknown key (did you mean 'provider'?)``), never one at a time and never as a traceback.
+unknown key (did you mean 'provider'?)``), never one at a time and never as a traceback. The spec (the
+``*_KEYS`` lists) is the only place a key is described: the validator, the JSON Schema and its defaults,
+and the test that checks ``config.example.toml`` all read it (khal's "the spec is the documentation").
 """
 
 from __future__ import annotations
@@ -9,110 +11,155 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from datetime import time, timedelta
 from pathlib import Path
+from string import Formatter
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import connectors
+from syncd.durations import duration, format_duration, positive_duration
+from syncd.durations import parse_duration as parse_duration  # part of this module's public API
 from syncd.errors import ConfigError
-from syncd.values import (
-    SCHEMAS,
-    address,
-    boolean,
-    duration,
-    list_of,
-    pattern,
-    positive_int,
-    string,
-    time_of_day,
-    timezone,
-    weekday,
-)
+from syncd.values import SCHEMAS, WEEKDAYS, address, boolean, pattern, positive_int, string, time_of_day, weekday
 from syncd.values import path as to_path
+
+# ---- value kinds this module adds to syncd.values ---------------------------------------------------
+
+
+def timezone(value: Any) -> ZoneInfo:
+    if not isinstance(value, str):
+        raise TypeError('an IANA time zone name like "Europe/Berlin"')
+    try:
+        return ZoneInfo(value)
+    # A zone *folder* ("Europe") raises IsADirectoryError, not ZoneInfoNotFoundError.
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        zones = {zone.lower(): zone for zone in available_timezones()}
+        close = difflib.get_close_matches(value.strip().lower(), list(zones), n=1, cutoff=0.8)
+        hint = f" (did you mean '{zones[close[0]]}'?)" if close else ""
+        raise ValueError(
+            f"'{value}' is not an IANA time zone (e.g. Europe/Berlin, America/New_York, UTC){hint}"
+        ) from None
+
+
+_VARIABLE = re.compile(r"\$(\w+)|\$\{([^}]*)\}")
+
+
+def expanded_path(value: Any) -> Path:
+    """``~`` and ``$VARS`` expanded; an unset variable would otherwise stay in the path as literal text."""
+    if not isinstance(value, str):
+        raise TypeError("a path string")
+    if not value.strip():
+        raise ValueError("is empty")
+    unset = [a or b for a, b in _VARIABLE.findall(value) if (a or b) not in os.environ]
+    if unset:
+        raise ValueError(f"${unset[0]} is not set in the environment")
+    return to_path(value)
+
+
+def title_template(value: Any) -> str:
+    """Checked here because a typo like ``{nmae}`` would otherwise fail at the first follow-up written."""
+    text = string(value)
+    try:  # parse() and format() raise ValueError for stray braces and bad format specs
+        if all(field in (None, "name") for _, field, _, _ in Formatter().parse(text)):
+            text.format(name="")
+            return text
+    except ValueError:
+        pass
+    raise ValueError(f"'{text}' may use only the placeholder {{name}} (write {{{{ and }}}} for literal braces)")
+
+
+_KIND_SCHEMAS: dict[Callable[..., Any], dict[str, Any]] = {
+    **SCHEMAS,
+    positive_duration: SCHEMAS[duration],
+    timezone: {"type": "string"},
+    expanded_path: {"type": "string"},
+    title_template: {"type": "string"},
+    weekday: {"enum": list(WEEKDAYS)},
+    address: {"type": "string", "format": "email"},
+    pattern: {"type": "string"},
+}
 
 # ---- the spec ----------------------------------------------------------------------------------------
 
-REQUIRED = object()
+REQUIRED = object()  # a default that says the key must be given
 
 
 @dataclasses.dataclass(frozen=True)
 class Key:
+    """One key of a table: its name, how its TOML value becomes a typed one, its default, the doc line."""
+
     name: str
-    convert: Callable[[Any], Any]
+    kind: Callable[[Any], Any]  # converter of the value, or of one item when ``many``
     default: Any
     doc: str
-    item: Callable[[Any], Any] | None = None  # for lists: the converter of one item (for the schema)
-    choices: tuple[str, ...] | None = None
-
-
-def _key(name: str, convert: Callable[[Any], Any], default: Any, doc: str,
-         item: Callable[[Any], Any] | None = None) -> Key:
-    return Key(name, list_of(item) if item else convert, default, doc, item)
+    many: bool = False  # a TOML array of ``kind`` values, read as a tuple
+    choices: tuple[str, ...] | None = None  # the only values allowed (checked after ``kind``)
 
 
 ACCOUNT_KEYS = [
-    Key("provider", string, REQUIRED, "maildir | mbox | ics", choices=tuple(sorted(connectors.SOURCES))),
+    Key("provider", string, REQUIRED, "where the data comes from", choices=tuple(sorted(connectors.SOURCES))),
     # Existence is checked by `syncd config check` and at pull time, not here: an unmounted archive
     # must fail its own account, not stop every other account from being pulled.
-    Key("path", to_path, None, "the mail folder, mbox file or .ics file/folder (maildir, mbox, ics)"),
-    _key("me", list_of(address), (), "your own addresses in this account", item=address),
+    Key("path", expanded_path, None, "the mail folder, mbox file or .ics file/folder (maildir, mbox, ics)"),
+    Key("me", address, (), "your own addresses in this account", many=True),
     Key("enabled", boolean, True, "false skips the account on pull"),
-    Key("interval", duration, timedelta(minutes=15), "how often `syncd run` pulls this account"),
+    Key("interval", positive_duration, timedelta(minutes=15), "how often `syncd run` pulls this account"),
 ]
-# Keys only some providers take. A provider needs `path` when it reads local files.
+# Keys only some providers take; google and microsoft add their own entries here.
 PROVIDER_KEYS: dict[str, list[Key]] = {
     "maildir": [],
     "mbox": [],
     "ics": [
-        Key("window_past", duration, timedelta(days=5 * 365), "recurring events are expanded this far back"),
-        Key("window_future", duration, timedelta(days=365), "and this far ahead"),
+        Key("window_past", positive_duration, timedelta(days=5 * 365), "recurring events are expanded this far back"),
+        Key("window_future", positive_duration, timedelta(days=365), "and this far ahead"),
     ],
 }
-LOCAL_PROVIDERS = {"maildir", "mbox", "ics"}
+LOCAL_PROVIDERS = {"maildir", "mbox", "ics"}  # they read files, so `path` is required
 
 ENGINE_KEYS = [
     Key("max_recipients", positive_int, 20, "mail to or from more addresses (To+Cc, you excluded) is no contact"),
     Key("max_attendees", positive_int, 20, "meetings with more attendees are no contact"),
-    Key("min_every", duration, timedelta(days=14), "the shortest learned rhythm"),
-    Key("max_every", duration, timedelta(days=180), "the longest learned rhythm"),
-    Key("default_every", duration, timedelta(days=90), "the rhythm when nothing else applies"),
-    Key("forget_after", duration, timedelta(days=3 * 365), "older relationships are dormant: listed, not reminded"),
+    Key("min_every", positive_duration, timedelta(days=14), "the shortest learned rhythm"),
+    Key("max_every", positive_duration, timedelta(days=180), "the longest learned rhythm"),
+    Key("default_every", positive_duration, timedelta(days=90), "the rhythm when nothing else applies"),
+    Key("forget_after", positive_duration, timedelta(days=3 * 365), "older relationships are dormant, not reminded"),
     Key("after_series_end", duration, timedelta(days=21), "follow up this long after a recurring meeting ended"),
     Key("meeting_grace", duration, timedelta(days=7), "a meeting booked before due + this means no reminder"),
-    _key("blocklist", list_of(pattern), (), "addresses or *@domain never treated as people", item=pattern),
+    Key("blocklist", pattern, (), "addresses or *@domain never treated as people", many=True),
     Key("provider_equivalences", boolean, False, "treat googlemail.com = gmail.com, dots and +tags as one address"),
 ]
 FOLLOWUP_KEYS = [
     Key("target", string, "ics", "\"ics\", or the name of an account with a calendar"),
-    Key("ics_path", to_path, None, "the .ics file follow-ups go to (default: <state dir>/followups.ics)"),
+    Key("ics_path", expanded_path, None, "the .ics file follow-ups go to (default: <state dir>/followups.ics)"),
     Key("calendar_name", string, "Follow-ups", "the calendar's name"),
     Key("slot", time_of_day, time(9, 30), "local time of day follow-ups are placed at"),
-    Key("duration", duration, timedelta(minutes=15), "length of a follow-up event"),
+    Key("duration", positive_duration, timedelta(minutes=15), "length of a follow-up event"),
     Key("per_day", positive_int, 3, "at most this many follow-ups on one day"),
-    _key("working_days", list_of(weekday), frozenset(range(5)), "days follow-ups may land on", item=weekday),
+    Key("working_days", weekday, frozenset(range(5)), "days follow-ups may land on", many=True),
     Key("timezone", timezone, None, "IANA zone of the slot (default: this machine's zone)"),
     Key("reminder", duration, timedelta(0), "the pop-up comes this long before the slot"),
-    Key("title", string, "Reach out to {name}", "event title; {name} is the person's name"),
+    Key("title", title_template, "Reach out to {name}", "event title; {name} is the person's name"),
     Key("max_deletes", positive_int, 20, "a run deletes at most this many follow-ups without --force"),
-    Key("horizon", duration, timedelta(days=14), "follow-ups are written this far ahead"),
+    Key("horizon", positive_duration, timedelta(days=14), "follow-ups are written this far ahead"),
 ]
 TIER_KEYS = [
     Key("name", string, REQUIRED, "the tier's name"),
     Key("remind", boolean, True, "false: kept and listed, never reminded (the directory)"),
-    Key("every", duration, None, "the rhythm for this tier"),
-    _key("match", list_of(pattern), (), "addresses, globs (*@shop.example) or domains", item=pattern),
+    Key("every", positive_duration, None, "the rhythm for this tier"),
+    Key("match", pattern, (), "addresses, globs (*@shop.example) or domains", many=True),
 ]
 PEOPLE_KEYS = [
-    _key("addresses", list_of(address), REQUIRED, "one person's addresses (the first is their key)", item=address),
+    Key("addresses", address, REQUIRED, "one person's addresses (the first is their key)", many=True),
     Key("name", string, None, "their name"),
-    Key("every", duration, None, "their rhythm"),
-    Key("tier", string, None, "their tier"),
+    Key("every", positive_duration, None, "their rhythm"),
+    Key("tier", string, None, "their tier (one of the [[tiers]])"),
     Key("note", string, None, "shown in their follow-ups"),
 ]
-TOP_LEVEL = {"accounts": "table", "engine": "table", "followups": "table", "tiers": "array", "people": "array"}
+TOP_LEVEL = ("accounts", "engine", "followups", "tiers", "people")
 
 # ---- typed settings ------------------------------------------------------------------------------
 
@@ -124,7 +171,7 @@ class AccountConfig:
     path: Path | None
     me: tuple[str, ...]
     enabled: bool
-    options: Mapping[str, Any]
+    options: Mapping[str, Any]  # the provider's own keys, and `interval`, already converted
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,7 +194,7 @@ def local_timezone() -> ZoneInfo:
         if candidate:
             try:
                 return ZoneInfo(candidate)
-            except (ZoneInfoNotFoundError, ValueError):
+            except (ZoneInfoNotFoundError, ValueError, OSError):  # POSIX rules like "CET-1CEST", folders
                 continue
     return ZoneInfo("UTC")
 
@@ -220,98 +267,132 @@ def _suggest(word: str, choices: list[str]) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-def _table(data: Any, keys: list[Key], where: str, problems: _Problems) -> dict[str, Any]:
-    """Convert one table by its keys: unknown, missing, wrong type and bad values all reported."""
+_TOML_TYPES = {str: "a string", int: "a number", float: "a number", bool: "true/false", list: "an array",
+               dict: "a table", time: "a time"}
+_INVALID = object()  # a value that was reported as a problem
+
+
+def _convert(kind: Callable[[Any], Any], value: Any, where: str, problems: _Problems) -> Any:
+    try:
+        return kind(value)
+    except TypeError as exc:
+        got = _TOML_TYPES.get(type(value), "a date")  # the only TOML types left are dates and datetimes
+        problems.add(where, f"wrong type: expected {exc}, got {got}")
+    except ValueError as exc:
+        problems.add(where, str(exc))
+    return _INVALID
+
+
+def _value(key: Key, value: Any, where: str, problems: _Problems) -> Any:
+    if key.many:
+        if not isinstance(value, list):
+            problems.add(where, f"wrong type: expected an array, got {_TOML_TYPES.get(type(value), 'a date')}")
+            return _INVALID
+        # Each item is checked and reported on its own (`me[1]`), so one typo does not hide the next.
+        items = [_convert(key.kind, item, f"{where}[{i}]", problems) for i, item in enumerate(value)]
+        return _INVALID if _INVALID in items else tuple(items)
+    result = _convert(key.kind, value, where, problems)
+    if key.choices is not None and result is not _INVALID and result not in key.choices:
+        hint = _suggest(result, list(key.choices))
+        problems.add(where, f"unknown {key.name} '{result}' (one of: {', '.join(key.choices)}){hint}")
+        return _INVALID
+    return result
+
+
+def _table(
+    data: Any, keys: list[Key], where: str, problems: _Problems, tolerated: frozenset[str] = frozenset()
+) -> dict[str, Any] | None:
+    """Convert one table by its keys, reporting every problem; keys with a problem are left out.
+
+    ``tolerated`` keys are neither converted nor called unknown: the keys of other providers while an
+    account's own provider is itself wrong, so one typo does not produce a cascade of problems.
+    """
     if not isinstance(data, dict):
         problems.add(where, "must be a table")
-        return {}
-    out: dict[str, Any] = {}
+        return None
     names = [key.name for key in keys]
     for name in data:
-        if name not in names:
+        if name not in names and name not in tolerated:
             problems.add(f"{where}.{name}", f"unknown key{_suggest(name, names)}")
+    out: dict[str, Any] = {}
     for key in keys:
-        path = f"{where}.{key.name}"
-        if key.name not in data:
-            if key.default is REQUIRED:
-                problems.add(path, "missing (required)")
-            else:
-                out[key.name] = key.default
-            continue
-        try:
-            out[key.name] = key.convert(data[key.name])
-        except TypeError as exc:
-            problems.add(path, f"wrong type: expected {exc}, got {type(data[key.name]).__name__}")
-        except ValueError as exc:
-            problems.add(path, str(exc))
+        if key.name in data:
+            value = _value(key, data[key.name], f"{where}.{key.name}", problems)
+            if value is not _INVALID:
+                out[key.name] = value
+        elif key.default is REQUIRED:
+            problems.add(f"{where}.{key.name}", "missing (required)")
+        else:
+            out[key.name] = key.default
     return out
 
 
 def _account(name: str, data: Any, problems: _Problems) -> AccountConfig | None:
     where = f"accounts.{name}"
     provider = data.get("provider") if isinstance(data, dict) else None
-    extra: list[Key] = []
-    if isinstance(provider, str):
-        if provider not in PROVIDER_KEYS:
-            known = sorted(PROVIDER_KEYS)
-            hint = _suggest(provider, known)
-            problems.add(f"{where}.provider", f"unknown provider '{provider}' (one of: {', '.join(known)}){hint}")
-        else:
-            extra = PROVIDER_KEYS[provider]
-    values = _table(data, ACCOUNT_KEYS + extra, where, problems)
-    if provider in LOCAL_PROVIDERS and isinstance(data, dict) and "path" not in data:
+    before = len(problems.items)
+    if isinstance(provider, str) and provider in PROVIDER_KEYS:
+        values = _table(data, ACCOUNT_KEYS + PROVIDER_KEYS[provider], where, problems)
+    else:
+        any_provider = frozenset(key.name for keys in PROVIDER_KEYS.values() for key in keys)
+        values = _table(data, ACCOUNT_KEYS, where, problems, tolerated=any_provider)
+    if provider in LOCAL_PROVIDERS and "path" not in data:
         problems.add(f"{where}.path", "missing (required for a local archive)")
-    if len(values) != len(ACCOUNT_KEYS) + len(extra) or not isinstance(provider, str) or provider not in PROVIDER_KEYS:
         return None
-    common = {key.name for key in ACCOUNT_KEYS}
+    if len(problems.items) != before or values is None:
+        return None
+    common = {key.name for key in ACCOUNT_KEYS} - {"interval"}
     return AccountConfig(
         name=name,
-        provider=provider,
+        provider=values["provider"],
         path=values["path"],
         me=values["me"],
         enabled=values["enabled"],
-        options={k: v for k, v in values.items() if k not in common or k == "interval"},
+        options={k: v for k, v in values.items() if k not in common},
     )
 
 
 def parse_config(
     data: Mapping[str, Any], source: str = "config.toml", path: Path | None = None, check_paths: bool = False
 ) -> Config:
+    """Validate parsed TOML; raises ConfigError with every problem, each prefixed with ``source``."""
     problems = _Problems(source)
     for name in data:
         if name not in TOP_LEVEL:
             problems.add(name, f"unknown key{_suggest(name, list(TOP_LEVEL))}")
-    accounts: dict[str, AccountConfig] = {}
     raw_accounts = data.get("accounts", {})
     if not isinstance(raw_accounts, dict):
         problems.add("accounts", "must be a table of [accounts.NAME] tables")
         raw_accounts = {}
-    for name, table in raw_accounts.items():
-        account = _account(name, table, problems)
-        if account is not None:
-            accounts[name] = account
+    accounts = {name: _account(name, table, problems) for name, table in raw_accounts.items()}
     engine = _table(data.get("engine", {}), ENGINE_KEYS, "engine", problems)
     followups = _table(data.get("followups", {}), FOLLOWUP_KEYS, "followups", problems)
-    tiers = [_table(t, TIER_KEYS, f"tiers[{i}]", problems) for i, t in enumerate(_array(data, "tiers", problems))]
+    raw_tiers = _array(data, "tiers", problems)
+    tiers = [_table(t, TIER_KEYS, f"tiers[{i}]", problems) for i, t in enumerate(raw_tiers)]
     people = [_table(p, PEOPLE_KEYS, f"people[{i}]", problems) for i, p in enumerate(_array(data, "people", problems))]
-    _cross_checks(accounts, raw_accounts, engine, followups, tiers, people, problems)
+    _cross_checks(accounts, raw_accounts, engine or {}, followups or {}, raw_tiers, people, problems)
     for name, table in raw_accounts.items() if check_paths else ():
         raw_path = table.get("path") if isinstance(table, dict) else None
-        if isinstance(raw_path, str) and raw_path.strip() and not to_path(raw_path).exists():
-            problems.add(f"accounts.{name}.path", f"{to_path(raw_path)} does not exist")
+        try:
+            full = expanded_path(raw_path)
+        except (TypeError, ValueError):
+            continue  # already reported
+        if not full.exists():
+            problems.add(f"accounts.{name}.path", f"{full} does not exist")
     if problems.items:
         raise ConfigError(problems.items)
-    if followups.get("timezone") is None:
+    # No problems: every table was a table and every key converted.
+    assert engine is not None and followups is not None
+    followups["working_days"] = frozenset(followups["working_days"])
+    if followups["timezone"] is None:
         followups["timezone"] = local_timezone()
-    if isinstance(followups.get("working_days"), tuple):
-        followups["working_days"] = frozenset(followups["working_days"])
     return Config(
         path=path,
-        accounts=accounts,
+        accounts={name: account for name, account in accounts.items() if account is not None},
         engine=EngineConfig(**engine),
         followups=FollowupsConfig(**followups),
-        tiers=tuple(TierConfig(**t) for t in tiers),
-        people=tuple(PersonConfig(**p) for p in people),
+        tiers=tuple(TierConfig(**t) for t in tiers if t is not None),
+        people=tuple(PersonConfig(**p) for p in people if p is not None),
     )
 
 
@@ -324,34 +405,49 @@ def _array(data: Mapping[str, Any], name: str, problems: _Problems) -> list[Any]
 
 
 def _cross_checks(
-    accounts: dict[str, AccountConfig],
+    accounts: Mapping[str, AccountConfig | None],
     raw_accounts: Mapping[str, Any],
     engine: dict[str, Any],
     followups: dict[str, Any],
-    tiers: list[dict[str, Any]],
-    people: list[dict[str, Any]],
+    raw_tiers: list[Any],
+    people: list[dict[str, Any] | None],
     problems: _Problems,
 ) -> None:
+    """Checks across keys, on whatever converted; a key that failed on its own was already reported."""
     target = followups.get("target")
+    account = accounts.get(target) if isinstance(target, str) else None
     if isinstance(target, str) and target != "ics" and target not in raw_accounts:
-        choices = ["ics", *raw_accounts]
-        hint = _suggest(target, choices)
+        hint = _suggest(target, ["ics", *raw_accounts])
         problems.add("followups.target", f"'{target}' is neither \"ics\" nor a configured account{hint}")
-    if not followups.get("working_days", True):
+    elif account is not None and account.provider not in connectors.TARGETS:
+        problems.add("followups.target", f"account '{target}' ({account.provider}) cannot hold follow-ups")
+    if followups.get("working_days") == ():
         problems.add("followups.working_days", "needs at least one day")
-    if engine.get("min_every") and engine.get("max_every") and engine["min_every"] > engine["max_every"]:
+    low, high = engine.get("min_every"), engine.get("max_every")
+    if isinstance(low, timedelta) and isinstance(high, timedelta) and low > high:
         problems.add("engine.min_every", "is longer than engine.max_every")
-    names = [t.get("name") for t in tiers]
-    for index, name in enumerate(names):
-        if name is not None and names.index(name) != index:
-            problems.add(f"tiers[{index}].name", f"'{name}' is defined twice")
+    # A tier whose table had a problem still counts as defined, so people naming it get no second problem.
+    names = [t.get("name") if isinstance(t, dict) else None for t in raw_tiers]
     tier_names = [n for n in names if isinstance(n, str)]
+    for index, name in enumerate(names):
+        if isinstance(name, str) and names.index(name) != index:
+            problems.add(f"tiers[{index}].name", f"'{name}' is defined twice")
+    owner: dict[str, int] = {}
     for index, person in enumerate(people):
+        if person is None:
+            continue
         tier = person.get("tier")
         if tier is not None and tier not in tier_names:
             problems.add(f"people[{index}].tier", f"no tier named '{tier}'{_suggest(tier, tier_names)}")
         if person.get("addresses") == ():
             problems.add(f"people[{index}].addresses", "needs at least one address")
+        for item in person.get("addresses", ()):
+            # One address in two entries would merge them behind the user's back, or split them at random.
+            if owner.setdefault(item, index) != index:
+                problems.add(f"people[{index}].addresses", f"{item} is already in people[{owner[item]}]")
+
+
+_TOML_WHERE = re.compile(r" \(at (line \d+, column \d+|end of document)\)$")
 
 
 def load_config(path: Path, check_paths: bool = False) -> Config:
@@ -370,20 +466,38 @@ def load_config(path: Path, check_paths: bool = False) -> Config:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([f"{source}: not valid TOML: {exc}"]) from None
+        # tomllib ends its message with "(at line 2, column 14)": moved to where the key path usually goes.
+        message = str(exc)
+        where = _TOML_WHERE.search(message)
+        if where is None:
+            raise ConfigError([f"{source}: not valid TOML: {message}"]) from None
+        raise ConfigError([f"{source}: {where[1]}: not valid TOML: {message[: where.start()]}"]) from None
     return parse_config(data, source, path, check_paths)
 
 
 # ---- schema and starter ----------------------------------------------------------------------------
 
 
+def default_value(key: Key) -> Any:
+    """``key``'s default as a TOML/JSON value, or None when there is none to write (required, or computed)."""
+    def one(value: Any) -> Any:
+        if key.kind is weekday:
+            return WEEKDAYS[value]
+        return format_duration(value) if isinstance(value, timedelta | time) else value
+
+    if key.default is REQUIRED or key.default is None:
+        return None
+    return [one(item) for item in sorted(key.default)] if key.many else one(key.default)
+
+
 def _key_schema(key: Key) -> dict[str, Any]:
-    if key.item is not None:
-        schema: dict[str, Any] = {"type": "array", "items": dict(SCHEMAS.get(key.item, {"type": "string"}))}
-    else:
-        schema = dict(SCHEMAS.get(key.convert, {"type": "string"}))
+    schema = dict(_KIND_SCHEMAS.get(key.kind, {"type": "string"}))
+    if key.many:
+        schema = {"type": "array", "items": schema}
     if key.choices:
         schema["enum"] = list(key.choices)
+    if default_value(key) is not None:
+        schema["default"] = default_value(key)
     schema["description"] = key.doc
     return schema
 
@@ -397,15 +511,29 @@ def _object(keys: list[Key]) -> dict[str, Any]:
     }
 
 
+def _account_schema() -> dict[str, Any]:
+    """Common keys, then per provider (``if``/``then``) the keys it adds; other keys are refused."""
+    schema = _object(ACCOUNT_KEYS)
+    del schema["additionalProperties"]  # enforced inside each provider's `then`, which knows its keys
+    variants = []
+    for provider, extra in sorted(PROVIDER_KEYS.items()):
+        then = _object(extra)
+        then["properties"] = {key.name: True for key in ACCOUNT_KEYS} | then["properties"]
+        then["required"] = ["path"] if provider in LOCAL_PROVIDERS else []
+        chosen = {"required": ["provider"], "properties": {"provider": {"const": provider}}}
+        variants.append({"if": chosen, "then": then})
+    schema["allOf"] = variants
+    return schema
+
+
 def json_schema() -> dict[str, Any]:
-    account_keys = ACCOUNT_KEYS + [key for keys in PROVIDER_KEYS.values() for key in keys]
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "syncd configuration",
         "type": "object",
         "additionalProperties": False,
         "properties": {
-            "accounts": {"type": "object", "additionalProperties": _object(account_keys)},
+            "accounts": {"type": "object", "additionalProperties": _account_schema()},
             "engine": _object(ENGINE_KEYS),
             "followups": _object(FOLLOWUP_KEYS),
             "tiers": {"type": "array", "items": _object(TIER_KEYS)},
