@@ -3,256 +3,443 @@
 The calendar event is also the control (product file, "Follow-up events"):
 
 * contact happened before the event → the cycle changed: the event is removed (an old cycle's event
-  already in the past is left as history);
+  already in the past is left as history; it did its job);
 * the user **moved** it (its start is no longer the planned one) → a snooze: never moved back, only
   its text refreshed;
-* the user **deleted** it → dismissed for this cycle: the next one is due one cadence after the old
-  due date (a new key), or earlier if contact resets the cycle;
+* the user **deleted** it → dismissed for this cycle: the next one (a new key, ``n + 1``) is due one
+  cadence after the dismissed one, or earlier if contact resets the cycle; a dismissed one-off is over;
 * the person became ignored / directory / has a meeting booked → removed.
 
 Crash safety: the ``followups`` records are written *before* the target is touched (``pending``,
 ``deleting``) and settled after ``commit`` (``active``, ``done``). The next run resolves anything in
 flight: pending + present = active, pending + absent = create again (not a dismissal), deleting +
-absent = done. Keys are deterministic, so a repeated create finds the event it made before.
+absent = done, deleting + present = delete again. Keys are deterministic and targets treat a create of
+an existing key as an update, so a repeated create finds the event it made before.
+
+``plan`` is pure (records, the target's listing and "now" in, a :class:`Plan` out); ``apply`` writes it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import sqlite3
 from collections import Counter
-from datetime import date, datetime, timedelta
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from typing import Literal
 
 from connectors.base import CalendarTarget, FollowupEvent
 from syncd.config import FollowupsConfig
 from syncd.model import DueFollowup
-from syncd.planner import followup_key, place, slot_start
+from syncd.planner import Request, followup_key, local_today, place, slot_start
 from syncd.store import Store, utc_now_iso
 
+Verb = Literal["create", "update", "delete"]
+Occasion = tuple[str, str, str]  # (person, origin, cycle): one event at most per occasion
+FORCE_HINT = "syncd pull --force"
 
-@dataclasses.dataclass
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Record:
+    """One row of the ``followups`` table: what syncd wrote and what became of it."""
+
     key: str
     person: str
     origin: str
     cycle: str
-    n: int
-    due: date
+    n: int  # dismissals before this one within the occasion
+    due: date  # the date this follow-up is for (after dismissals: one cadence later)
     state: str  # pending | active | dismissed | deleting | done
-    stored: str = ""  # the state as the database has it (``state`` is resolved in memory first)
+    planned_start: datetime | None = None
+
+    @property
+    def occasion(self) -> Occasion:
+        return (self.person, self.origin, self.cycle)
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True, slots=True)
 class Action:
-    verb: str  # create | update | delete | dismissed
+    """One write to the target. ``record`` is the record as it stands once the write is durable."""
+
+    verb: Verb
     key: str
     person: str
-    when: datetime | None
     title: str
-    why: str
-    event: FollowupEvent | None = None
-    record: Record | None = None
+    start: datetime | None
+    reason: str
+    event: FollowupEvent | None = None  # create / update: what to write
+    record: Record | None = None  # None: a tagged event syncd has no record of
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Settle:
+    """A bookkeeping change with no calendar write (a dismissal noticed, a crash resolved, ...)."""
+
+    record: Record  # with its new state
+    reason: str
 
 
 @dataclasses.dataclass
-class ApplyResult:
-    actions: list[Action] = dataclasses.field(default_factory=list)
-    held_back: list[Action] = dataclasses.field(default_factory=list)
-    applied: bool = False
+class Plan:
+    actions: list[Action]  # creates and updates by start, then deletes soonest first
+    settles: list[Settle]
+    waiting: int  # wanted follow-ups whose day is beyond the horizon
+    max_deletes: int
+    zone: tzinfo
+    notes: list[str] = dataclasses.field(default_factory=list)
 
     def count(self, verb: str) -> int:
         return sum(1 for action in self.actions if action.verb == verb)
 
+    @property
+    def dismissed(self) -> list[Settle]:
+        return [s for s in self.settles if s.record.state == "dismissed"]
+
+    def lines(self) -> list[str]:
+        """One line per calendar write, for ``syncd plan`` and ``pull --dry-run``."""
+        out = []
+        for action in self.actions:
+            when = action.start.astimezone(self.zone).strftime("%a %Y-%m-%d %H:%M") if action.start else "-"
+            out.append(f"  {action.verb:<6} {when}  {action.title}  <{action.person}>  ({action.reason})")
+        out.extend(f"  dismissed by you: {s.record.person} (due {s.record.due}): {s.reason}" for s in self.dismissed)
+        return out
+
+
+@dataclasses.dataclass
+class ApplyResult:
+    plan: Plan
+    applied: bool  # False for a dry run: the counts are what would happen
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+    held_back_deletes: list[Action] = dataclasses.field(default_factory=list)
+    messages: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def dismissed(self) -> int:
+        return len(self.plan.dismissed)
+
+    def count(self, verb: str) -> int:
+        return {"create": self.created, "update": self.updated, "delete": self.deleted,
+                "dismissed": self.dismissed}.get(verb, 0)
+
     def describe(self, dry_run: bool = False) -> list[str]:
-        head = "follow-ups (plan, nothing written)" if dry_run else "follow-ups"
-        lines = [
-            f"{head}: {self.count('create')} to create, {self.count('update')} to update, "
-            f"{self.count('delete')} to delete"
-            if dry_run
-            else f"{head}: {self.count('create')} created, {self.count('update')} updated, "
-            f"{self.count('delete')} deleted"
-        ]
-        if self.count("dismissed"):
-            lines[0] += f"; {self.count('dismissed')} dismissed by you"
-        for action in self.actions if dry_run else []:
-            when = action.when.strftime("%Y-%m-%d %H:%M") if action.when else "-"
-            lines.append(f"  {action.verb:<9} {when}  {action.title}  ({action.why})")
-        if self.held_back:
-            lines.append(
-                f"  {len(self.held_back)} more deletions held back (more than followups.max_deletes in one run); "
-                "run 'syncd pull --force' if that is what you want"
-            )
-        return lines
+        if dry_run:
+            head = (f"follow-ups (plan, nothing written): {self.created} to create, {self.updated} to update, "
+                    f"{self.deleted} to delete")
+        else:
+            head = f"follow-ups: {self.created} created, {self.updated} updated, {self.deleted} deleted"
+        if self.dismissed:
+            head += f"; {self.dismissed} dismissed by you"
+        if self.plan.waiting:
+            head += f"; {self.plan.waiting} due later than the horizon"
+        return [head, *(self.plan.lines() if dry_run else []), *(f"  {m}" for m in self.messages)]
+
+
+# ---- reading the records ------------------------------------------------------------------------------
 
 
 def load_records(store: Store) -> dict[str, Record]:
+    """Every record not yet settled as done (done ones are history and never needed again)."""
     records = {}
-    for key, person, origin, due, state, detail in store.db.execute(
-        "SELECT key, person, origin, due, state, detail FROM followups WHERE state != 'done'"
+    for key, person, origin, due, planned, state, detail in store.db.execute(
+        "SELECT key, person, origin, due, planned_start, state, detail FROM followups WHERE state != 'done'"
     ):
         extra = json.loads(detail or "{}")
-        cycle, n = extra.get("cycle", ""), extra.get("n", 0)
-        records[key] = Record(key, person, origin, cycle, n, date.fromisoformat(due), state, state)
+        records[key] = Record(
+            key, person, origin, str(extra.get("cycle", "")), int(extra.get("n", 0)), date.fromisoformat(due),
+            state, datetime.fromisoformat(planned) if planned else None,
+        )
     return records
 
 
-def _event(item: DueFollowup, key: str, start: datetime, cfg: FollowupsConfig, planned: datetime) -> FollowupEvent:
+# ---- planning (pure) ----------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Want:
+    item: DueFollowup
+    n: int
+    due: date  # effective: after dismissals, one cadence later
+
+
+def _resolve(record: Record, present: bool, occasion_wanted: bool) -> str:
+    """What a record means now, given whether its event is in the target (see the module docstring)."""
+    state = record.state
+    if state == "pending":
+        return "active" if present else "unwritten"
+    if state == "deleting":
+        return "deleting" if present else "gone"
+    if state == "active" and not present:
+        return "dismissed" if occasion_wanted else "gone"
+    if state == "dismissed":
+        if present:
+            return "active"  # the user restored it (undo): it is theirs again, not dismissed
+        return "dismissed" if occasion_wanted else "gone"
+    return state
+
+
+def _wants(due: Sequence[DueFollowup], records: Mapping[str, Record], states: Mapping[str, str],
+           zone: tzinfo) -> dict[str, _Want]:
+    """The key each due occasion is wanted under: ``n`` = dismissals so far, each moving it a cadence on."""
+    chains: dict[Occasion, list[Record]] = {}
+    for record in records.values():
+        if states[record.key] == "dismissed":
+            chains.setdefault(record.occasion, []).append(record)
+    wants: dict[str, _Want] = {}
+    seen: set[Occasion] = set()
+    for item in due:
+        occasion = (item.person, item.origin, item.cycle)
+        if occasion in seen:
+            continue  # the engine listed an occasion twice: one event is all it gets
+        seen.add(occasion)
+        n, effective = 0, item.due
+        if occasion in chains:
+            if item.origin != "cycle" or not item.every_days:
+                continue  # a dismissed one-off is over
+            last = max(chains[occasion], key=lambda r: r.n)
+            # Counted from when it was shown, not only from its due date: dismissing a long-overdue
+            # follow-up must not bring the next one back at once.
+            shown = last.planned_start.astimezone(zone).date() if last.planned_start else last.due
+            n, effective = last.n + 1, max(last.due, shown) + timedelta(days=item.every_days)
+        wants[followup_key(item.person, item.origin, item.cycle, n)] = _Want(item, n, effective)
+    return wants
+
+
+def _planned(event: FollowupEvent, record: Record | None) -> datetime | None:
+    # A target that cannot store where syncd placed the event falls back to the record.
+    return event.planned_start or (record.planned_start if record is not None else None)
+
+
+def _keeps_day(event: FollowupEvent, record: Record | None, state: str | None, due: date) -> bool:
+    """Whether a wanted event stays where it is: a snooze always does; syncd's own placement does while
+    the due date it was placed for is unchanged, so re-planning others never churns it."""
+    planned = _planned(event, record)
+    if planned is not None and event.start != planned:
+        return True
+    if record is None:
+        return True  # ours (tagged, right key) but unrecorded: leave it where it is
+    if state == "deleting" or record.due != due:
+        return False
+    # A placement the records know of but the event does not carry was interrupted: place it again.
+    return record.planned_start is None or event.planned_start is None or record.planned_start == event.planned_start
+
+
+def _title(cfg: FollowupsConfig, name: str) -> str:
+    try:
+        return cfg.title.format(name=name)
+    except (KeyError, IndexError, ValueError):
+        return f"Reach out to {name}"  # a template with other fields must not stop the run
+
+
+def _event(want: _Want, key: str, start: datetime, planned: datetime, cfg: FollowupsConfig) -> FollowupEvent:
     return FollowupEvent(
-        key=key, person=item.person, start=start, duration_minutes=int(cfg.duration.total_seconds() // 60),
-        title=cfg.title.format(name=item.name), description=item.description,
+        key=key, person=want.item.person, start=start, duration_minutes=int(cfg.duration.total_seconds() // 60),
+        title=_title(cfg, want.item.name), description=want.item.description,
         reminder_minutes=int(cfg.reminder.total_seconds() // 60), planned_start=planned,
     )
 
 
+def _text(event: FollowupEvent) -> tuple[str, str, int, int]:
+    return (event.title, event.description, event.reminder_minutes, event.duration_minutes)
+
+
+def _record(want: _Want, key: str, state: str, planned: datetime | None) -> Record:
+    item = want.item
+    return Record(key, item.person, item.origin, item.cycle, want.n, want.due, state, planned)
+
+
+def _why_due(want: _Want, state: str | None, today: date) -> str:
+    kind = {"cycle": "", "reminder": "reminder, ", "series": "series ended, "}.get(want.item.origin, "")
+    why = f"{kind}due {want.due.isoformat()}"
+    if want.n:
+        why += " (one cadence after the one you dismissed)"
+    elif want.due < today:
+        why += f" ({(today - want.due).days} days overdue)"
+    if state == "unwritten":
+        why += "; written again after an interrupted run"
+    return why
+
+
+def _why_unwanted(record: Record | None, by_person: Mapping[str, list[DueFollowup]]) -> str:
+    if record is None:
+        return "no record of it and not due"
+    others = by_person.get(record.person, [])
+    if record.origin == "cycle" and any(d.origin == "cycle" for d in others):
+        return "contact since: the cycle restarted"
+    if not others:
+        return "no longer due (ignored, directory tier, dormant, or a meeting is booked)"
+    return "no longer due"
+
+
 def plan(
-    due: list[DueFollowup], records: dict[str, Record], existing: list[FollowupEvent], now: datetime,
+    due: Sequence[DueFollowup], records: Mapping[str, Record], existing: Sequence[FollowupEvent], now: datetime,
     cfg: FollowupsConfig,
-) -> list[Action]:
-    present = {event.key: event for event in existing}
-    # Resolve what a crash left in flight (see the module docstring).
-    for in_flight in records.values():
-        if in_flight.state == "pending":
-            in_flight.state = "active" if in_flight.key in present else "new"
-        elif in_flight.state == "deleting":
-            in_flight.state = "active" if in_flight.key in present else "done"
-    by_cycle: dict[tuple[str, str, str], list[Record]] = {}
-    for record in records.values():
-        by_cycle.setdefault((record.person, record.origin, record.cycle), []).append(record)
-    actions: list[Action] = []
-    wanted: dict[str, tuple[DueFollowup, int, date, Record | None]] = {}
-    for item in due:
-        chain = sorted(by_cycle.get((item.person, item.origin, item.cycle), []), key=lambda r: r.n)
-        n, effective = 0, item.due
-        for link in chain:
-            if link.state == "active" and link.key not in present:
-                link.state = "dismissed"  # the user deleted it
-                actions.append(Action("dismissed", link.key, link.person, None, item.name, "you deleted it",
-                                      record=link))
-            if link.state == "dismissed":
-                if item.origin != "cycle" or not item.every_days:
-                    n = -1  # a dismissed one-off is done
-                    break
-                n, effective = link.n + 1, link.due + timedelta(days=item.every_days)
-        if n < 0:
-            continue
-        key = followup_key(item.person, item.origin, item.cycle, n)
-        wanted[key] = (item, n, effective, records.get(key))
-    # Days already holding a kept event count toward per_day.
+) -> Plan:
+    """What to write so the target holds exactly the wanted follow-ups, honouring the user's moves and
+    deletions. Pure: nothing is read or written here."""
+    result = Plan([], [], 0, cfg.max_deletes, cfg.timezone)
+    present: dict[str, FollowupEvent] = {}
+    for listed in existing:
+        if listed.key in present:
+            result.notes.append(f"the calendar lists follow-up {listed.key} twice; the first one is used")
+        present.setdefault(listed.key, listed)
+    wanted_occasions = {(d.person, d.origin, d.cycle) for d in due}
+    states = {key: _resolve(r, key in present, r.occasion in wanted_occasions) for key, r in records.items()}
+    wants = _wants(due, records, states, cfg.timezone)
+    today = local_today(now, cfg)
+
+    # Kept events hold their day and count toward its per-day cap; the rest get a day.
     taken: Counter[date] = Counter()
-    needs_day: list[DueFollowup] = []
-    for key, (item, _, effective, previous) in wanted.items():
-        event = present.get(key)
-        if event is not None and _stays(event, previous, effective)[0]:
-            taken[event.start.astimezone(cfg.timezone).date()] += 1
+    requests: list[Request] = []
+    for key, want in wants.items():
+        current = present.get(key)
+        if current is not None and _keeps_day(current, records.get(key), states.get(key), want.due):
+            taken[current.start.astimezone(cfg.timezone).date()] += 1
         else:
-            needs_day.append(dataclasses.replace(item, due=effective))
-    days = place(needs_day, taken, now, cfg)
-    for key, (item, n, effective, previous) in wanted.items():
-        event = present.get(key)
-        kept, moved = _stays(event, previous, effective) if event is not None else (False, False)
-        new_record = Record(key, item.person, item.origin, item.cycle, n, effective, "active")
-        if kept and event is not None:
-            fresh = _event(item, key, event.start, cfg, event.planned_start or event.start)
-            if (fresh.title, fresh.description, fresh.reminder_minutes, fresh.duration_minutes) != (
-                event.title, event.description, event.reminder_minutes, event.duration_minutes
-            ):
-                why = "text refreshed" + (" (you moved it: kept where you put it)" if moved else "")
-                actions.append(Action("update", key, item.person, event.start, fresh.title, why, fresh, new_record))
-            elif previous is None or previous.stored != "active":
-                # Present as wanted, but the database does not know it yet (a crash after commit).
-                actions.append(Action("confirm", key, item.person, event.start, fresh.title, "", None, new_record))
+            item = want.item
+            requests.append(Request(key, want.due, item.strength, f"{item.name}\x1f{item.person}\x1f{item.origin}"))
+    days = place(requests, taken, now, cfg)
+    placing = {request.key for request in requests}
+
+    writes: list[Action] = []
+    deletes: list[Action] = []
+    for key, want in wants.items():
+        event, record, state = present.get(key), records.get(key), states.get(key)
+        if event is not None and key not in placing:
+            planned = _planned(event, record) or event.start
+            fresh = _event(want, key, event.start, planned, cfg)
+            settled = _record(want, key, "active", planned)
+            if _text(fresh) != _text(event):
+                why = "text refreshed" + ("; stays where you moved it" if event.start != planned else "")
+                writes.append(Action("update", key, want.item.person, fresh.title, event.start, why, fresh, settled))
+            elif record is None or record != settled:
+                result.settles.append(Settle(settled, "already in the calendar"))
             continue
-        day = days.get((item.person, item.origin, item.cycle))
+        day = days.get(key)
         if day is None:
-            continue  # beyond the horizon: a later run writes it
+            if event is not None:
+                # Its due date moved past the horizon: out for now, back when its day comes near.
+                deletes.append(Action("delete", key, event.person, event.title, event.start,
+                                      f"now due {want.due.isoformat()}, beyond the horizon", None,
+                                      _record(want, key, "done", record.planned_start if record else None)))
+            else:
+                result.waiting += 1
+            continue
         start = slot_start(day, cfg)
-        fresh = _event(item, key, start, cfg, start)
-        verb = "update" if event is not None else "create"
-        why = f"due {effective.isoformat()}" + (f", {item.origin}" if item.origin != "cycle" else "")
-        actions.append(Action(verb, key, item.person, start, fresh.title, why, fresh, new_record))
-    # Everything syncd owns that is no longer wanted goes, unless it is already history.
-    today = now.astimezone(cfg.timezone).date()
+        fresh = _event(want, key, start, start, cfg)
+        verb: Verb = "create" if event is None else "update"
+        why = _why_due(want, state, today) if verb == "create" else f"due date now {want.due.isoformat()}"
+        writes.append(Action(verb, key, want.item.person, fresh.title, start, why, fresh,
+                             _record(want, key, "active", start)))
+
+    by_person: dict[str, list[DueFollowup]] = {}
+    for item in due:
+        by_person.setdefault(item.person, []).append(item)
     for key, event in present.items():
-        if key in wanted:
+        if key in wants:
             continue
-        owned = records.get(key)
-        if event.start.astimezone(cfg.timezone).date() < today:
-            if owned is not None:
-                actions.append(Action("done", key, event.person, event.start, event.title, "in the past", None, owned))
+        record, state = records.get(key), states.get(key)
+        done = dataclasses.replace(record, state="done") if record is not None else None
+        if state == "deleting":
+            why = "finishing a deletion an earlier run began"
+        elif record is not None and record.occasion in wanted_occasions:
+            why = "a second event for the same follow-up"  # one event per person and occasion, always
+        elif event.start <= now:
+            if done is not None:
+                result.settles.append(Settle(done, "in the past: left as history"))
             continue
-        actions.append(Action("delete", key, event.person, event.start, event.title, "no longer due", None, owned))
-    # Records nobody needs any more are settled; a dismissal stays while its cycle is still wanted.
-    wanted_cycles = {(item.person, item.origin, item.cycle) for item in due}
+        else:
+            why = _why_unwanted(record, by_person)
+        deletes.append(Action("delete", key, event.person, event.title, event.start, why, None, done))
+
+    # Records with neither a wanted key nor an event: dismissals stay while their occasion is due.
     for key, record in records.items():
-        if key in wanted or key in present or record.state == "done":
+        if key in wants or key in present:
             continue
-        if record.state == "dismissed" and (record.person, record.origin, record.cycle) in wanted_cycles:
-            continue
-        actions.append(Action("done", key, record.person, None, "", "settled", None, record))
-    return actions
+        state = "dismissed" if states[key] == "dismissed" else "done"
+        if state != record.state:
+            why = "you deleted it" if state == "dismissed" else "settled"
+            result.settles.append(Settle(dataclasses.replace(record, state=state), why))
+
+    writes.sort(key=lambda a: (a.start or now, a.key))
+    deletes.sort(key=lambda a: (a.start or now, a.key))
+    result.actions = writes + deletes
+    return result
 
 
-def _stays(event: FollowupEvent, previous: Record | None, effective: date) -> tuple[bool, bool]:
-    """(the event keeps its day, the user moved it): a snooze always stays; syncd's own placement stays
-    while the due date it was placed for is unchanged (no churn when others are re-planned)."""
-    moved = event.planned_start is not None and event.start != event.planned_start
-    return moved or (previous is not None and previous.due == effective), moved
+# ---- applying -----------------------------------------------------------------------------------------
 
 
-def _save(store: Store, record: Record, state: str, planned: datetime | None = None) -> None:
-    store.db.execute(
+def _save(db: sqlite3.Connection, record: Record) -> None:
+    planned = record.planned_start.astimezone(UTC).isoformat() if record.planned_start else None
+    db.execute(
         "INSERT INTO followups(key, person, origin, due, planned_start, state, detail, updated) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET due = excluded.due, "
-        "planned_start = COALESCE(excluded.planned_start, followups.planned_start), state = excluded.state, "
-        "updated = excluded.updated",
-        (record.key, record.person, record.origin, record.due.isoformat(), planned.isoformat() if planned else None,
-         state, json.dumps({"cycle": record.cycle, "n": record.n}), utc_now_iso()),
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET person = excluded.person, "
+        "origin = excluded.origin, due = excluded.due, planned_start = excluded.planned_start, "
+        "state = excluded.state, detail = excluded.detail, updated = excluded.updated",
+        (record.key, record.person, record.origin, record.due.isoformat(), planned, record.state,
+         json.dumps({"cycle": record.cycle, "n": record.n}), utc_now_iso()),
     )
 
 
-def apply(
-    actions: list[Action], target: CalendarTarget, store: Store, cfg: FollowupsConfig, force: bool
-) -> ApplyResult:
-    result = ApplyResult()
-    deletes = [a for a in actions if a.verb == "delete"]
-    allowed = deletes if force else deletes[: cfg.max_deletes]
-    result.held_back = [a for a in deletes if a not in allowed]
-    result.actions = [a for a in actions if a.verb != "delete" or a in allowed]
-    writes = [a for a in result.actions if a.verb in ("create", "update", "delete")]
-    with store.transaction():
-        for action in result.actions:
-            if action.record is None:
-                continue
-            if action.verb in ("create", "update"):
-                _save(store, action.record, "pending", action.event.planned_start if action.event else None)
-            elif action.verb == "delete":
-                _save(store, action.record, "deleting")
-            elif action.verb in ("dismissed", "done"):
-                _save(store, action.record, action.verb)
-            elif action.verb == "confirm":
-                _save(store, action.record, "active")
-    for action in writes:
-        if action.verb == "create" and action.event is not None:
-            target.create(action.event)
-        elif action.verb == "update" and action.event is not None:
-            target.update(action.event)
-        elif action.verb == "delete":
-            target.delete(action.key)
-    target.commit()
-    with store.transaction():
+def _split(plan: Plan, force: bool) -> tuple[list[Action], list[Action], list[str]]:
+    """(the writes to make, the deletions held back, messages): at most ``max_deletes`` unless forced."""
+    deletes = [a for a in plan.actions if a.verb == "delete"]
+    allowed = len(deletes) if force else min(len(deletes), plan.max_deletes)
+    held = deletes[allowed:]
+    writes = deletes[:allowed] + [a for a in plan.actions if a.verb != "delete"]
+    messages = list(plan.notes)
+    if held:
+        messages.append(
+            f"{len(held)} more deletions held back (followups.max_deletes is {plan.max_deletes} a run); "
+            f"run '{FORCE_HINT}' if that is what you want"
+        )
+    return writes, held, messages
+
+
+def preview(plan: Plan, force: bool = False) -> ApplyResult:
+    """What :func:`apply` would do, without writing (``--dry-run``, ``syncd plan``)."""
+    writes, held, messages = _split(plan, force)
+    count = Counter(a.verb for a in writes)
+    return ApplyResult(plan, False, count["create"], count["update"], count["delete"], held, messages)
+
+
+def apply(plan: Plan, target: CalendarTarget, store: Store, force: bool = False) -> ApplyResult:
+    """Write ``plan``: records first (pending / deleting), then the target, commit, then the records
+    settled. A crash anywhere leaves states the next :func:`plan` resolves without duplicates or
+    false dismissals."""
+    writes, held, messages = _split(plan, force)
+    count = Counter(a.verb for a in writes)
+    result = ApplyResult(plan, False, count["create"], count["update"], count["delete"], held, messages)
+    if plan.settles or writes:
+        with store.transaction() as db:
+            for settle in plan.settles:
+                _save(db, settle.record)
+            for action in writes:
+                if action.record is not None:
+                    in_flight = "deleting" if action.verb == "delete" else "pending"
+                    _save(db, dataclasses.replace(action.record, state=in_flight))
+    if writes:
         for action in writes:
-            if action.record is not None:
-                _save(store, action.record, "done" if action.verb == "delete" else "active")
-    result.actions = [a for a in result.actions if a.verb not in ("done", "confirm")]
+            if action.verb == "delete":
+                target.delete(action.key)
+            elif action.event is not None:
+                (target.create if action.verb == "create" else target.update)(action.event)
+        target.commit()
+        with store.transaction() as db:
+            for action in writes:
+                if action.record is not None:
+                    _save(db, action.record)
     result.applied = True
     return result
 
 
 def reconcile(
-    due: list[DueFollowup], store: Store, target: CalendarTarget, now: datetime, cfg: FollowupsConfig,
+    due: Sequence[DueFollowup], store: Store, target: CalendarTarget, now: datetime, cfg: FollowupsConfig,
     *, dry_run: bool = False, force: bool = False,
 ) -> ApplyResult:
-    actions = plan(due, load_records(store), target.list_own(), now, cfg)
-    if dry_run:
-        return ApplyResult(actions=[a for a in actions if a.verb not in ("done", "confirm")])
-    return apply(actions, target, store, cfg, force)
+    """List the target, plan against the records, and apply (or only preview, for a dry run)."""
+    planned = plan(due, load_records(store), target.list_own(), now, cfg)
+    return preview(planned, force) if dry_run else apply(planned, target, store, force)
