@@ -178,26 +178,43 @@ def _aggregate(
 # ---- one person's standing ------------------------------------------------------------------------
 
 
-def _evidence(store: Store, kind: str, pair: tuple[int, int] | None) -> Evidence | None:
+Details = dict[int, tuple[str | None, str | None]]  # interaction id -> (subject, link)
+
+
+def _details(store: Store, aggregates: Iterable[_Aggregate]) -> Details:
+    """Subject and link of every interaction that set someone's last contact: one query per 500 ids,
+    not three per person (a full recompute of 20,000 people otherwise spends most of its Python time here)."""
+    ids = sorted({iid for agg in aggregates for _, iid in agg.last.values()})
+    found: Details = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        rows = store.db.execute(
+            f"SELECT id, subject, link FROM interactions WHERE id IN ({','.join('?' * len(chunk))})", chunk
+        )
+        found.update((iid, (subject, link)) for iid, subject, link in rows)
+    return found
+
+
+def _evidence(details: Details, kind: str, pair: tuple[int, int] | None) -> Evidence | None:
     if pair is None:
         return None
     ts, iid = pair
-    row = store.db.execute("SELECT subject, link FROM interactions WHERE id = ?", (iid,)).fetchone()
-    subject, link = row if row else (None, None)
+    subject, link = details.get(iid, (None, None))
     return Evidence(iid, datetime.fromtimestamp(ts, UTC), kind, subject, link)
 
 
 def standing(
-    store: Store, config: Config, key: str, agg: _Aggregate, every_setting: dict[str, dict[str, Any]], now: datetime
+    config: Config, key: str, agg: _Aggregate, every_setting: dict[str, dict[str, Any]], details: Details,
+    now: datetime,
 ) -> tuple[PersonStatus, int | None]:
     """A person's status at ``now``, and when it will change by itself (unix seconds, or None)."""
     configured = next((p for p in config.people if p.addresses[0] == key), None)
     settings = _merged(every_setting, key, agg.addresses)
     # Sorted, so the listing is stable; the key says which one is primary.
     addresses = tuple(sorted(agg.addresses | set(configured.addresses if configured else ()) | {key}))
-    last_out = _evidence(store, "outbound", agg.last.get("outbound"))
-    last_in = _evidence(store, "inbound", agg.last.get("inbound"))
-    last_meet = _evidence(store, "meeting", agg.last.get("meeting"))
+    last_out = _evidence(details, "outbound", agg.last.get("outbound"))
+    last_in = _evidence(details, "inbound", agg.last.get("inbound"))
+    last_meet = _evidence(details, "meeting", agg.last.get("meeting"))
     candidates = [e for e in (last_out, last_in, last_meet) if e is not None]
     # Ties (one interaction both ways is impossible, but two at the same second are not): the
     # outbound one wins, being the stronger evidence of a relationship.
@@ -275,8 +292,9 @@ def _compute(
         for key in added:
             aggregates.setdefault(key, _Aggregate())
     results: list[Result] = []
+    details = _details(store, aggregates.values())
     for key, agg in aggregates.items():
-        status, until = standing(store, config, key, agg, settings, now)
+        status, until = standing(config, key, agg, settings, details, now)
         # Someone known only from mail dated in the future is nobody yet (an implausible date): the row
         # is kept, unlisted, only so the incremental refresh looks at them again when that date comes.
         hidden = not agg.last and agg.next_meeting is None and key not in added
@@ -339,7 +357,7 @@ def refresh(store: Store, config: Config, now: datetime) -> RefreshStats:
             added = _added(store, config, persons, settings)
             for key in keys - {r[0] for r in results}:
                 if key in added:
-                    results.append((key, *standing(store, config, key, _Aggregate(), settings, now)))
+                    results.append((key, *standing(config, key, _Aggregate(), settings, {}, now)))
                 else:
                     db.execute("DELETE FROM person_status WHERE person = ?", (key,))
             _save(store, results)

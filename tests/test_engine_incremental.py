@@ -224,3 +224,17 @@ def test_an_address_merged_out_of_an_equivalence_group_leaves_it() -> None:
     assert found["johndoe@gmail.com"].addresses == ("johndoe@gmail.com", "johndoe@googlemail.com")
     assert found["bob@x.org"].addresses == ("bob@x.org", "john.doe@gmail.com")
     assert found == world.full()
+
+
+def test_the_engine_benchmark_runs_small() -> None:
+    """The benchmark itself (bench/bench_engine.py) on 2,000 interactions, so it cannot rot; no timing asserted."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "bench_engine.py"
+    spec = importlib.util.spec_from_file_location("bench_engine", path)
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    figures = bench.main(["--interactions", "2000", "--addresses", "300"])
+    assert figures["persons"] > 100 and 0 < figures["recomputed"] <= 100
