@@ -18,6 +18,7 @@ Built on ``schedule`` (apis.md §7), with what it lacks added here:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -36,7 +37,7 @@ import schedule
 
 from syncd import job
 from syncd.config import Config, load_config
-from syncd.errors import ConfigError, SyncdError
+from syncd.errors import ConfigError, StateError, SyncdError
 from syncd.lock import writer_lock
 from syncd.notify import notify, watchdog_seconds
 from syncd.paths import state_dir
@@ -330,8 +331,14 @@ class Daemon:
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1):
             signal.signal(signum, self._signal)
         directory = state_dir()
-        lock = writer_lock(directory, "run", wait_seconds=LOCK_WAIT, cancelled=lambda: self.stopping)
-        with lock, job.open_store(directory) as store:
+        with contextlib.ExitStack() as stack:
+            try:
+                stack.enter_context(writer_lock(directory, "run", LOCK_WAIT, cancelled=lambda: self.stopping))
+            except StateError:
+                if self.stopping:
+                    return 0  # stopped while waiting for a `syncd pull` to finish: a clean stop, not a failure
+                raise
+            store = stack.enter_context(job.open_store(directory))
             self.store = store
             notify("READY=1", f"STATUS=started with {len(self.states)} accounts")
             log.info("started: %d accounts, pid %d", len(self.states), os.getpid())

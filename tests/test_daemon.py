@@ -370,6 +370,26 @@ def test_a_failing_account_backs_off_while_another_keeps_its_rhythm_live(tmp_pat
     assert "next try in 0:00:01" in failures[0] and "next try in 0:00:02" in failures[1]
 
 
+def test_the_service_waits_for_a_running_pull_and_a_stop_ends_the_wait(tmp_path: Path,
+                                                                        notify_socket: socket.socket) -> None:
+    from tests.test_lock import _hold
+
+    config = write_sample(tmp_path / "sample")
+    state = tmp_path / "state"
+    state.mkdir()
+    holder = _hold(state, "pull", 30)
+    try:
+        daemon = _start(config, state, tmp_path / "notify")
+        with pytest.raises(AssertionError, match="no READY=1"):
+            _messages(notify_socket, "READY=1", timeout=1.5)  # not ready while `syncd pull` writes
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=5) == 0
+    finally:
+        holder.kill()
+        holder.wait()
+        notify_socket.close()
+
+
 def test_sigterm_mid_pull_exits_0_and_the_next_start_resumes(tmp_path: Path) -> None:
     mail = tmp_path / "mail"
     gen_maildir.generate(mail, messages=12000, folders=2, people=300)
