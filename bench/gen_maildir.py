@@ -1,8 +1,9 @@
 """Write a synthetic Maildir of N messages: outbound, inbound and bulk mail among P people (seeded).
 
-    .venv/bin/python bench/gen_maildir.py OUT --messages 1000000 --folders 100 --people 20000
+    .venv/bin/python bench/gen_maildir.py OUT --messages 1000000 --folders 100 --people 20000 --owner me@example.com
 
-Deterministic for a seed. Headers only matter to syncd, so bodies are one line.
+Deterministic for a seed. Headers look like a real mailbox's (Received, MIME, threads, lists); bodies
+are short filler, since syncd reads only the header block.
 """
 
 from __future__ import annotations
@@ -34,17 +35,34 @@ def generate(out: Path, messages: int, folders: int = 10, people: int = 2000, ow
         who = rng.randrange(people)
         folder = rng.randrange(folders)
         kind = "out" if folder == 0 else ("bulk" if rng.random() < 0.15 else "in")
+        # Mostly one recipient, sometimes a few, now and then a crowd (over the recipient cap).
+        crowd = rng.choice((1, 1, 1, 1, 2, 3, 5)) if rng.random() > 0.01 else 40
+        others = [(who + k * 7919) % people for k in range(crowd)]
+        listed = ", ".join(f'"{names[i]}" <{addresses[i]}>' for i in others)
         if kind == "out":
-            sender, to = f"Me <{owner}>", f"{names[who]} <{addresses[who]}>"
+            sender, to = f"Me <{owner}>", listed
+        elif kind == "bulk":
+            sender, to = f"News {who % 50} <news{who % 50}@lists.example>", f"Me <{owner}>"
         else:
             sender, to = f"{names[who]} <{addresses[who]}>", f"Me <{owner}>"
-        cc = f"\nCc: {names[(who + 1) % people]} <{addresses[(who + 1) % people]}>" if rng.random() < 0.2 else ""
-        bulk = "\nList-Id: <news.org.example>\nPrecedence: bulk" if kind == "bulk" else ""
-        text = (
-            f"From: {sender}\nTo: {to}{cc}\nSubject: Message {n}\nDate: {format_datetime(when)}\n"
-            f"Message-ID: <{n}.{seed}@gen.example>{bulk}\n\nbody {n}\n"
-        )
-        path = dirs[folder] / f"{int(when.timestamp())}.{n}_{seed}.gen:2,S"
+        headers = [f"Return-Path: <{addresses[who]}>",
+                   f"Received: from mx{n % 7}.example by mail.example with ESMTPS id {n:x}; {format_datetime(when)}",
+                   f"From: {sender}", f"To: {to}"]
+        if rng.random() < 0.2:
+            headers.append(f"Cc: {names[(who + 1) % people]} <{addresses[(who + 1) % people]}>")
+        subject = f"Message {n}" if rng.random() > 0.05 else f"=?utf-8?q?Caf=C3=A9_{n}?="
+        headers += [f"Subject: {subject}", f"Date: {format_datetime(when)}", f"Message-ID: <{n}.{seed}@gen.example>"]
+        if kind != "bulk" and rng.random() < 0.4:
+            headers.append(f"In-Reply-To: <{max(0, n - 1)}.{seed}@gen.example>")
+        if kind == "bulk":
+            headers.append(rng.choice(("List-Id: <news.lists.example>\nPrecedence: bulk",
+                                       "List-Unsubscribe: <mailto:unsubscribe@lists.example>",
+                                       "Auto-Submitted: auto-generated")))
+        headers += ["MIME-Version: 1.0", "Content-Type: text/plain; charset=utf-8"]
+        text = "\n".join(headers) + f"\n\nbody {n}\n" + "lorem ipsum dolor sit amet\n" * rng.randrange(1, 40)
+        # One in ten is still in new/ (not seen by a client: no ":2," info), the rest in cur/.
+        unique = f"{int(when.timestamp())}.M{n}P{seed}.gen"
+        path = (dirs[folder].parent / "new" / unique) if n % 10 == 0 else dirs[folder] / f"{unique}:2,S"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.write(fd, text.encode())
         os.close(fd)

@@ -1,12 +1,19 @@
 """Maildir, Maildir++ and plain trees of one-message files (the layout of the Enron corpus).
 
-RESOURCE = a folder, as a path relative to the account root ("." for the root itself). PROVIDER ID =
-``folder/unique`` where *unique* is the Maildir file name before its ``:2,flags`` info (so a flag
-change or a move from new/ to cur/ keeps the id), or the file name in a plain tree.
+RESOURCE = a folder, as a path relative to the account root ("." for the root itself). A folder is a
+Maildir when it has ``cur/`` and ``new/`` (``tmp/`` holds deliveries in progress and is never read,
+per the Maildir spec, cr.yp.to/proto/maildir.html). That covers Maildir++ (``.Work.Clients`` beside
+the root's ``cur/``, as Courier, Dovecot, offlineimap and mbsync keep them) and nested layouts
+(mbsync's ``SubFolders Verbatim``: ``Work/Clients/cur``). A folder without ``cur/``/``new/`` that holds
+files and is not inside a Maildir is a plain folder of one-message files (``maildir/<user>/sent/1.``).
+
+PROVIDER ID = ``folder/unique``: *unique* is the Maildir file name before its info (``:2,flags``; mbsync
+writes ``;2,`` where ``:`` is not allowed), so a flag change or a move from new/ to cur/ keeps the id.
+In a plain folder it is the file name.
 
 Incremental: a folder's CURSOR is the mtime of its directories (the folder, and its cur/ and new/).
 Adding, removing or renaming a file changes its directory's mtime, so an unchanged folder is not even
-listed; a changed one is listed and only files the store does not know yet are opened — and only their
+listed; a changed one is listed and only files the store does not know yet are opened, and only their
 header block is read. A re-pull with nothing changed reads no message file.
 """
 
@@ -14,26 +21,44 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from connectors.base import Batch, KnownIds, Skip, Source, SourceUnavailable
+from connectors.base import Batch, KnownIds, Participant, Skip, Source, SourceUnavailable
 from connectors.mailparse import parse_headers, read_headers
 from syncd.addresses import normalise
 
-BATCH_SIZE = 2000
+BATCH_SIZE = 1000
 MAILDIR_PARTS = ("cur", "new")
-# A directory changed within this many seconds may change again within the same mtime tick; its
-# cursor is not advanced, so the next pull lists it again (cheap) rather than miss a message.
+# Directories that hold no mail: Maildir's delivery area, and index/metadata folders of mail tools.
+NOT_MAIL = {"tmp", ".notmuch", "courierimapkeywords", "courierimaphieracl", ".git"}
+# A directory changed within this many seconds may change again within the same mtime tick (coarse
+# on some file systems: 2 s on FAT); its cursor is not advanced, so the next pull lists it again
+# (cheap) rather than miss a message that arrived in the same tick.
 MTIME_SETTLE_SECONDS = 2.0
-SENT_WORDS = ("sent",)
+# Folders whose senders are the owner: "sent", "Sent Items", "_sent_mail", "[Gmail].Sent Mail",
+# "Sent Messages", "sent_items" ... and a few localised names. Whole words, so "presentations" is not.
+_SENT = re.compile(r"(?:^|[^a-z])(?:sent|sentitems|gesendet|envoy[ée]s|enviados|inviata|verzonden)(?:[^a-z]|$)")
+# mbsync's InfoDelimiter is ":" (the spec's), or ";" on file systems that forbid ":".
+_INFO = re.compile(r"[:;]2,")
 
 
-def _is_sent(folder: str) -> bool:
-    return any(word in folder.lower() for word in SENT_WORDS)
+def is_sent_folder(resource: str) -> bool:
+    return bool(_SENT.search(resource.rsplit("/", 1)[-1].lower()))
+
+
+class _Folder:
+    __slots__ = ("directories", "maildir", "resource", "stamp")
+
+    def __init__(self, resource: str, directories: list[Path], maildir: bool) -> None:
+        self.resource = resource
+        self.directories = directories  # the directories holding its message files
+        self.maildir = maildir  # file names carry Maildir info (":2,flags") to strip from the id
+        self.stamp: list[int] = []  # mtime_ns of each directory when the pull started
 
 
 class MaildirSource(Source):
@@ -42,112 +67,140 @@ class MaildirSource(Source):
     def __init__(self, name: str, settings: Mapping[str, Any]) -> None:
         super().__init__(name, settings)
         self.root = Path(settings["path"])
-        self.me = {a for a in (normalise(x) for x in settings.get("me") or ()) if a}
+        self.me = tuple(settings.get("me") or ())
         self._sent_from: Counter[str] = Counter()
 
     # ---- walking ----------------------------------------------------------------------------------
 
-    def _folders(self) -> Iterator[tuple[str, list[Path]]]:
-        """Every folder as (resource, directories holding its messages)."""
-        for dirpath, dirnames, filenames in os.walk(self.root, onerror=None):
+    def _walk(self) -> tuple[list[_Folder], list[tuple[str, OSError]]]:
+        """Every folder of the account, and the directories that could not be read (as resources)."""
+        folders: list[_Folder] = []
+        errors: list[tuple[str, OSError]] = []
+        in_maildir: set[str] = set()  # directories that are, or are inside, a Maildir folder
+
+        def failed(exc: OSError) -> None:
+            errors.append((self._resource(Path(exc.filename or self.root)), exc))
+
+        for dirpath, dirnames, filenames in os.walk(self.root, onerror=failed):
             here = Path(dirpath)
-            dirnames[:] = sorted(d for d in dirnames if d != "tmp" and not d.startswith(".notmuch"))
-            if here.name in MAILDIR_PARTS and (here.parent / "cur").is_dir() and (here.parent / "new").is_dir():
-                continue  # cur/ and new/ are visited as part of their Maildir folder
-            maildir_parts = [here / part for part in MAILDIR_PARTS if part in dirnames]
-            is_maildir = len(maildir_parts) == 2
+            names = set(dirnames)
+            is_maildir = all(part in names for part in MAILDIR_PARTS)
+            inside = is_maildir or dirpath in in_maildir
+            # cur/ and new/ are listed as part of their folder, and only when it changed: walking into
+            # them here would list every message of the account on every pull.
+            dirnames[:] = sorted(
+                d for d in dirnames if d not in NOT_MAIL and not (is_maildir and d in MAILDIR_PARTS)
+            )
+            if inside:
+                in_maildir.update(os.path.join(dirpath, d) for d in dirnames)
             if is_maildir:
-                yield self._resource(here), maildir_parts
-            elif filenames:
-                yield self._resource(here), [here]
+                folders.append(_Folder(self._resource(here), [here / part for part in MAILDIR_PARTS], True))
+            elif not inside and any(not f.startswith(".") for f in filenames):
+                folders.append(_Folder(self._resource(here), [here], False))
+        return folders, errors
 
     def _resource(self, folder: Path) -> str:
-        relative = folder.relative_to(self.root).as_posix()
+        try:
+            relative = folder.relative_to(self.root).as_posix()
+        except ValueError:
+            return "."
         return relative or "."
-
-    @staticmethod
-    def _stamp(directories: list[Path]) -> list[int]:
-        return [d.stat().st_mtime_ns for d in directories]
 
     # ---- pulling ----------------------------------------------------------------------------------
 
     def pull(self, cursors: Mapping[str, str], known: KnownIds) -> Iterator[Batch]:
         if not self.root.is_dir():
-            raise SourceUnavailable(f"accounts.{self.name}.path: {self.root} does not exist or is not a folder")
-        seen_resources: set[str] = set()
-        changed: list[tuple[str, list[Path], list[int]]] = []
-        for resource, directories in self._folders():
-            seen_resources.add(resource)
+            what = "is not a folder" if self.root.exists() else "does not exist"
+            raise SourceUnavailable(f"accounts.{self.name}.path: {self.root} {what}")
+        folders, errors = self._walk()
+        changed: list[_Folder] = []
+        for folder in folders:
             try:
-                stamp = self._stamp(directories)
-            except OSError as exc:
-                yield Batch(resource, cursors.get(resource), skipped=[Skip(resource, f"unreadable folder: {exc}")])
+                folder.stamp = [d.stat().st_mtime_ns for d in folder.directories]
+            except OSError as exc:  # vanished or unreadable since the walk: try again next pull
+                errors.append((folder.resource, exc))
                 continue
-            if cursors.get(resource) != json.dumps(stamp):
-                changed.append((resource, directories, stamp))
+            if cursors.get(folder.resource) != json.dumps(folder.stamp):
+                changed.append(folder)
+        for resource, error in errors:
+            reason = f"unreadable folder: {error.strerror or error}"
+            yield Batch(resource, cursors.get(resource), skipped=[Skip(resource, reason)])
         # How many messages this pull will read, for the progress line's ETA: listing is cheap next to
         # parsing, so changed folders are listed once to count and again to read.
         expected: int | None = sum(
-            len(self._listing(resource, directories)[0].keys() - known.known_ids(resource))
-            for resource, directories, _ in changed
+            len(self._listing(f)[0].keys() - known.known_ids(f.resource)) for f in changed
         )
-        for resource, directories, stamp in changed:
-            for batch in self._pull_folder(resource, directories, stamp, cursors.get(resource), known):
+        for folder in changed:
+            for batch in self._pull_folder(folder, cursors.get(folder.resource), known):
                 batch.expected, expected = expected, None
                 yield batch
-        # Folders that vanished: everything in them is gone.
-        for resource in sorted(set(cursors) - seen_resources):
-            gone = sorted(known.known_ids(resource))
-            yield Batch(resource, None, deleted=gone)
+        # Folders that are gone: so is everything in them. A folder that could not be read is not gone.
+        present = {f.resource for f in folders}
+        unreadable = [resource for resource, _ in errors]
+        for resource in sorted(set(cursors) - present):
+            if not any(_within(resource, bad) for bad in unreadable):
+                yield Batch(resource, None, deleted=sorted(known.known_ids(resource)))
 
     @staticmethod
-    def _listing(resource: str, directories: list[Path]) -> tuple[dict[str, Path], list[Skip]]:
+    def _listing(folder: _Folder) -> tuple[dict[str, Path], list[Skip]]:
         """provider id -> file, for every message file of a folder (and what could not be listed)."""
         skipped: list[Skip] = []
         present: dict[str, Path] = {}
-        for directory in directories:
+        for directory in folder.directories:
             try:
                 with os.scandir(directory) as entries:
                     for entry in entries:
+                        # Dot files are tool state (.uidvalidity, .mbsyncstate, .DS_Store), not mail.
                         if entry.name.startswith(".") or not entry.is_file(follow_symlinks=False):
                             continue
-                        unique = entry.name.split(":2,", 1)[0] if directory.name in MAILDIR_PARTS else entry.name
-                        present[f"{resource}/{unique}"] = Path(entry.path)
+                        unique = _INFO.split(entry.name, 1)[0] if folder.maildir else entry.name
+                        present[f"{folder.resource}/{unique}"] = Path(entry.path)
             except OSError as exc:
-                skipped.append(Skip(resource, f"unreadable folder: {exc}"))
+                skipped.append(Skip(folder.resource, f"unreadable folder: {exc.strerror or exc}"))
         return present, skipped
 
-    def _pull_folder(
-        self, resource: str, directories: list[Path], stamp: list[int], previous: str | None, known: KnownIds
-    ) -> Iterator[Batch]:
-        present, skipped = self._listing(resource, directories)
+    def _pull_folder(self, folder: _Folder, previous: str | None, known: KnownIds) -> Iterator[Batch]:
+        resource = folder.resource
+        present, skipped = self._listing(folder)
         already = known.known_ids(resource)
-        settled = time.time() - max(stamp, default=0) / 1e9 > MTIME_SETTLE_SECONDS
-        final_cursor = json.dumps(stamp) if settled and not skipped else previous
-        batch = Batch(resource, previous, skipped=skipped, deleted=sorted(already - present.keys()))
-        sent = _is_sent(resource)
+        settled = time.time() - max(folder.stamp, default=0) / 1e9 > MTIME_SETTLE_SECONDS
+        # A folder listed only in part says nothing about what was deleted, and is listed again next time.
+        final_cursor = json.dumps(folder.stamp) if settled and not skipped else previous
+        deleted = [] if skipped else sorted(already - present.keys())
+        batch = Batch(resource, previous, skipped=skipped, deleted=deleted)
+        sent = not self.me and is_sent_folder(resource)
         for provider_id in sorted(present.keys() - already):
-            path = present[provider_id]
             try:
-                raw = read_headers(str(path))
-            except OSError as exc:
+                raw = read_headers(str(present[provider_id]))
+            except OSError as exc:  # unreadable, or gone since the listing
                 batch.skipped.append(Skip(provider_id, f"unreadable file: {exc.strerror or exc}"))
                 continue
             interaction, skips = parse_headers(raw, provider_id)
             batch.skipped.extend(skips)
             if interaction is not None:
                 batch.interactions.append(interaction)
-                if sent and not self.me:
-                    senders = [p.address for p in interaction.participants if p.role == "from"]
-                    for sender in senders:
-                        address = normalise(sender)
-                        if address:
-                            self._sent_from[address] += 1
+                if sent:
+                    self._count_sender(interaction.participants[0])
             if len(batch.interactions) >= BATCH_SIZE:
-                yield batch
+                yield batch  # carries the previous cursor: a kill here re-lists the folder next time
                 batch = Batch(resource, previous)
+                batch.owner_addresses = self._owner_guess()
         batch.cursor = final_cursor
-        if sent and self._sent_from:
-            # The product file: without `me`, the owner is the most common sender of "sent" folders.
-            batch.owner_addresses = [self._sent_from.most_common(1)[0][0]]
+        batch.owner_addresses = self._owner_guess()
         yield batch
+
+    def _count_sender(self, participant: Participant) -> None:
+        if participant.role == "from":
+            address = normalise(participant.address)
+            if address:
+                self._sent_from[address] += 1
+
+    def _owner_guess(self) -> list[str]:
+        """The product file: without ``me``, the owner is the most common sender of "sent" folders."""
+        if self.me or not self._sent_from:
+            return []
+        return [self._sent_from.most_common(1)[0][0]]
+
+
+def _within(resource: str, folder: str) -> bool:
+    return folder == "." or resource == folder or resource.startswith(folder + "/")

@@ -3,10 +3,17 @@
 Only the header block is read (metadata only, never bodies). Parsing never raises: whatever cannot be
 understood becomes a ``Skip`` with a one-line reason, or an address counted as unusable.
 
-The hard parts are the standard library's: encoded words (``email.header``), address lists with
-groups and comments (``email.utils.getaddresses``), dates (``parsedate_to_datetime``). Splitting the
-block into unfolded fields (RFC 5322 §2.2, §2.2.3) is done here: the stdlib's feed parser built a full
+The hard parts are the standard library's: encoded words (``email.header``, RFC 2047), address lists
+with groups and comments (``email.utils.getaddresses``), dates (``parsedate_to_datetime``). Splitting the
+block into unfolded fields (RFC 5322 §2.2, §2.2.3) is done here: the stdlib's feed parser builds a full
 Message object per message and was a third of ingestion time, for what is a split and a join.
+
+Skip reasons (the pull summary groups them by the text before the first colon):
+
+* ``no From or recipients`` — the message names nobody usable; it is not an interaction.
+* ``unparseable headers: ...`` — an unforeseen failure; the message is left out, the pull goes on.
+* ``address without local@domain: '...'`` — one address of a message that is still an interaction
+  (X.500 paths, display-name debris). It still counts towards ``recipient_count``.
 """
 
 from __future__ import annotations
@@ -22,45 +29,49 @@ from connectors.base import Interaction, Participant, Role, Skip
 _FIELD_NAME = re.compile(r"^[!-9;-~]+$")  # RFC 5322 §3.6.8: printable ASCII except ":"
 MAX_HEADER_BYTES = 256 * 1024  # a header block larger than this is junk, not mail
 SUBJECT_LIMIT = 200
+MESSAGE_ID_LIMIT = 500
 
 HEADER_END = (b"\n\n", b"\r\n\r\n")
+ROLES: tuple[tuple[str, Role], ...] = (("from", "from"), ("to", "to"), ("cc", "cc"), ("bcc", "bcc"))
+# Takeout's X-Gmail-Labels carry Gmail's categories; the product file counts these as bulk.
+_GMAIL_BULK_LABELS = ("spam", "trash", "category promotions", "category social", "category updates",
+                      "category forums")
+# What syncd.addresses can make an address of: something@something, no spaces, not an X.500 path.
+_USABLE = re.compile(r"^[^\s@/][^\s@]*@[^\s@]+$")
 
 
 def header_block(data: bytes) -> bytes:
-    """The header part of a raw message (up to the first empty line)."""
+    """The header part of a raw message: up to the first empty line (RFC 5322 §2.1)."""
     ends = [i for i in (data.find(marker) for marker in HEADER_END) if i >= 0]
     return data[: min(ends)] if ends else data
 
 
 def read_headers(path: str) -> bytes:
-    """Read a message file only as far as its header block ends."""
-    chunks: list[bytes] = []
-    size = 0
-    with open(path, "rb") as handle:
-        while size < MAX_HEADER_BYTES:
-            chunk = handle.read(16384)
+    """Read a message file only as far as its header block ends (bodies are never read whole)."""
+    buffer = b""
+    with open(path, "rb", buffering=0) as handle:
+        while len(buffer) < MAX_HEADER_BYTES:
+            chunk = handle.read(8192)
             if not chunk:
                 break
-            chunks.append(chunk)
-            size += len(chunk)
-            joined = b"".join(chunks) if len(chunks) > 1 else chunk
-            if b"\n\n" in joined or b"\r\n\r\n" in joined:
-                return header_block(joined)
-            chunks = [joined]
-    return header_block(b"".join(chunks))
+            # Search only the new bytes plus the 3 before them, where a split "\r\n\r\n" may start.
+            start = max(0, len(buffer) - 3)
+            buffer += chunk
+            if b"\n\n" in buffer[start:] or b"\r\n\r\n" in buffer[start:]:
+                break
+    return header_block(buffer)
 
 
-def _text(value: object) -> str:
-    """A header value as text, RFC 2047 encoded words decoded, 8-bit junk replaced."""
-    if value is None:
+def _text(value: str | None) -> str:
+    """A header value as text, RFC 2047 encoded words decoded, undecodable bytes replaced."""
+    if not value:
         return ""
-    raw = str(value)
-    if "=?" not in raw and raw.isascii():
-        return raw  # nothing to decode: the common case, and decode_header is slow
+    if "=?" not in value and value.isascii():
+        return value  # nothing to decode: the common case, and decode_header is slow
     try:
-        return str(make_header(decode_header(raw)))
-    except (UnicodeError, LookupError, ValueError, AssertionError):
-        return raw.encode("utf-8", "replace").decode("utf-8", "replace")
+        return str(make_header(decode_header(value)))
+    except (UnicodeError, LookupError, ValueError, AssertionError, TypeError):
+        return value
 
 
 # A list of bare addresses ("a@x.com, b@y.org") needs none of RFC 5322's parsing: no quotes, comments,
@@ -71,77 +82,109 @@ _BARE_LIST = re.compile(r"^[^\"()<>:;\\]*$")
 def _addresses(values: list[str]) -> list[tuple[str, str]]:
     if all(_BARE_LIST.match(v) for v in values):
         return [("", part.strip()) for v in values for part in v.split(",") if part.strip()]
-    return getaddresses(values)
+    pairs = getaddresses(values)
+    # An unquoted display name with a comma ("Doe, John <john@x.org>", against RFC 5322 §3.4 but
+    # common) splits into a bare "Doe" and "John <john@x.org>": put the name back together.
+    merged: list[tuple[str, str]] = []
+    for name, address in pairs:
+        if merged and name and "@" in address:
+            previous_name, previous = merged[-1]
+            if not previous_name and previous and "@" not in previous and "/" not in previous:
+                merged[-1] = (f"{previous}, {name}", address)
+                continue
+        merged.append((name, address))
+    return merged
 
 
 def _bulk_reason(fields: dict[str, list[str]]) -> str | None:
-    def get(name: str, default: str = "") -> str:
-        return fields.get(name.lower(), [default])[0]
-
-    for header in ("List-Id", "List-Unsubscribe"):
-        if get(header):
-            return header
-    precedence = str(get("Precedence", "")).strip().lower()
+    for header in ("list-id", "list-unsubscribe"):
+        if _first(fields, header):
+            return "List-Id" if header == "list-id" else "List-Unsubscribe"
+    precedence = (_first(fields, "precedence") or "").strip().lower()
     if precedence in ("bulk", "list", "junk"):
         return f"Precedence: {precedence}"
-    auto = str(get("Auto-Submitted", "")).strip().lower()
-    if auto and auto != "no":
-        return f"Auto-Submitted: {auto}"
+    auto = (_first(fields, "auto-submitted") or "").strip().lower()
+    if auto and auto != "no":  # RFC 3834 §5: anything but "no" was sent by a program
+        return f"Auto-Submitted: {auto[:40]}"
+    labels = [label.strip() for label in (_first(fields, "x-gmail-labels") or "").split(",")]
+    for label in labels:
+        if label.lower() in _GMAIL_BULK_LABELS:
+            return f"X-Gmail-Labels: {label}"
     return None
 
 
-def _timestamp(value: object) -> datetime | None:
+def _timestamp(value: str | None) -> datetime | None:
     if not value:
         return None
     try:
-        when = parsedate_to_datetime(str(value))
+        when = parsedate_to_datetime(value)
+        if when.tzinfo is None:  # RFC 5322 §3.3 "-0000": the zone is unknown; UTC is the honest guess
+            when = when.replace(tzinfo=UTC)
+        return when.astimezone(UTC)
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    if when is None:
+
+
+def _message_id(value: str | None) -> str | None:
+    """RFC 5322 §3.6.4 msg-id without its angle brackets; comments or a second id after it are dropped."""
+    if not value:
         return None
-    if when.tzinfo is None:  # RFC 5322 "-0000": the zone is unknown; UTC is the honest guess
-        when = when.replace(tzinfo=UTC)
-    try:
-        return when.astimezone(UTC)
-    except (OverflowError, ValueError):
-        return None
+    bracketed = re.search(r"<([^<>]*)>", value)
+    text = (bracketed.group(1) if bracketed else value).strip()
+    return text[:MESSAGE_ID_LIMIT] or None
+
+
+def _display_name(x_from: str | None) -> str:
+    """Enron's ``X-From: Scholtes, Diana </O=ENRON/...>``: the name its ``From`` lacks."""
+    if not x_from:
+        return ""
+    return x_from.split(" <", 1)[0].strip().strip('"')
 
 
 def parse_headers(raw: bytes, provider_id: str) -> tuple[Interaction | None, list[Skip]]:
-    """Parse one message's header block. Returns the interaction (or None) and what was skipped."""
+    """Parse one message's header block: the interaction (None if it is no interaction) and the skips.
+
+    A pair rather than ``Interaction | Skip``: a message can be a fine interaction and still have
+    addresses that had to be left out, and the pull summary counts those too.
+    """
     try:
-        fields = header_fields(raw)
-    except Exception as exc:  # splitting lines cannot really fail; this guards the unforeseen
-        return None, [Skip(provider_id, f"unparseable headers: {exc}")]
+        return _parse(raw, provider_id)
+    except Exception as exc:  # guards the unforeseen: one odd message must not stop a pull
+        reason = " ".join(str(exc).split())[:120]
+        return None, [Skip(provider_id, f"unparseable headers: {type(exc).__name__}: {reason}")]
+
+
+def _parse(raw: bytes, provider_id: str) -> tuple[Interaction | None, list[Skip]]:
+    fields = header_fields(raw)
     skips: list[Skip] = []
     participants: list[Participant] = []
     recipients: set[str] = set()
-    roles: tuple[tuple[str, Role], ...] = (("From", "from"), ("To", "to"), ("Cc", "cc"), ("Bcc", "bcc"))
-    for header, role in roles:
-        values = [_text(v) for v in fields.get(header.lower(), ())]
-        if not values:
-            continue
-        for name, address in _addresses(values):
-            address = address.strip()
+    for header, role in ROLES:
+        values = [_text(v) for v in fields.get(header, ())]
+        for name, written in _addresses(values) if values else ():
+            address = written.strip()
             if not address:
-                continue  # group syntax like "undisclosed-recipients:;" names nobody
+                continue  # group syntax like "undisclosed-recipients:;" names nobody (RFC 5322 §3.4)
             if role in ("to", "cc"):
                 recipients.add(address.lower())
-            if "@" not in address or address.startswith("/") or " " in address:
+            if not _USABLE.match(address):
                 skips.append(Skip(provider_id, f"address without local@domain: {address[:80]!r}"))
                 continue
-            participants.append(Participant(address, name.strip(), role))
+            participants.append(Participant(address, " ".join(name.split()), role))
     if not participants:
         return None, [*skips, Skip(provider_id, "no From or recipients")]
-    message_id = str(_first(fields, "message-id") or "").strip().strip("<>").strip() or None
-    subject = _text(_first(fields, "subject"))[:SUBJECT_LIMIT] or None
+    if participants[0].role == "from" and not participants[0].name:
+        name = _display_name(_text(_first(fields, "x-from")))
+        if name and "@" not in name:
+            participants[0] = Participant(participants[0].address, name, "from")
+    subject = " ".join(_text(_first(fields, "subject")).split())[:SUBJECT_LIMIT]
     interaction = Interaction(
         provider_id=provider_id,
         kind="mail",
         timestamp=_timestamp(_first(fields, "date")),
         participants=participants,
-        message_id=message_id[:500] if message_id else None,
-        subject=subject,
+        message_id=_message_id(_first(fields, "message-id")),
+        subject=subject or None,
         bulk=_bulk_reason(fields),
         recipient_count=len(recipients),
     )
