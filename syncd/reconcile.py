@@ -25,7 +25,7 @@ import dataclasses
 import json
 import sqlite3
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Literal
 
@@ -89,9 +89,6 @@ class Plan:
     zone: tzinfo
     notes: list[str] = dataclasses.field(default_factory=list)
 
-    def count(self, verb: str) -> int:
-        return sum(1 for action in self.actions if action.verb == verb)
-
     @property
     def dismissed(self) -> list[Settle]:
         return [s for s in self.settles if s.record.state == "dismissed"]
@@ -102,7 +99,7 @@ class Plan:
         for action in self.actions:
             when = action.start.astimezone(self.zone).strftime("%a %Y-%m-%d %H:%M") if action.start else "-"
             out.append(f"  {action.verb:<6} {when}  {action.title}  <{action.person}>  ({action.reason})")
-        out.extend(f"  dismissed by you: {s.record.person} (due {s.record.due}): {s.reason}" for s in self.dismissed)
+        out.extend(f"  dismissed by you: {s.record.person}, due {s.record.due}" for s in self.dismissed)
         return out
 
 
@@ -140,12 +137,17 @@ class ApplyResult:
 # ---- reading the records ------------------------------------------------------------------------------
 
 
-def load_records(store: Store) -> dict[str, Record]:
-    """Every record not yet settled as done (done ones are history and never needed again)."""
+def load_records(store: Store, listed: Iterable[str] = ()) -> dict[str, Record]:
+    """Every record not settled as done, and the done ones of the ``listed`` keys (events still in the
+    calendar, whose occasion must stay known so a restored one is recognised as a duplicate)."""
+    query = "SELECT key, person, origin, due, planned_start, state, detail FROM followups WHERE "
+    rows = list(store.db.execute(query + "state != 'done'"))
+    keys = list(listed)
+    for at in range(0, len(keys), 500):  # below SQLite's limit on bound parameters
+        chunk = keys[at:at + 500]
+        rows += store.db.execute(query + f"state = 'done' AND key IN ({','.join('?' * len(chunk))})", chunk)
     records = {}
-    for key, person, origin, due, planned, state, detail in store.db.execute(
-        "SELECT key, person, origin, due, planned_start, state, detail FROM followups WHERE state != 'done'"
-    ):
+    for key, person, origin, due, planned, state, detail in rows:
         extra = json.loads(detail or "{}")
         records[key] = Record(
             key, person, origin, str(extra.get("cycle", "")), int(extra.get("n", 0)), date.fromisoformat(due),
@@ -180,9 +182,38 @@ def _resolve(record: Record, present: bool, occasion_wanted: bool) -> str:
     return state
 
 
+def _locate(due: Sequence[DueFollowup], records: Mapping[str, Record],
+            present: Mapping[str, FollowupEvent]) -> dict[str, tuple[Occasion, int]]:
+    """key -> (occasion, n) of each listed event whose occasion is known: from its record or, where the
+    records were lost, by recomputing the keys a due occasion can have."""
+    known = {key: (record.occasion, record.n) for key, record in records.items()}
+    top: dict[Occasion, int] = {}
+    for record in records.values():
+        top[record.occasion] = max(top.get(record.occasion, 0), record.n)
+    for item in due:
+        occasion = (item.person, item.origin, item.cycle)
+        for n in range(top.get(occasion, 0) + 2):
+            known.setdefault(followup_key(*occasion, n), (occasion, n))
+    return {key: known[key] for key in present if key in known}
+
+
+def _survivors(located: Mapping[str, tuple[Occasion, int]], present: Mapping[str, FollowupEvent],
+               records: Mapping[str, Record]) -> dict[Occasion, str]:
+    """The one event each occasion keeps when the calendar holds several (an undo, a provider glitch):
+    the one the user moved, else the newest in the chain. The others are duplicates."""
+    best: dict[Occasion, tuple[bool, int, str]] = {}
+    for key, (occasion, n) in located.items():
+        planned = _planned(present[key], records.get(key))
+        rank = (planned is not None and present[key].start != planned, n, key)
+        best[occasion] = max(best.get(occasion, rank), rank)
+    return {occasion: rank[2] for occasion, rank in best.items()}
+
+
 def _wants(due: Sequence[DueFollowup], records: Mapping[str, Record], states: Mapping[str, str],
+           survivors: Mapping[Occasion, str], located: Mapping[str, tuple[Occasion, int]],
            zone: tzinfo) -> dict[str, _Want]:
-    """The key each due occasion is wanted under: ``n`` = dismissals so far, each moving it a cadence on."""
+    """The key each due occasion is wanted under: the event it already has in the calendar, else
+    ``n`` = dismissals so far, each moving it a cadence on."""
     chains: dict[Occasion, list[Record]] = {}
     for record in records.values():
         if states[record.key] == "dismissed":
@@ -194,6 +225,11 @@ def _wants(due: Sequence[DueFollowup], records: Mapping[str, Record], states: Ma
         if occasion in seen:
             continue  # the engine listed an occasion twice: one event is all it gets
         seen.add(occasion)
+        if occasion in survivors:
+            key = survivors[occasion]
+            n, known = located[key][1], records.get(key)
+            wants[key] = _Want(item, n, known.due if n and known is not None else item.due)
+            continue
         n, effective = 0, item.due
         if occasion in chains:
             if item.origin != "cycle" or not item.every_days:
@@ -287,7 +323,10 @@ def plan(
         present.setdefault(listed.key, listed)
     wanted_occasions = {(d.person, d.origin, d.cycle) for d in due}
     states = {key: _resolve(r, key in present, r.occasion in wanted_occasions) for key, r in records.items()}
-    wants = _wants(due, records, states, cfg.timezone)
+    located = _locate(due, records, present)
+    survivors = _survivors(located, present, records)
+    duplicates = set(located) - set(survivors.values())
+    wants = _wants(due, records, states, survivors, located, cfg.timezone)
     today = local_today(now, cfg)
 
     # Kept events hold their day and count toward its per-day cap; the rest get a day.
@@ -328,11 +367,13 @@ def plan(
                 result.waiting += 1
             continue
         start = slot_start(day, cfg)
-        fresh = _event(want, key, start, start, cfg)
+        fresh, settled = _event(want, key, start, start, cfg), _record(want, key, "active", start)
+        if event is not None and event.start == start == event.planned_start and _text(event) == _text(fresh):
+            result.settles.append(Settle(settled, "already where it belongs"))  # an interrupted run's write landed
+            continue
         verb: Verb = "create" if event is None else "update"
-        why = _why_due(want, state, today) if verb == "create" else f"due date now {want.due.isoformat()}"
-        writes.append(Action(verb, key, want.item.person, fresh.title, start, why, fresh,
-                             _record(want, key, "active", start)))
+        why = _why_due(want, state, today) if verb == "create" else f"placed again: due {want.due.isoformat()}"
+        writes.append(Action(verb, key, want.item.person, fresh.title, start, why, fresh, settled))
 
     by_person: dict[str, list[DueFollowup]] = {}
     for item in due:
@@ -344,11 +385,11 @@ def plan(
         done = dataclasses.replace(record, state="done") if record is not None else None
         if state == "deleting":
             why = "finishing a deletion an earlier run began"
-        elif record is not None and record.occasion in wanted_occasions:
+        elif key in duplicates:
             why = "a second event for the same follow-up"  # one event per person and occasion, always
         elif event.start <= now:
-            if done is not None:
-                result.settles.append(Settle(done, "in the past: left as history"))
+            if record is not None and record.state != "done":
+                result.settles.append(Settle(dataclasses.replace(record, state="done"), "past: left as history"))
             continue
         else:
             why = _why_unwanted(record, by_person)
@@ -441,5 +482,6 @@ def reconcile(
     *, dry_run: bool = False, force: bool = False,
 ) -> ApplyResult:
     """List the target, plan against the records, and apply (or only preview, for a dry run)."""
-    planned = plan(due, load_records(store), target.list_own(), now, cfg)
+    listed = target.list_own()
+    planned = plan(due, load_records(store, (event.key for event in listed)), listed, now, cfg)
     return preview(planned, force) if dry_run else apply(planned, target, store, force)

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from connectors.base import FollowupEvent
 from connectors.ics_target import IcsFileTarget
 from syncd.config import FollowupsConfig
 from syncd.model import DueFollowup, Origin
@@ -274,9 +275,25 @@ def test_two_events_for_one_occasion_are_deduplicated(store: Store, target: MemT
         db.execute("INSERT INTO followups SELECT ?, person, origin, due, planned_start, state, "
                    "'{\"cycle\": \"c1\", \"n\": 1}', updated FROM followups", (key("a@x.com", n=1),))
     target.user_restores(dataclasses.replace(extra, key=key("a@x.com", n=1)))
+    dry = run(store, target, [due("a@x.com", date(2026, 3, 4))], dry_run=True)
+    assert dry.deleted == 1 and "second event" in dry.plan.actions[0].reason
+    assert dry.plan.actions[0].key == key("a@x.com")  # the newest in the chain stays
+    target.user_moves(key("a@x.com"), timedelta(hours=2))
     result = run(store, target, [due("a@x.com", date(2026, 3, 4))])
-    assert result.deleted == 1 and "second event" in result.plan.actions[0].reason
-    assert set(target.events) == {key("a@x.com")}
+    assert result.deleted == 1 and set(target.events) == {key("a@x.com")}  # the one the user moved stays
+    assert quiet(run(store, target, [due("a@x.com", date(2026, 3, 4))]))
+
+
+def test_an_undone_deletion_next_to_its_successor_leaves_one_event(store: Store, target: MemTarget) -> None:
+    wanted = [due("a@x.com", date(2026, 3, 1), every=14)]
+    run(store, target, wanted)
+    gone = target.user_deletes(key("a@x.com"))
+    run(store, target, wanted, now=MONDAY + timedelta(days=7))  # dismissed; the next one lands 16 March
+    assert set(target.events) == {key("a@x.com", n=1)}
+    target.user_restores(gone)
+    result = run(store, target, [], now=MONDAY + timedelta(days=15))  # both past; the person dropped out
+    assert result.deleted == 1 and len(target.events) == 1
+    assert quiet(run(store, target, [], now=MONDAY + timedelta(days=15)))
 
 
 def test_a_key_listed_twice_is_one_event_with_a_note(store: Store, target: MemTarget) -> None:
@@ -363,3 +380,25 @@ def test_the_ics_target_round_trips_without_churn(store: Store, tmp_path: Path) 
     apply(second, target, store)
     assert path.read_bytes() == data
     assert {e.start.astimezone(BERLIN).time() for e in IcsFileTarget(path).list_own()} == {time(9, 30)}
+
+
+def test_records_are_in_flight_before_the_target_is_touched(
+    store: Store, target: MemTarget, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[tuple[str, str]] = []
+    create, delete = target.create, target.delete
+
+    def spy_create(event: FollowupEvent) -> None:
+        seen.append(("create", states(store)[event.key]))
+        create(event)
+
+    def spy_delete(k: str) -> None:
+        seen.append(("delete", states(store)[k]))
+        delete(k)
+
+    monkeypatch.setattr(target, "create", spy_create)
+    monkeypatch.setattr(target, "delete", spy_delete)
+    run(store, target, [due("a@x.com", date(2026, 3, 4))])
+    run(store, target, [])
+    assert seen == [("create", "pending"), ("delete", "deleting")]
+    assert states(store) == {key("a@x.com"): "done"}
