@@ -26,36 +26,29 @@ import json
 import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from typing import Literal
 
 from connectors.base import CalendarTarget, FollowupEvent
 from syncd.config import FollowupsConfig
 from syncd.model import DueFollowup
-from syncd.planner import Request, followup_key, local_today, place, slot_start
+from syncd.planner import (
+    Record,
+    Request,
+    Want,
+    local_today,
+    locate,
+    place,
+    planned_of,
+    resolve,
+    slot_start,
+    survivors_of,
+    wanted_keys,
+)
 from syncd.store import Store, utc_now_iso
 
 Verb = Literal["create", "update", "delete"]
-Occasion = tuple[str, str, str]  # (person, origin, cycle): one event at most per occasion
 FORCE_HINT = "syncd pull --force"
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Record:
-    """One row of the ``followups`` table: what syncd wrote and what became of it."""
-
-    key: str
-    person: str
-    origin: str
-    cycle: str
-    n: int  # dismissals before this one within the occasion
-    due: date  # the date this follow-up is for (after dismissals: one cadence later)
-    state: str  # pending | active | dismissed | deleting | done
-    planned_start: datetime | None = None
-
-    @property
-    def occasion(self) -> Occasion:
-        return (self.person, self.origin, self.cycle)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -159,99 +152,10 @@ def load_records(store: Store, listed: Iterable[str] = ()) -> dict[str, Record]:
 # ---- planning (pure) ----------------------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Want:
-    item: DueFollowup
-    n: int
-    due: date  # effective: after dismissals, one cadence later
-
-
-def _resolve(record: Record, present: bool, occasion_wanted: bool) -> str:
-    """What a record means now, given whether its event is in the target (see the module docstring)."""
-    state = record.state
-    if state == "pending":
-        return "active" if present else "unwritten"
-    if state == "deleting":
-        return "deleting" if present else "gone"
-    if state == "active" and not present:
-        return "dismissed" if occasion_wanted else "gone"
-    if state == "dismissed":
-        if present:
-            return "active"  # the user restored it (undo): it is theirs again, not dismissed
-        return "dismissed" if occasion_wanted else "gone"
-    return state
-
-
-def _locate(due: Sequence[DueFollowup], records: Mapping[str, Record],
-            present: Mapping[str, FollowupEvent]) -> dict[str, tuple[Occasion, int]]:
-    """key -> (occasion, n) of each listed event whose occasion is known: from its record or, where the
-    records were lost, by recomputing the keys a due occasion can have."""
-    known = {key: (record.occasion, record.n) for key, record in records.items()}
-    top: dict[Occasion, int] = {}
-    for record in records.values():
-        top[record.occasion] = max(top.get(record.occasion, 0), record.n)
-    for item in due:
-        occasion = (item.person, item.origin, item.cycle)
-        for n in range(top.get(occasion, 0) + 2):
-            known.setdefault(followup_key(*occasion, n), (occasion, n))
-    return {key: known[key] for key in present if key in known}
-
-
-def _survivors(located: Mapping[str, tuple[Occasion, int]], present: Mapping[str, FollowupEvent],
-               records: Mapping[str, Record]) -> dict[Occasion, str]:
-    """The one event each occasion keeps when the calendar holds several (an undo, a provider glitch):
-    the one the user moved, else the newest in the chain. The others are duplicates."""
-    best: dict[Occasion, tuple[bool, int, str]] = {}
-    for key, (occasion, n) in located.items():
-        planned = _planned(present[key], records.get(key))
-        rank = (planned is not None and present[key].start != planned, n, key)
-        best[occasion] = max(best.get(occasion, rank), rank)
-    return {occasion: rank[2] for occasion, rank in best.items()}
-
-
-def _wants(due: Sequence[DueFollowup], records: Mapping[str, Record], states: Mapping[str, str],
-           survivors: Mapping[Occasion, str], located: Mapping[str, tuple[Occasion, int]],
-           zone: tzinfo) -> dict[str, _Want]:
-    """The key each due occasion is wanted under: the event it already has in the calendar, else
-    ``n`` = dismissals so far, each moving it a cadence on."""
-    chains: dict[Occasion, list[Record]] = {}
-    for record in records.values():
-        if states[record.key] == "dismissed":
-            chains.setdefault(record.occasion, []).append(record)
-    wants: dict[str, _Want] = {}
-    seen: set[Occasion] = set()
-    for item in due:
-        occasion = (item.person, item.origin, item.cycle)
-        if occasion in seen:
-            continue  # the engine listed an occasion twice: one event is all it gets
-        seen.add(occasion)
-        if occasion in survivors:
-            key = survivors[occasion]
-            n, known = located[key][1], records.get(key)
-            wants[key] = _Want(item, n, known.due if n and known is not None else item.due)
-            continue
-        n, effective = 0, item.due
-        if occasion in chains:
-            if item.origin != "cycle" or not item.every_days:
-                continue  # a dismissed one-off is over
-            last = max(chains[occasion], key=lambda r: r.n)
-            # Counted from when it was shown, not only from its due date: dismissing a long-overdue
-            # follow-up must not bring the next one back at once.
-            shown = last.planned_start.astimezone(zone).date() if last.planned_start else last.due
-            n, effective = last.n + 1, max(last.due, shown) + timedelta(days=item.every_days)
-        wants[followup_key(item.person, item.origin, item.cycle, n)] = _Want(item, n, effective)
-    return wants
-
-
-def _planned(event: FollowupEvent, record: Record | None) -> datetime | None:
-    # A target that cannot store where syncd placed the event falls back to the record.
-    return event.planned_start or (record.planned_start if record is not None else None)
-
-
 def _keeps_day(event: FollowupEvent, record: Record | None, state: str | None, due: date) -> bool:
     """Whether a wanted event stays where it is: a snooze always does; syncd's own placement does while
     the due date it was placed for is unchanged, so re-planning others never churns it."""
-    planned = _planned(event, record)
+    planned = planned_of(event, record)
     if planned is not None and event.start != planned:
         return True
     if record is None:
@@ -269,7 +173,7 @@ def _title(cfg: FollowupsConfig, name: str) -> str:
         return f"Reach out to {name}"  # a template with other fields must not stop the run
 
 
-def _event(want: _Want, key: str, start: datetime, planned: datetime, cfg: FollowupsConfig) -> FollowupEvent:
+def _event(want: Want, key: str, start: datetime, planned: datetime, cfg: FollowupsConfig) -> FollowupEvent:
     return FollowupEvent(
         key=key, person=want.item.person, start=start, duration_minutes=int(cfg.duration.total_seconds() // 60),
         title=_title(cfg, want.item.name), description=want.item.description,
@@ -281,12 +185,12 @@ def _text(event: FollowupEvent) -> tuple[str, str, int, int]:
     return (event.title, event.description, event.reminder_minutes, event.duration_minutes)
 
 
-def _record(want: _Want, key: str, state: str, planned: datetime | None) -> Record:
+def _record(want: Want, key: str, state: str, planned: datetime | None) -> Record:
     item = want.item
     return Record(key, item.person, item.origin, item.cycle, want.n, want.due, state, planned)
 
 
-def _why_due(want: _Want, state: str | None, today: date) -> str:
+def _why_due(want: Want, state: str | None, today: date) -> str:
     kind = {"cycle": "", "reminder": "reminder, ", "series": "series ended, "}.get(want.item.origin, "")
     why = f"{kind}due {want.due.isoformat()}"
     if want.n:
@@ -322,11 +226,11 @@ def plan(
             result.notes.append(f"the calendar lists follow-up {listed.key} twice; the first one is used")
         present.setdefault(listed.key, listed)
     wanted_occasions = {(d.person, d.origin, d.cycle) for d in due}
-    states = {key: _resolve(r, key in present, r.occasion in wanted_occasions) for key, r in records.items()}
-    located = _locate(due, records, present)
-    survivors = _survivors(located, present, records)
+    states = {key: resolve(r, key in present, r.occasion in wanted_occasions) for key, r in records.items()}
+    located = locate(due, records, present)
+    survivors = survivors_of(located, present, records)
     duplicates = set(located) - set(survivors.values())
-    wants = _wants(due, records, states, survivors, located, cfg.timezone)
+    wants = wanted_keys(due, records, states, survivors, located, cfg.timezone)
     today = local_today(now, cfg)
 
     # Kept events hold their day and count toward its per-day cap; the rest get a day.
@@ -347,7 +251,7 @@ def plan(
     for key, want in wants.items():
         event, record, state = present.get(key), records.get(key), states.get(key)
         if event is not None and key not in placing:
-            planned = _planned(event, record) or event.start
+            planned = planned_of(event, record) or event.start
             fresh = _event(want, key, event.start, planned, cfg)
             settled = _record(want, key, "active", planned)
             if _text(fresh) != _text(event):
@@ -451,9 +355,8 @@ def apply(plan: Plan, target: CalendarTarget, store: Store, force: bool = False)
     """Write ``plan``: records first (pending / deleting), then the target, commit, then the records
     settled. A crash anywhere leaves states the next :func:`plan` resolves without duplicates or
     false dismissals."""
-    writes, held, messages = _split(plan, force)
-    count = Counter(a.verb for a in writes)
-    result = ApplyResult(plan, False, count["create"], count["update"], count["delete"], held, messages)
+    result = preview(plan, force)
+    writes = _split(plan, force)[0]
     if plan.settles or writes:
         with store.transaction() as db:
             for settle in plan.settles:

@@ -402,3 +402,17 @@ def test_records_are_in_flight_before_the_target_is_touched(
     run(store, target, [])
     assert seen == [("create", "pending"), ("delete", "deleting")]
     assert states(store) == {key("a@x.com"): "done"}
+
+
+def test_a_move_made_in_the_ics_file_is_a_snooze(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "followups.ics"
+    wanted = [due("a@x.com", date(2026, 3, 4))]
+    reconcile(wanted, store, IcsFileTarget(path), MONDAY, CFG)
+    user = IcsFileTarget(path)  # a calendar app changes DTSTART and keeps the X- properties
+    [event] = user.list_own()
+    user.update(dataclasses.replace(event, start=event.start + timedelta(days=2)))
+    user.commit()
+    result = reconcile([due("a@x.com", date(2026, 3, 4), description="new")], store, IcsFileTarget(path), MONDAY, CFG)
+    assert result.updated == 1
+    [after] = IcsFileTarget(path).list_own()
+    assert after.start == event.start + timedelta(days=2) and after.description == "new"

@@ -230,5 +230,5 @@ class Reconciling(RuleBasedStateMachine):
         assert self.target.foreign == self.foreign
 
 
-Reconciling.TestCase.settings = settings(max_examples=80, stateful_step_count=30, deadline=None)
+Reconciling.TestCase.settings = settings(max_examples=200, stateful_step_count=40, deadline=None)
 TestReconciling = Reconciling.TestCase
