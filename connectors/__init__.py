@@ -14,10 +14,20 @@ SOURCES: dict[str, str] = {
     "maildir": "connectors.maildir:MaildirSource",
     "mbox": "connectors.mbox:MboxSource",
     "ics": "connectors.ics:IcsSource",
+    "google": "connectors.google:GoogleSource",
+    "microsoft": "connectors.microsoft:MicrosoftSource",
 }
 
 TARGETS: dict[str, str] = {
     "ics": "connectors.ics_target:IcsFileTarget",
+    "google": "connectors.gcal:GoogleCalendarTarget",
+    "microsoft": "connectors.graph_calendar:OutlookCalendarTarget",
+}
+
+# Login for online providers: modules with ``login``, ``import_secret`` and ``describe`` (see syncd.auth).
+AUTH: dict[str, str] = {
+    "google": "connectors.google_auth",
+    "microsoft": "connectors.microsoft_auth",
 }
 
 

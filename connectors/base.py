@@ -60,6 +60,29 @@ class SourceUnavailable(ConnectorError):
     """The whole source cannot be read (missing path, revoked token, ...): nothing of it was pulled."""
 
 
+class AuthRequired(SourceUnavailable):
+    """The account has no usable token (never logged in, revoked, expired): only a new login helps.
+
+    The message never contains a token; the CLI adds how to log in.
+    """
+
+    def __init__(self, account: str, why: str) -> None:
+        super().__init__(f"account '{account}' needs login ({why}): run 'syncd auth login {account}'")
+        self.account = account
+
+
+class SecretSlot(Protocol):
+    """One account's secret (an OAuth token JSON, an MSAL cache), kept by syncd's token store.
+
+    Connectors read it before talking to the provider and write it back whenever the provider hands
+    out a new token, so a refreshed or rotated token is never lost. Values never go into logs or errors.
+    """
+
+    def get(self) -> str | None: ...
+
+    def set(self, value: str) -> None: ...
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Participant:
     address: str  # as written; syncd.addresses normalises it
@@ -138,9 +161,10 @@ class Source(ABC):
     #: the ``provider = "..."`` name
     provider: str = ""
 
-    def __init__(self, name: str, settings: Mapping[str, Any]) -> None:
+    def __init__(self, name: str, settings: Mapping[str, Any], secret: SecretSlot | None = None) -> None:
         self.name = name
         self.settings = settings
+        self.secret = secret  # online providers only
 
     @abstractmethod
     def pull(self, cursors: Mapping[str, str], known: KnownIds) -> Iterator[Batch]: ...

@@ -128,6 +128,8 @@ def pull(ctx: Context, account: str | None, dry_run: bool, force: bool, as_of: s
             progress=progress,
         )
     _print_job(result, ctx.verbose, dry_run)
+    if result.needs_login:
+        sys.exit(ExitCode.NEEDS_LOGIN)
     if result.failed:
         sys.exit(ExitCode.PARTIAL)
 

@@ -10,6 +10,7 @@ class ExitCode(enum.IntEnum):
     PARTIAL = 1  # the command ran, but a whole source (or the target) failed; details in the summary
     USAGE = 2  # bad command line or bad configuration
     STATE = 3  # the state database is unusable (locked by another syncd, newer schema, corrupt)
+    NEEDS_LOGIN = 4  # an account's login is missing, revoked or expired: `syncd auth login ACCOUNT`
     INTERNAL = 70  # a bug: please report it with --traceback output
     INTERRUPTED = 130
 

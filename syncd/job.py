@@ -15,7 +15,7 @@ from connectors.base import CalendarTarget
 from syncd import engine, reconcile
 from syncd.config import Config
 from syncd.due import due_followups
-from syncd.errors import UsageError
+from syncd.errors import SyncdError, UsageError
 from syncd.paths import state_dir
 from syncd.pull import AccountSummary, Progress, ShouldStop, pull_all
 from syncd.store import Store
@@ -39,8 +39,11 @@ def open_target(config: Config) -> CalendarTarget:
     account = config.accounts.get(name)
     if account is None or account.provider not in connectors.TARGETS:
         raise UsageError(f"followups.target: account '{name}' cannot hold follow-ups (use \"ics\")")
+    from syncd.pull import account_secret, source_settings
+
+    settings = {**source_settings(account), "calendar_name": config.followups.calendar_name}
     cls = connectors.target_class(account.provider)
-    return cls(account)  # type: ignore[call-arg]
+    return cls(account.name, settings, account_secret(account))  # type: ignore[call-arg]
 
 
 def refreshed_now(store: Store, config: Config, as_of: str | None) -> tuple[datetime, bool]:
@@ -64,6 +67,11 @@ class JobResult:
     refresh: engine.RefreshStats | None
     followups: reconcile.ApplyResult | None
     target_error: str | None = None
+    target_needs_login: bool = False
+
+    @property
+    def needs_login(self) -> bool:
+        return self.target_needs_login or any(summary.needs_login for summary in self.pulls)
 
     @property
     def failed(self) -> bool:
@@ -93,8 +101,9 @@ def run_job(
     try:
         target = open_target(config)
         result = reconcile.reconcile(due, store, target, now, config.followups, dry_run=dry_run, force=force)
-    except connectors.base.ConnectorError as exc:
-        return JobResult(pulls, stats, None, target_error=str(exc))
+    except (connectors.base.ConnectorError, SyncdError) as exc:  # SyncdError: the token store
+        needs_login = isinstance(exc, connectors.base.AuthRequired)
+        return JobResult(pulls, stats, None, target_error=str(exc), target_needs_login=needs_login)
     return JobResult(pulls, stats, result)
 
 

@@ -15,9 +15,13 @@ from collections.abc import Callable
 from typing import Any
 
 import connectors
-from connectors.base import Batch, ConnectorError, CursorExpired, SourceUnavailable
+from connectors.base import AuthRequired, Batch, ConnectorError, CursorExpired, SourceUnavailable
 from syncd.config import AccountConfig, Config
+from syncd.config_spec import ONLINE_PROVIDERS
+from syncd.errors import SyncdError
+from syncd.paths import state_dir
 from syncd.store import Store, utc_now_iso
+from syncd.tokens import AccountSecret, open_token_store
 
 # A resource whose cursor keeps expiring is not resynced forever within one pull.
 MAX_RESYNCS = 3
@@ -35,6 +39,7 @@ class AccountSummary:
     resynced: list[str] = dataclasses.field(default_factory=list)
     owner_guess: list[str] = dataclasses.field(default_factory=list)
     error: str | None = None
+    needs_login: bool = False  # the error is a missing, revoked or expired login
     seconds: float = 0.0
     stopped: bool = False
 
@@ -63,6 +68,7 @@ class AccountSummary:
             "resynced": self.resynced,
             "owner_guess": self.owner_guess,
             "error": self.error,
+            "needs_login": self.needs_login,
             "seconds": round(self.seconds, 3),
         }
 
@@ -84,6 +90,13 @@ def source_settings(account: AccountConfig) -> dict[str, Any]:
     return {"path": account.path, "me": account.me, **account.options}
 
 
+def account_secret(account: AccountConfig) -> AccountSecret | None:
+    """The account's slot in the token store; None for providers that read local files."""
+    if account.provider not in ONLINE_PROVIDERS:
+        return None
+    return AccountSecret(open_token_store(account.options.get("token_store", "keyring"), state_dir()), account.name)
+
+
 def pull_account(
     store: Store, account: AccountConfig, progress: Progress | None = None, should_stop: ShouldStop | None = None
 ) -> AccountSummary:
@@ -92,7 +105,10 @@ def pull_account(
     store.ensure_account(account.name, account.provider)
     store.record_pull(account.name, started=utc_now_iso())
     try:
-        source = connectors.source_class(account.provider)(account.name, source_settings(account))
+        source_class = connectors.source_class(account.provider)
+        secret = account_secret(account)
+        settings = source_settings(account)
+        source = source_class(account.name, settings, secret) if secret else source_class(account.name, settings)
         resyncs: Counter[str] = Counter()
         while True:
             try:
@@ -114,7 +130,10 @@ def pull_account(
                     raise ConnectorError(f"{expired.resource}: cursor keeps expiring; giving up for now") from None
                 store.reset_cursor(account.name, expired.resource)
                 summary.resynced.append(expired.resource)
-    except (SourceUnavailable, ConnectorError) as exc:
+    except AuthRequired as exc:
+        summary.error = str(exc)
+        summary.needs_login = True
+    except (SourceUnavailable, ConnectorError, SyncdError) as exc:  # SyncdError: the token store
         summary.error = str(exc)
     except OSError as exc:
         summary.error = f"cannot read {exc.filename or account.path}: {exc.strerror or exc}"

@@ -1,0 +1,179 @@
+"""Microsoft Graph over plain HTTP (requests): the one client the Outlook mail and calendar connectors share.
+
+What every request needs (apis.md §3): ``Prefer: IdType="ImmutableId"`` on every request (it applies only to
+the request carrying it), the bearer token only for the configured Graph origin (``@odata.nextLink`` and
+``@odata.deltaLink`` are absolute URLs and are followed verbatim, but never to another host), throttling
+through :mod:`connectors.throttle` (10,000 requests per 10 minutes and 4 at once per mailbox; a 429's
+``Retry-After`` waited out exactly), one token refresh on 401, and 410 / SyncStateNotFound as
+:class:`DeltaExpired` so the caller resyncs that resource.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from connectors.base import ConnectorError
+from connectors.throttle import RateBudget, Retry, RetryPolicy, Throttle, parse_retry_after
+
+TokenProvider = Callable[[bool], str]  # force_refresh → access token; raises AuthRequired when a login is needed
+RESYNC_CODES = {"syncstatenotfound", "syncstateinvalid", "resyncrequired"}
+IMMUTABLE_IDS = 'IdType="ImmutableId"'
+
+
+class DeltaExpired(ConnectorError):
+    """410 Gone or a sync-state error: the delta/next link can no longer be used; restart that resource."""
+
+
+class GraphError(ConnectorError):
+    """A Graph error that is not transient, with its HTTP status and Graph error code."""
+
+    def __init__(self, message: str, status: int, code: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+@dataclasses.dataclass
+class _Transient(Exception):
+    why: str
+    after: float | None = None
+
+
+@dataclasses.dataclass
+class Page:
+    value: list[dict[str, Any]]
+    next_link: str | None
+    delta_link: str | None
+
+
+class GraphClient:
+    def __init__(
+        self,
+        endpoint: str,
+        token: TokenProvider,
+        *,
+        requests_per_10min: int = 10_000,
+        concurrency: int = 4,
+        throttle: Throttle | None = None,
+        timeout: float = 60.0,
+        session: Any = None,
+    ) -> None:
+        import requests
+
+        self.root = endpoint.rstrip("/")
+        self.base = self.root + "/v1.0"
+        parts = urlsplit(self.root)
+        self.origin = (parts.scheme, parts.netloc.lower())
+        self.token = token
+        self.timeout = timeout
+        self.session = session or requests.Session()
+        self.session.trust_env = True  # proxies from the environment, like any CLI; tests set no_proxy
+        self.throttle = throttle or Throttle(
+            RateBudget(requests_per_10min, 600), RetryPolicy(), concurrency=concurrency
+        )
+
+    # ---- public -----------------------------------------------------------------------------------------
+
+    def url(self, path: str) -> str:
+        return path if path.startswith(("http://", "https://")) else f"{self.base}/{path.lstrip('/')}"
+
+    def request(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        what: str = "Microsoft Graph",
+    ) -> Any:
+        """One call, throttled and retried; returns the decoded JSON body (None for 204)."""
+        url = self.url(path_or_url)
+        self._check_origin(url)
+        refreshed = [False]
+
+        def attempt() -> Any:
+            return self._send(method, url, params, json, headers, refreshed)
+
+        return self.throttle.call(attempt, classify=_classify, units=1, what=what)
+
+    def pages(
+        self, path_or_url: str, *, params: Mapping[str, str] | None = None, headers: Mapping[str, str] | None = None,
+        what: str = "Microsoft Graph",
+    ) -> Iterator[Page]:
+        """Every page from ``path_or_url`` on, following ``@odata.nextLink`` (query options only on the first call)."""
+        url: str | None = self.url(path_or_url)
+        first = True
+        while url is not None:
+            body = self.request("GET", url, params=params if first else None, headers=headers, what=what) or {}
+            first = False
+            next_link = body.get("@odata.nextLink")
+            yield Page(list(body.get("value") or []), next_link, body.get("@odata.deltaLink"))
+            url = next_link
+
+    # ---- internals --------------------------------------------------------------------------------------
+
+    def _check_origin(self, url: str) -> None:
+        parts = urlsplit(url)
+        if (parts.scheme, parts.netloc.lower()) != self.origin:
+            # A link to another host would receive the bearer token (apis.md §3.3, "Security").
+            raise ConnectorError(
+                f"Graph sent a link to {parts.scheme}://{parts.netloc}, not to the configured {self.root}; not followed"
+            )
+
+    def _send(
+        self, method: str, url: str, params: Mapping[str, str] | None, body: Any,
+        extra: Mapping[str, str] | None, refreshed: list[bool],
+    ) -> Any:
+        import requests
+
+        prefer = [IMMUTABLE_IDS]
+        headers = {"Accept": "application/json"}
+        for key, value in (extra or {}).items():
+            if key.lower() == "prefer":
+                prefer.append(value)
+            else:
+                headers[key] = value
+        headers["Prefer"] = ", ".join(prefer)
+        headers["Authorization"] = f"Bearer {self.token(False)}"
+        try:
+            response = self.session.request(
+                method, url, params=params, json=body, headers=headers, timeout=self.timeout, allow_redirects=False
+            )
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise _Transient(type(exc).__name__) from exc
+        status = response.status_code
+        if status == 401 and not refreshed[0]:
+            refreshed[0] = True  # the access token expired early or was revoked: refresh once, then try again
+            self.token(True)
+            raise _Transient("HTTP 401, token refreshed", 0.0)
+        if status < 300:
+            if status == 204 or not response.content:
+                return None
+            try:
+                return response.json()
+            except ValueError:
+                raise _Transient(f"HTTP {status} with a body that is not JSON") from None
+        code, message = _error(response)
+        if status == 429 or status >= 500 or code.lower() in {"applicationthrottled", "mailboxconcurrency"}:
+            raise _Transient(f"HTTP {status} {code}".strip(), parse_retry_after(response.headers.get("Retry-After")))
+        if status == 410 or code.lower() in RESYNC_CODES:
+            raise DeltaExpired(f"the sync state expired ({code or 'HTTP 410'})")
+        raise GraphError(f"Microsoft Graph answered HTTP {status} {code}: {message}".strip(), status, code)
+
+
+def _error(response: Any) -> tuple[str, str]:
+    try:
+        error = response.json().get("error") or {}
+        return str(error.get("code") or ""), str(error.get("message") or "")[:200]
+    except (ValueError, AttributeError):
+        return "", ""
+
+
+def _classify(exc: BaseException) -> Retry | None:
+    if isinstance(exc, _Transient):
+        return Retry(exc.why, exc.after)
+    return None

@@ -1,0 +1,172 @@
+"""A loopback HTTP server for the provider fakes: routes, a request log, latency and fault injection.
+
+Each fake (Gmail, Google Calendar, Google OAuth, Graph, Entra) registers routes on a :class:`FakeServer`
+and keeps its own state; the tests inject faults (a status with a body and headers, or a dropped
+connection) for requests matching a predicate, a given number of times.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import re
+import socket
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+
+@dataclasses.dataclass
+class Request:
+    method: str
+    path: str  # without the query
+    query: dict[str, list[str]]
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+    match: re.Match[str] | None = None
+
+    def arg(self, name: str, default: str | None = None) -> str | None:
+        values = self.query.get(name)
+        return values[0] if values else default
+
+    def json(self) -> Any:
+        return json.loads(self.body or b"null")
+
+
+@dataclasses.dataclass
+class Response:
+    status: int = 200
+    body: Any = None  # dict/list → JSON; str/bytes as is
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def encoded(self) -> tuple[bytes, dict[str, str]]:
+        headers = dict(self.headers)
+        if isinstance(self.body, dict | list):
+            headers.setdefault("Content-Type", "application/json; charset=UTF-8")
+            return json.dumps(self.body).encode(), headers
+        if isinstance(self.body, str):
+            headers.setdefault("Content-Type", "text/plain; charset=UTF-8")
+            return self.body.encode(), headers
+        return self.body or b"", headers
+
+
+Handler = Callable[[Request], Response]
+DROP = Response(status=-1)  # a fault that closes the connection without an answer (a reset mid-page)
+
+
+@dataclasses.dataclass
+class Fault:
+    when: Callable[[Request], bool]
+    response: Response
+    times: int
+
+
+class FakeServer:
+    def __init__(self, latency: float = 0.0) -> None:
+        self.routes: list[tuple[str, re.Pattern[str], Handler]] = []
+        self.faults: list[Fault] = []
+        self.log: list[Request] = []
+        self.latency = latency
+        self.lock = threading.RLock()  # fakes hold it while changing their state
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.base_url = ""
+
+    # ---- set-up -------------------------------------------------------------------------------------------
+
+    def route(self, method: str, pattern: str) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.routes.append((method, re.compile(pattern + r"\Z"), handler))
+            return handler
+
+        return register
+
+    def inject(self, when: Callable[[Request], bool], response: Response, times: int = 1) -> None:
+        """Answer the next ``times`` requests matching ``when`` with ``response`` (or DROP the connection)."""
+        with self.lock:
+            self.faults.append(Fault(when, response, times))
+
+    def start(self) -> str:
+        fake = self
+
+        class _Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _serve(self) -> None:
+                fake._handle(self)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server.daemon_threads = True
+        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self.base_url
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> FakeServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def requests(self, method: str | None = None, path: str | None = None) -> list[Request]:
+        """Logged requests, optionally only those with this method and a path matching this regex."""
+        with self.lock:
+            return [r for r in self.log if (method is None or r.method == method)
+                    and (path is None or re.search(path, r.path))]
+
+    # ---- serving ------------------------------------------------------------------------------------------
+
+    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+        length = int(handler.headers.get("Content-Length") or 0)
+        body = handler.rfile.read(length) if length else b""
+        parts = urlsplit(handler.path)
+        request = Request(
+            handler.command, parts.path, parse_qs(parts.query, keep_blank_values=True),
+            {k.lower(): v for k, v in handler.headers.items()}, body,
+        )
+        if self.latency:
+            time.sleep(self.latency)
+        response = self.dispatch(request)
+        if response.status == -1:
+            handler.close_connection = True
+            with contextlib.suppress(OSError):
+                handler.connection.shutdown(socket.SHUT_RDWR)
+            return
+        data, headers = response.encoded()
+        handler.send_response(response.status)
+        for key, value in headers.items():
+            handler.send_header(key, value)
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)
+
+    def dispatch(self, request: Request) -> Response:
+        """Answer one request (also used for the parts of a batch, which are not logged twice over HTTP)."""
+        with self.lock:
+            self.log.append(request)
+            for fault in self.faults:
+                if fault.times > 0 and fault.when(request):
+                    fault.times -= 1
+                    return fault.response
+        for method, pattern, route in self.routes:
+            match = pattern.match(request.path)
+            if match and method == request.method:
+                request.match = match
+                return route(request)
+        return Response(404, {"error": {"code": 404, "message": f"no route for {request.method} {request.path}"}})
