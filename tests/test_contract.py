@@ -4,9 +4,9 @@ A new connector gets these for free by adding a factory below: it must yield wel
 resume from its own cursors without re-reading anything, fail as a whole with SourceUnavailable, and
 (targets) create idempotently, touch only its own events, and keep what it committed.
 
-Online providers run against their loopback fakes: ``ONLINE`` names, per provider, a module with two
-context managers, ``contract_source(tmp_path)`` yielding a Source on a fake seeded with mail and meetings,
-and ``contract_target(tmp_path)`` yielding a factory of targets on one fake calendar.
+Online providers run against their loopback fakes: ``ONLINE_SOURCES`` names, per provider, a module with a
+context manager ``contract_source(tmp_path)`` yielding a Source on a fake seeded with mail or meetings, and
+``ONLINE_TARGETS`` one with ``contract_target(tmp_path)`` yielding a factory of targets on one fake calendar.
 """
 
 from __future__ import annotations
@@ -54,18 +54,19 @@ def _ics(tmp_path: Path) -> dict[str, Any]:
 
 
 SOURCE_SETTINGS: dict[str, Callable[[Path], dict[str, Any]]] = {"maildir": _maildir, "mbox": _mbox, "ics": _ics}
-ONLINE = {"google": "tests.fakes.google_contract", "microsoft": "tests.fakes.graph_contract"}
+ONLINE_SOURCES = {"google": "tests.fakes.gmail_contract", "microsoft": "tests.fakes.graph_mail_contract"}
+ONLINE_TARGETS = {"google": "tests.fakes.gcal_contract", "microsoft": "tests.fakes.graph_calendar_contract"}
 
 
 def test_every_registered_source_has_contract_settings() -> None:
-    assert set(SOURCE_SETTINGS) | set(ONLINE) == set(connectors.SOURCES)
+    assert set(SOURCE_SETTINGS) | set(ONLINE_SOURCES) == set(connectors.SOURCES)
 
 
 @pytest.fixture(params=sorted(connectors.SOURCES))
 def source(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Source]:
     provider: str = request.param
-    if provider in ONLINE:
-        with importlib.import_module(ONLINE[provider]).contract_source(tmp_path) as online:
+    if provider in ONLINE_SOURCES:
+        with importlib.import_module(ONLINE_SOURCES[provider]).contract_source(tmp_path) as online:
             yield online
         return
     yield connectors.source_class(provider)("acct", SOURCE_SETTINGS[provider](tmp_path))
@@ -116,7 +117,7 @@ def test_source_resumes_from_its_cursor_without_new_rows(source: Source) -> None
 
 
 def test_source_with_missing_path_fails_as_a_whole(source: Source, tmp_path: Path) -> None:
-    if source.provider in ONLINE:
+    if source.provider in ONLINE_SOURCES:
         pytest.skip("online sources have no path; their whole-source failure is a revoked login (tests per provider)")
     settings = dict(source.settings)
     settings["path"] = tmp_path / "nowhere"
@@ -136,14 +137,14 @@ TARGET_FACTORIES: dict[str, Callable[[Path], CalendarTarget]] = {"ics": _ics_tar
 
 
 def test_every_registered_target_has_a_factory() -> None:
-    assert set(TARGET_FACTORIES) | set(ONLINE) == set(connectors.TARGETS)
+    assert set(TARGET_FACTORIES) | set(ONLINE_TARGETS) == set(connectors.TARGETS)
 
 
 @pytest.fixture(params=sorted(connectors.TARGETS))
 def target_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], CalendarTarget]]:
     provider: str = request.param
-    if provider in ONLINE:
-        with importlib.import_module(ONLINE[provider]).contract_target(tmp_path) as factory:
+    if provider in ONLINE_TARGETS:
+        with importlib.import_module(ONLINE_TARGETS[provider]).contract_target(tmp_path) as factory:
             yield factory
         return
     yield lambda: TARGET_FACTORIES[provider](tmp_path)

@@ -66,8 +66,13 @@ class Fault:
 
 
 class FakeServer:
-    def __init__(self, latency: float = 0.0) -> None:
+    def __init__(self, latency: float = 0.0, max_concurrent: int | None = None) -> None:
         self.routes: list[tuple[str, re.Pattern[str], Handler]] = []
+        # Called before routing (not for DROP/faults); answering a Response refuses the request (401, 429 ...).
+        self.guards: list[Callable[[Request], Response | None]] = []
+        self.max_concurrent = max_concurrent  # more requests at once get 429 (Outlook's MailboxConcurrency)
+        self.in_flight = 0
+        self.peak_in_flight = 0
         self.faults: list[Fault] = []
         self.log: list[Request] = []
         self.latency = latency
@@ -140,9 +145,24 @@ class FakeServer:
             handler.command, parts.path, parse_qs(parts.query, keep_blank_values=True),
             {k.lower(): v for k, v in handler.headers.items()}, body,
         )
-        if self.latency:
-            time.sleep(self.latency)
-        response = self.dispatch(request)
+        with self.lock:
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+            over = self.max_concurrent is not None and self.in_flight > self.max_concurrent
+        try:
+            if self.latency:
+                time.sleep(self.latency)
+            if over:
+                with self.lock:
+                    self.log.append(request)
+                response = Response(429, {"error": {"code": "ApplicationThrottled",
+                                                    "message": "Application is over its MailboxConcurrency limit."}},
+                                    {"Retry-After": "1"})
+            else:
+                response = self.dispatch(request)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
         if response.status == -1:
             handler.close_connection = True
             with contextlib.suppress(OSError):
@@ -164,6 +184,10 @@ class FakeServer:
                 if fault.times > 0 and fault.when(request):
                     fault.times -= 1
                     return fault.response
+        for guard in self.guards:
+            refused = guard(request)
+            if refused is not None:
+                return refused
         for method, pattern, route in self.routes:
             match = pattern.match(request.path)
             if match and method == request.method:
