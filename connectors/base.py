@@ -136,6 +136,9 @@ class Batch:
     # On the first batch of a pull, when the source can tell: how many interactions the whole pull
     # will yield (for a progress ETA). None: unknown.
     expected: int | None = None
+    # How far back the resource is known completely, when a bounded first pull is still backfilling
+    # (e.g. "complete back to 2024-11-29; older mail is read on later pulls"); `syncd status` shows it.
+    coverage: str | None = None
 
 
 class KnownIds(Protocol):
