@@ -20,7 +20,7 @@ from typing import Any
 
 import click
 
-from syncd import service_cli
+from syncd import auth_cli, service_cli
 from syncd.errors import ExitCode, SyncdError, UsageError
 
 
@@ -426,6 +426,7 @@ def sample(click_ctx: click.Context, directory: Path) -> None:
 
 # ---- the service ----------------------------------------------------------------------------------------
 
+cli.add_command(auth_cli.auth)
 cli.add_command(service_cli.run)
 cli.add_command(service_cli.install_units)
 

@@ -86,6 +86,11 @@ class GoogleOAuthFake:
 
     def _token(self, request: Request) -> Response:
         form = {k: v[0] for k, v in parse_qs(request.body.decode()).items()}
+        basic = request.headers.get("authorization", "")
+        if basic.startswith("Basic "):  # requests-oauthlib sends the client's credentials this way (RFC 6749 §2.3.1)
+            client_id, _, client_secret = base64.b64decode(basic[6:]).decode().partition(":")
+            form.setdefault("client_id", client_id)
+            form.setdefault("client_secret", client_secret)
         if form.get("client_id") != CLIENT_ID or form.get("client_secret") != CLIENT_SECRET:
             return _error(401, "invalid_client", "The OAuth client was not found.")
         grant = form.get("grant_type")

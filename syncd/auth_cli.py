@@ -1,0 +1,164 @@
+"""``syncd auth``: log in to online accounts (google, microsoft) and manage their stored logins.
+
+The provider-specific work (OAuth flows, what a token file looks like) is in the connectors' auth modules
+(``connectors.AUTH``); this module only finds the account, its slot in the token store, and talks to the
+user. Tokens never appear in the output.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import click
+
+import connectors
+from connectors.base import ConnectorError
+from syncd.errors import SyncdError, UsageError
+
+REVOKE_PAGES = {
+    "google": "https://myaccount.google.com/permissions",
+    "microsoft": "https://myapps.microsoft.com (or https://account.live.com/consent/Manage for Outlook.com)",
+}
+
+
+class LoginFailed(SyncdError):
+    """A login or import did not work; the message says why."""
+
+
+def _account(click_ctx: click.Context, name: str) -> tuple[Any, Any]:
+    config = click_ctx.obj.config()
+    account = config.accounts.get(name)
+    online = [n for n, a in config.accounts.items() if a.provider in connectors.AUTH]
+    if account is None:
+        listed = ", ".join(online) or "none is configured"
+        raise UsageError(f"no account named '{name}' in the configuration (accounts that log in: {listed})")
+    if account.provider not in connectors.AUTH:
+        raise UsageError(f"account '{name}' ({account.provider}) reads local files and needs no login")
+    return config, account
+
+
+def _module(provider: str) -> ModuleType:
+    return importlib.import_module(connectors.AUTH[provider])
+
+
+def login_settings(config: Any, account: Any) -> dict[str, Any]:
+    """What the auth module needs to know beyond the account's keys: whether follow-ups are written there."""
+    from syncd.pull import source_settings
+
+    return {
+        **source_settings(account),
+        "followups_target": config.followups.target == account.name,
+        "calendar_name": config.followups.calendar_name,
+    }
+
+
+def _slot(account: Any) -> Any:
+    from syncd.pull import account_secret
+
+    return account_secret(account)
+
+
+@click.group(name="auth")
+def auth() -> None:
+    """Log in to Google and Microsoft accounts; the login is kept in the system keyring."""
+
+
+@auth.command()
+@click.argument("account")
+@click.option("--no-browser", is_flag=True, help="Print the address instead of opening a browser (use with ssh -L).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True,
+              help="Local port Google redirects to (google).")
+@click.option("--paste", is_flag=True, help="No local listener: paste the address the browser ends on (google).")
+@click.pass_context
+def login(click_ctx: click.Context, account: str, no_browser: bool, port: int, paste: bool) -> None:
+    """Log in to ACCOUNT (Google: browser consent; Microsoft: a code to enter on another device)."""
+    config, acct = _account(click_ctx, account)
+    slot = _slot(acct)
+    try:
+        who = _module(acct.provider).login(
+            account, login_settings(config, acct), slot, no_browser=no_browser, port=port, paste=paste,
+            echo=click.echo,
+        )
+    except ConnectorError as exc:
+        raise LoginFailed(f"{account}: {exc}") from None
+    click.echo(f"{account}: logged in ({who}); the login is kept in {slot.store.describe()}")
+
+
+@auth.command(name="import")
+@click.argument("account")
+@click.option("--file", "path", required=True, type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
+              help="Token file made elsewhere (Google: authorized-user JSON; Microsoft: MSAL cache); - is stdin.")
+@click.pass_context
+def import_(click_ctx: click.Context, account: str, path: Path) -> None:
+    """Take a login made on another machine (for headless servers)."""
+    config, acct = _account(click_ctx, account)
+    try:
+        text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    slot = _slot(acct)
+    try:
+        who = _module(acct.provider).import_secret(account, login_settings(config, acct), slot, text)
+    except ConnectorError as exc:
+        raise LoginFailed(f"{account}: {exc}") from None
+    click.echo(f"{account}: login imported ({who}); kept in {slot.store.describe()}; you may delete {path} now")
+
+
+@auth.command()
+@click.pass_context
+def status(click_ctx: click.Context) -> None:
+    """Show each online account's login (never the token itself)."""
+    config = click_ctx.obj.config()
+    online = {name: a for name, a in config.accounts.items() if a.provider in connectors.AUTH}
+    if not online:
+        click.echo("no account needs a login (only local archives are configured)")
+        return
+    needs = _needs_login()
+    for name, account in online.items():
+        try:
+            slot = _slot(account)
+            state = _module(account.provider).describe(slot.get())
+            where = slot.store.describe()
+        except SyncdError as exc:  # the token store itself (no keyring, locked)
+            click.echo(f"{name} ({account.provider}): {exc}")
+            continue
+        if name in needs:
+            state = f"needs login: {needs[name]}"
+        click.echo(f"{name} ({account.provider}): {state}; kept in {where}")
+
+
+def _needs_login() -> dict[str, str]:
+    """Accounts whose last pull ended in "needs login", from the state database (empty when there is none)."""
+    import json
+
+    from syncd import job
+
+    path = job.state_dir() / job.DB_NAME
+    if not path.exists():
+        return {}
+    found = {}
+    with job.open_store() as store:
+        for row in store.accounts():
+            summary = json.loads(row["last_summary"] or "{}")
+            if summary.get("needs_login") and row["last_error"]:
+                found[row["name"]] = "the last pull could not use the stored login"
+    return found
+
+
+@auth.command()
+@click.argument("account")
+@click.pass_context
+def logout(click_ctx: click.Context, account: str) -> None:
+    """Forget ACCOUNT's stored login (syncd stops reading it until the next login)."""
+    _, acct = _account(click_ctx, account)
+    slot = _slot(acct)
+    removed = slot.clear()
+    page = REVOKE_PAGES.get(acct.provider, "")
+    if removed:
+        click.echo(f"{account}: login removed from {slot.store.describe()}; to revoke syncd's access too, see {page}")
+    else:
+        click.echo(f"{account}: no login was stored")
