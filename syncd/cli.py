@@ -150,6 +150,8 @@ def _print_job(result: Any, verbose: int, dry_run: bool) -> None:
                     click.echo(f"    e.g. {example}")
         for resource in summary.resynced:
             click.echo(f"  {resource}: cursor expired, resynced from scratch")
+        for resource, coverage in summary.coverage.items():
+            click.echo(f"  {resource}: {coverage}")
         if summary.owner_guess:
             click.echo(
                 f"  owner address guessed from sent folders: {', '.join(summary.owner_guess)} "
@@ -216,6 +218,8 @@ def status(ctx: Context) -> None:
                 continue
             summary = json.loads(row["last_summary"] or "{}")
             state = "needs attention" if row["last_error"] else "ok"
+            if row["last_error"] and summary.get("needs_login"):
+                state = f"needs login: run 'syncd auth login {name}'"
             click.echo(f"{name} ({account.provider}): {state}")
             click.echo(f"  last successful pull: {row['last_success'] or 'never'}")
             cursor_age = store.db.execute(
@@ -224,6 +228,8 @@ def status(ctx: Context) -> None:
             click.echo(f"  cursors last moved: {cursor_age or 'never'}")
             if row["last_error"]:
                 click.echo(f"  last error: {row['last_error']}")
+            for resource, coverage in summary.get("coverage", {}).items():
+                click.echo(f"  {resource}: {coverage}")
             for reason, count in summary.get("skipped", {}).items():
                 click.echo(f"  skipped {count}: {reason}")
             owners = json.loads(row["owner_addresses"] or "[]")

@@ -38,6 +38,7 @@ class AccountSummary:
     examples: dict[str, list[str]] = dataclasses.field(default_factory=dict)
     resynced: list[str] = dataclasses.field(default_factory=list)
     owner_guess: list[str] = dataclasses.field(default_factory=list)
+    coverage: dict[str, str] = dataclasses.field(default_factory=dict)  # resource → "complete back to ..."
     error: str | None = None
     needs_login: bool = False  # the error is a missing, revoked or expired login
     seconds: float = 0.0
@@ -51,6 +52,10 @@ class AccountSummary:
         self.new += added
         self.seen += len(batch.interactions)
         self.deleted += len(batch.deleted)
+        if batch.coverage:
+            self.coverage[batch.resource] = batch.coverage
+        elif batch.resource in self.coverage and batch.cursor is not None:
+            del self.coverage[batch.resource]  # the source stopped qualifying it: complete now
         for skip in batch.skipped:
             reason = skip.why.split(":", 1)[0]
             self.skipped[reason] += 1
@@ -67,6 +72,7 @@ class AccountSummary:
             "examples": self.examples,
             "resynced": self.resynced,
             "owner_guess": self.owner_guess,
+            "coverage": self.coverage,
             "error": self.error,
             "needs_login": self.needs_login,
             "seconds": round(self.seconds, 3),
