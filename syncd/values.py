@@ -13,7 +13,6 @@ from collections.abc import Callable
 from datetime import time, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from syncd.addresses import normalise
 
@@ -44,15 +43,6 @@ def time_of_day(value: Any) -> time:
     if not match:
         raise ValueError(f"'{value}' is not a time like 09:30")
     return time(int(match[1]), int(match[2]))
-
-
-def timezone(value: Any) -> ZoneInfo:
-    if not isinstance(value, str):
-        raise TypeError('an IANA time zone name like "Europe/Berlin"')
-    try:
-        return ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"'{value}' is not an IANA time zone (e.g. Europe/Berlin, America/New_York, UTC)") from None
 
 
 def path(value: Any) -> Path:
@@ -122,7 +112,6 @@ def weekday(value: Any) -> int:
 SCHEMAS: dict[Callable[..., Any], dict[str, Any]] = {
     duration: {"type": "string", "pattern": _DURATION.pattern},
     time_of_day: {"type": "string", "pattern": r"^([01]?\d|2[0-3]):[0-5]\d$"},
-    timezone: {"type": "string", "description": "IANA time zone name"},
     path: {"type": "string"},
     string: {"type": "string"},
     boolean: {"type": "boolean"},
