@@ -173,6 +173,25 @@ class Source(ABC):
     def pull(self, cursors: Mapping[str, str], known: KnownIds) -> Iterator[Batch]: ...
 
 
+class ChainedSource(Source):
+    """One account read by several parts in turn (mail, then calendars), each with its own resources.
+
+    ``parts`` lists (setting that switches the part on, its default, "module:Class" of a Source). Parts
+    are imported only when switched on, so an account without a calendar never loads its client.
+    """
+
+    parts: tuple[tuple[str, Any, str], ...] = ()
+
+    def pull(self, cursors: Mapping[str, str], known: KnownIds) -> Iterator[Batch]:
+        import importlib
+
+        for setting, default, spec in self.parts:
+            if self.settings.get(setting, default):
+                module, _, name = spec.partition(":")
+                part = getattr(importlib.import_module(module), name)
+                yield from part(self.name, self.settings, self.secret).pull(cursors, known)
+
+
 @dataclasses.dataclass(slots=True)
 class FollowupEvent:
     """One follow-up as a target stores it.
