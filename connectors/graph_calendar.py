@@ -1,0 +1,521 @@
+"""Outlook calendar over Microsoft Graph: meetings in (calendarView delta), follow-ups out (tagged events).
+
+Source (resource ``calendar``): ``GET /me/calendarView/delta`` of the PRIMARY calendar (apis.md §3.2). The
+window (now − ``window_past`` … now + ``window_future``) goes on the first call only; the links encode it,
+and ``$select``/``$filter``/``$orderby`` are not supported there, so whole events come back and are
+filtered here. The cursor is the ``@odata.nextLink`` mid-round and the ``@odata.deltaLink`` after it,
+replayed verbatim (§3.1, §10.6). Expiry (410 / SyncStateNotFound) becomes :class:`CursorExpired`.
+
+Target: syncd's follow-ups carry ONE fixed single-value extended property (``syncdKey``, the lowercase
+key) and a second fixed one (``syncdMeta``: the planned start, the person, a hash of the description as
+written), both in syncd's own property set GUID; never names derived from data, because named properties
+are a finite per-mailbox quota (§3.2). Creates first look the key up by a ``$filter`` on the property
+and send a ``transactionId`` derived from the key (uuid5) against retry duplicates (§3.2 "Idempotency").
+
+Recognising our own follow-ups in the delta (which cannot ``$expand`` properties): every transactionId
+syncd sends starts with the fixed group :data:`TRANSACTION_MARK`, and Graph returns ``transactionId``
+whenever an app set it (§3.2). In the default set-up follow-ups live in a dedicated calendar, which the
+primary-calendar delta never shows at all; the marker matters for ``followups_calendar_id = "primary"``.
+Even a missed one would add no contact: follow-ups have no attendees.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import uuid
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from connectors.base import (
+    Batch,
+    CalendarTarget,
+    ConnectorError,
+    CursorExpired,
+    FollowupEvent,
+    Interaction,
+    KnownIds,
+    Participant,
+    Response,
+    SecretSlot,
+    Skip,
+    Source,
+)
+from connectors.msgraph import DeltaExpired, GraphClient, GraphError, TokenProvider
+from connectors.throttle import RetryPolicy, Throttle
+
+RESOURCE = "calendar"
+# syncd's own MAPI property set: fixed forever (changing it would orphan every follow-up ever written).
+PROPERTY_SET = "{8f3b6a52-1d7c-4c3e-9b15-5e2f0d6a9c41}"
+KEY_PROP = f"String {PROPERTY_SET} Name syncdKey"
+META_PROP = f"String {PROPERTY_SET} Name syncdMeta"
+# transactionIds are uuid5(key) with this first group, so the delta (no $expand) can tell ours apart.
+TRANSACTION_MARK = "5d0c0f0e"
+TRANSACTION_NS = uuid.UUID("3c6f2a0e-8d41-5b7a-9e2c-0f1d5a7b9c33")
+PAGE_SIZE = 100
+TEXT_BODY = 'outlook.body-content-type="text"'
+# Graph attendee status → RFC 5545 PARTSTAT (lower-case), apis.md §3.2 "Event fields".
+RESPONSES: dict[str, Response] = {
+    "accepted": "accepted",
+    "declined": "declined",
+    "tentativelyaccepted": "tentative",
+    "none": "needs-action",
+    "notresponded": "needs-action",
+}
+
+
+def transaction_id(key: str) -> str:
+    """The transactionId for a follow-up key: deterministic, a GUID, starting with our mark."""
+    tail = str(uuid.uuid5(TRANSACTION_NS, key.lower())).split("-", 1)[1]
+    return f"{TRANSACTION_MARK}-{tail}"
+
+
+def is_own(event: Mapping[str, Any]) -> bool:
+    """Whether an event as the delta shows it is one of syncd's follow-ups (see the module docstring)."""
+    tx = str(event.get("transactionId") or "").lower()
+    if tx.startswith(TRANSACTION_MARK + "-"):
+        return True
+    return any(p.get("id") == KEY_PROP for p in event.get("singleValueExtendedProperties") or ())
+
+
+def graph_time(value: Mapping[str, Any] | None) -> datetime | None:
+    """A Graph ``dateTimeTimeZone`` as an aware UTC datetime (UTC by default, §3.2); None if unreadable."""
+    if not value or not value.get("dateTime"):
+        return None
+    text = str(value["dateTime"]).rstrip("Z")
+    if "." in text:  # Graph writes seven fractional digits; Python reads six
+        head, frac = text.split(".", 1)
+        text = f"{head}.{frac[:6]}"
+    try:
+        naive = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if naive.tzinfo is not None:
+        return naive.astimezone(UTC)
+    zone = str(value.get("timeZone") or "UTC")
+    tz: Any = UTC
+    if zone not in ("UTC", "tzone://Microsoft/Utc", "Etc/UTC", "GMT"):
+        with contextlib.suppress(Exception):
+            tz = ZoneInfo(zone)  # an IANA name; Windows names are not asked for (no outlook.timezone Prefer)
+    return naive.replace(tzinfo=tz).astimezone(UTC)
+
+
+def graph_stamp(value: datetime) -> dict[str, str]:
+    return {"dateTime": value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"}
+
+
+def _iso_z(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _client(
+    name: str, settings: Mapping[str, Any], secret: SecretSlot | None, token: TokenProvider | None,
+    throttle: Throttle | None,
+) -> GraphClient:
+    if token is None:
+        from connectors import microsoft_auth  # lazily: only real accounts need MSAL
+
+        token = microsoft_auth.token_provider(name, settings, secret)  # type: ignore[attr-defined,unused-ignore]
+    return GraphClient(
+        str(settings.get("graph_endpoint") or "https://graph.microsoft.com"),
+        token,  # type: ignore[arg-type,unused-ignore]
+        requests_per_10min=int(settings.get("rate_limit") or 10_000),
+        concurrency=int(settings.get("concurrency") or 4),
+        throttle=throttle,
+    )
+
+
+# ---- source --------------------------------------------------------------------------------------------
+
+
+class OutlookCalendarSource(Source):
+    provider = "microsoft"
+
+    def __init__(
+        self, name: str, settings: Mapping[str, Any], secret: SecretSlot | None = None, *,
+        token: TokenProvider | None = None, throttle: Throttle | None = None,
+    ) -> None:
+        super().__init__(name, settings, secret)
+        self.client = _client(name, settings, secret, token, throttle)
+        self.page_size = int(settings.get("page_size") or 50)
+        self.past: timedelta = settings.get("window_past") or timedelta(days=5 * 365)
+        self.future: timedelta = settings.get("window_future") or timedelta(days=365)
+
+    def _now(self) -> datetime:
+        now: datetime | None = self.settings.get("now")
+        return now or datetime.now(UTC)
+
+    def pull(self, cursors: Mapping[str, str], known: KnownIds) -> Iterator[Batch]:
+        now = self._now()
+        state = _cursor(cursors.get(RESOURCE))
+        window_end = state.get("end")
+        # The window is fixed when a round starts; once half the look-ahead has passed, start a fresh full
+        # round so future meetings beyond the old end are seen (the old links can never widen it).
+        stale = window_end is None or datetime.fromisoformat(window_end) < now + self.future / 2
+        if state.get("link") and not (stale and not state.get("full")):
+            link: str = state["link"]
+            full = bool(state.get("full"))
+            start = datetime.fromisoformat(state["start"])
+            end = datetime.fromisoformat(state["end"])
+            params = None
+        else:
+            start, end, full = now - self.past, now + self.future, True
+            link = "me/calendarView/delta"
+            params = {"startDateTime": _iso_z(start), "endDateTime": _iso_z(end)}
+        stored = known.known_ids(RESOURCE)
+        seen: set[str] = set()
+        headers = {"Prefer": f"odata.maxpagesize={self.page_size}"}
+        pages = self.client.pages(link, params=params, headers=headers, what="Outlook calendar")
+        while True:
+            try:
+                page = next(pages)
+            except StopIteration:
+                return
+            except DeltaExpired as exc:
+                raise CursorExpired(RESOURCE, f"the calendar's delta link expired ({exc})") from None
+            next_cursor = json.dumps({
+                "link": page.next_link or page.delta_link, "full": full and page.next_link is not None,
+                "start": start.isoformat(), "end": end.isoformat(),
+            })
+            if not (page.next_link or page.delta_link):
+                raise ConnectorError("Outlook calendar: a delta page had neither a next nor a delta link")
+            batch = Batch(RESOURCE, next_cursor, full=full, complete=full and page.next_link is None)
+            for entry in page.value:
+                self._take(entry, batch, start, end, stored, seen)
+            yield batch
+
+    def _take(
+        self, entry: Mapping[str, Any], batch: Batch, start: datetime, end: datetime, stored: set[str],
+        seen: set[str],
+    ) -> None:
+        event_id = str(entry.get("id") or "")
+        if not event_id:
+            batch.skipped.append(Skip("calendar event without an id", "unreadable entry"))
+            return
+        gone = event_id in stored or event_id in seen
+        if "@removed" in entry:
+            # @removed also names events outside the window that were added, changed or deleted (§3.2): only
+            # ids this account holds are real deletions; the others were never ours to drop.
+            if gone:
+                batch.deleted.append(event_id)
+                seen.discard(event_id)
+            return
+        if is_own(entry) or entry.get("type") == "seriesMaster":
+            # A follow-up is never a meeting; a series master is the pattern, its occurrences are the meetings.
+            if gone:
+                batch.deleted.append(event_id)
+            return
+        interaction = self._interaction(event_id, entry)
+        if interaction.timestamp is None:
+            batch.skipped.append(Skip(f"calendar event {str(entry.get('subject') or '')[:60]!r}", "no readable start"))
+            return
+        ends = interaction.end or interaction.timestamp
+        if interaction.timestamp > end or ends < start:
+            if gone:  # moved out of the window: no longer tracked
+                batch.deleted.append(event_id)
+                seen.discard(event_id)
+            return
+        seen.add(event_id)
+        batch.interactions.append(interaction)
+
+    def _interaction(self, event_id: str, event: Mapping[str, Any]) -> Interaction:
+        start = graph_time(event.get("start"))
+        end = graph_time(event.get("end"))
+        participants: dict[str, Participant] = {}
+        organizer = (event.get("organizer") or {}).get("emailAddress") or {}
+        if organizer.get("address"):
+            address = str(organizer["address"])
+            participants[address.lower()] = Participant(address, str(organizer.get("name") or ""), "organizer")
+        for attendee in event.get("attendees") or ():
+            if str(attendee.get("type") or "").lower() == "resource":
+                continue  # a room or equipment: never a person (§3.2 attendee types)
+            email = attendee.get("emailAddress") or {}
+            address = str(email.get("address") or "")
+            if not address:
+                continue
+            response = str((attendee.get("status") or {}).get("response") or "none").lower()
+            if response == "organizer":
+                participants[address.lower()] = Participant(address, str(email.get("name") or ""), "organizer")
+                continue
+            if address.lower() in participants and participants[address.lower()].role == "organizer":
+                continue  # the organizer listed once more as an attendee: one participant
+            participants[address.lower()] = Participant(
+                address, str(email.get("name") or ""), "attendee", RESPONSES.get(response, "needs-action"))
+        own = str((event.get("responseStatus") or {}).get("response") or "").lower()
+        owner_response: Response | None = "accepted" if own == "organizer" else (
+            None if own in ("", "none") else RESPONSES.get(own))
+        series = event.get("seriesMasterId") if event.get("type") in ("occurrence", "exception") else None
+        return Interaction(
+            provider_id=event_id,
+            kind="event",
+            timestamp=start,
+            end=max(end, start) if end and start else start,
+            participants=list(participants.values()),
+            subject=str(event.get("subject") or "").strip()[:200] or None,
+            cancelled=bool(event.get("isCancelled")),
+            series_id=str(series) if series else None,
+            all_day=bool(event.get("isAllDay")),
+            link=str(event["webLink"]) if event.get("webLink") else None,
+            owner_response=owner_response,
+        )
+
+
+def _cursor(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) and value.get("link") and value.get("end") else {}
+
+
+# ---- target --------------------------------------------------------------------------------------------
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _query(params: Mapping[str, str]) -> str:
+    # Encoded by hand: spaces as %20 (not "+"), and the colon, slash and quotes of the filter too (§3.2).
+    return "&".join(f"{quote(k, safe='$')}={quote(v, safe='')}" for k, v in params.items())
+
+
+class OutlookCalendarTarget(CalendarTarget):
+    provider = "microsoft"
+
+    def __init__(
+        self, name: str, settings: Mapping[str, Any], secret: SecretSlot | None = None, *,
+        token: TokenProvider | None = None, throttle: Throttle | None = None,
+    ) -> None:
+        self.name = name
+        self.settings = settings
+        self.client = _client(name, settings, secret, token, throttle)
+        # One attempt only, for the one POST that has no transactionId: creating the calendar. A lost answer
+        # is settled by listing again, never by sending the POST blindly a second time.
+        self._once = GraphClient(
+            self.client.root, self.client.token,
+            throttle=Throttle(self.client.throttle.budget, RetryPolicy(attempts=1), sleep=self.client.throttle.sleep),
+        )
+        self._once.session = self.client.session
+        self.calendar_setting: str | None = settings.get("followups_calendar_id")
+        self.calendar_name = str(settings.get("calendar_name") or "Follow-ups")
+        self._events_path: str | None = None
+        self._ids: dict[str, list[str]] = {}  # key → event ids, as last listed or written
+
+    # ---- where -------------------------------------------------------------------------------------------
+
+    def _path(self, create: bool) -> str | None:
+        """The events collection of the target calendar; None when the dedicated one does not exist yet."""
+        if self._events_path is not None:
+            return self._events_path
+        setting = self.calendar_setting
+        if setting == "primary":
+            self._events_path = "me/events"
+        elif setting:
+            self._events_path = f"me/calendars/{quote(setting, safe='=')}/events"
+        else:
+            calendar_id = self._find_calendar() or (self._create_calendar() if create else None)
+            if calendar_id is None:
+                return None
+            self._events_path = f"me/calendars/{quote(calendar_id, safe='=')}/events"
+        return self._events_path
+
+    def _find_calendar(self) -> str | None:
+        wanted = self.calendar_name.casefold()
+        found = [
+            calendar for page in self.client.pages("me/calendars", what="Outlook calendars") for calendar in page.value
+            if str(calendar.get("name") or "").casefold() == wanted and calendar.get("id")
+        ]
+        # Should two exist (made by hand), the first listed is used every time, so follow-ups never split.
+        return str(found[0]["id"]) if found else None
+
+    def _create_calendar(self) -> str:
+        last: Exception | None = None
+        for _ in range(3):
+            try:
+                made = self._once.request("POST", "me/calendars", json={"name": self.calendar_name},
+                                          what="creating the Outlook follow-ups calendar") or {}
+                if made.get("id"):
+                    return str(made["id"])
+            except GraphError as exc:
+                if exc.status != 409:  # 409: a calendar of that name exists (perhaps our lost create)
+                    raise
+                last = exc
+            except ConnectorError as exc:  # no answer, or a transient error: did it land?
+                last = exc
+            found = self._find_calendar()
+            if found is not None:
+                return found
+        raise ConnectorError(f"could not create the Outlook calendar '{self.calendar_name}' ({last})")
+
+    # ---- reading -----------------------------------------------------------------------------------------
+
+    def _tagged(self, path: str, key: str | None = None) -> Iterator[dict[str, Any]]:
+        condition = f"ep/id eq '{KEY_PROP}'" + (f" and ep/value eq '{key}'" if key is not None else "")
+        params = {
+            "$filter": f"singleValueExtendedProperties/Any(ep: {condition})",
+            "$expand": f"singleValueExtendedProperties($filter=id eq '{KEY_PROP}' or id eq '{META_PROP}')",
+            "$top": str(PAGE_SIZE),
+        }
+        url = f"{path}?{_query(params)}"
+        for page in self.client.pages(url, headers={"Prefer": TEXT_BODY}, what="Outlook follow-ups"):
+            for event in page.value:
+                # Re-checked here: only an event carrying our property with a well-formed value is ours.
+                value = _prop(event, KEY_PROP)
+                if value and (key is None or value == key) and event.get("id"):
+                    yield event
+
+    def list_own(self) -> list[FollowupEvent]:
+        path = self._path(create=False)
+        if path is None:
+            return []
+        self._ids = {}
+        out = []
+        for event in self._tagged(path):
+            followup = _followup(event)
+            if followup is None:
+                continue
+            self._ids.setdefault(followup.key, []).append(str(event["id"]))
+            out.append(followup)
+        return sorted(out, key=lambda e: (e.start, e.key))
+
+    def _lookup(self, key: str, path: str) -> list[str]:
+        if key not in self._ids:
+            self._ids[key] = [str(event["id"]) for event in self._tagged(path, key)]
+        return self._ids[key]
+
+    # ---- writing -----------------------------------------------------------------------------------------
+
+    def create(self, event: FollowupEvent) -> None:
+        path = self._path(create=True)
+        assert path is not None
+        key = event.key.lower()
+        ids = self._lookup(key, path)
+        if ids:
+            self._patch(path, ids[0], event)  # it exists (an earlier run's create landed): no second event
+            return
+        body = {
+            **_fields(event),
+            "showAs": "free",  # a follow-up never blocks time
+            "transactionId": transaction_id(key),
+            # No attendees, ever: a calendar with attendees emails them.
+        }
+        made = self.client.request("POST", path, json=body, what="creating an Outlook follow-up") or {}
+        if made.get("id"):
+            self._ids[key] = [str(made["id"])]
+        else:
+            self._ids.pop(key, None)
+
+    def update(self, event: FollowupEvent) -> None:
+        path = self._path(create=True)
+        assert path is not None
+        known = event.key.lower() in self._ids
+        ids = self._lookup(event.key.lower(), path)
+        if not ids:
+            if not known:
+                self.create(event)  # like the file target: an update of a key not there writes it
+            return  # listed before but gone now: the user deleted it meanwhile, which is theirs to decide
+        self._patch(path, ids[0], event)
+
+    def _patch(self, path: str, event_id: str, event: FollowupEvent) -> None:
+        try:
+            self.client.request("PATCH", f"{path}/{quote(event_id, safe='=')}", json=_fields(event),
+                                what="updating an Outlook follow-up")
+        except GraphError as exc:
+            if exc.status != 404:
+                raise
+            self._ids.pop(event.key.lower(), None)  # deleted by the user since listing: left deleted
+
+    def delete(self, key: str) -> None:
+        path = self._path(create=False)
+        if path is None:
+            return
+        key = key.lower()
+        for event_id in self._lookup(key, path):
+            try:
+                self.client.request("DELETE", f"{path}/{quote(event_id, safe='=')}",
+                                    what="deleting an Outlook follow-up")
+            except GraphError as exc:
+                if exc.status != 404:  # already gone: done
+                    raise
+        self._ids[key] = []
+
+
+def _prop(event: Mapping[str, Any], prop: str) -> str | None:
+    for item in event.get("singleValueExtendedProperties") or ():
+        if item.get("id") == prop and isinstance(item.get("value"), str):
+            value: str = item["value"]
+            return value
+    return None
+
+
+def _meta(event: FollowupEvent) -> str:
+    planned = event.planned_start or event.start
+    return json.dumps({
+        "v": 1, "person": event.person, "planned": _iso_z(planned), "desc": _digest(event.description),
+    }, separators=(",", ":"))
+
+
+def _fields(event: FollowupEvent) -> dict[str, Any]:
+    return {
+        "subject": event.title,
+        "body": {"contentType": "text", "content": event.description},
+        "start": graph_stamp(event.start),
+        "end": graph_stamp(event.start + timedelta(minutes=event.duration_minutes)),
+        "isReminderOn": True,
+        "reminderMinutesBeforeStart": int(event.reminder_minutes),
+        "singleValueExtendedProperties": [
+            {"id": KEY_PROP, "value": event.key.lower()},
+            {"id": META_PROP, "value": _meta(event)},
+        ],
+    }
+
+
+def _description(body: Mapping[str, Any] | None, written: str | None) -> str:
+    """The body as text. Outlook may hand back what we wrote with CRLFs or a trailing newline changed; when a
+    plain normalisation gives back the text we wrote (its hash is in syncdMeta), that text is reported, so an
+    unchanged follow-up never looks changed to the reconciler."""
+    content = str((body or {}).get("content") or "")
+    if str((body or {}).get("contentType") or "text").lower() == "html":
+        import html
+        import re
+
+        content = html.unescape(re.sub(r"<[^>]+>", "", content))
+    unix = content.replace("\r\n", "\n")
+    candidates = [content, unix, unix.rstrip("\n"), unix.rstrip("\n") + "\n", unix.strip()]
+    if written:
+        for candidate in candidates:
+            if _digest(candidate) == written:
+                return candidate
+    return unix.rstrip()
+
+
+def _followup(event: Mapping[str, Any]) -> FollowupEvent | None:
+    key = _prop(event, KEY_PROP)
+    start = graph_time(event.get("start"))
+    if not key or start is None:
+        return None
+    end = graph_time(event.get("end")) or start
+    meta: dict[str, Any] = {}
+    with contextlib.suppress(ValueError, TypeError):
+        loaded = json.loads(_prop(event, META_PROP) or "{}")
+        meta = loaded if isinstance(loaded, dict) else {}
+    planned: datetime | None = None
+    with contextlib.suppress(ValueError, TypeError):
+        planned = datetime.fromisoformat(str(meta["planned"]).replace("Z", "+00:00")) if meta.get("planned") else None
+    return FollowupEvent(
+        key=key,
+        person=str(meta.get("person") or ""),
+        start=start,
+        duration_minutes=round((end - start).total_seconds() / 60),
+        title=str(event.get("subject") or ""),
+        description=_description(event.get("body"), meta.get("desc")),
+        reminder_minutes=int(event.get("reminderMinutesBeforeStart") or 0) if event.get("isReminderOn") else 0,
+        planned_start=planned,
+    )
