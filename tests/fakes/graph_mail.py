@@ -7,7 +7,7 @@ server (one mailbox, one budget, one concurrency limit). What it reproduces (api
   request carrying other options is refused with 400, so a client that re-sends them is caught);
 - absolute ``@odata.nextLink`` / ``@odata.deltaLink`` on the fake's own origin (``link_origin`` can point
   them elsewhere, to test that a client refuses to follow them);
-- page size from ``Prefer: odata.maxpagesize`` (default 10, at most 1000);
+- page size from ``Prefer: odata.maxpagesize`` (default 10, at most 1000, at most ``page_cap``);
 - ``@removed`` for deletions (reason ``deleted``) and moves out of a folder (reason ``changed``);
 - replays: with ``replay_every=n`` every n-th item of a round is sent again on the next page;
 - 410 ``SyncStateNotFound`` for unknown or expired tokens (:meth:`expire_tokens`);
@@ -67,6 +67,7 @@ class GraphMailFake:
         window: float = 600.0,
         clock: Callable[[], float] = time.monotonic,
         replay_every: int = 0,
+        page_cap: int = MAX_PAGE,
     ) -> None:
         self.server = server
         self.owner = owner
@@ -75,6 +76,7 @@ class GraphMailFake:
         self.tombstones: dict[str, dict[str, tuple[int, str]]] = {name: {} for name in self.folders}
         self.seq = 0
         self.replay_every = replay_every
+        self.page_cap = page_cap  # Prefer is a hint: Graph may serve smaller pages (tests get many pages cheaply)
         self.link_origin: str | None = None  # None: links point at the fake itself
         self.budget = budget
         self.window = window
@@ -230,7 +232,7 @@ class GraphMailFake:
             else:
                 select = request.arg("$select")
                 state = self._start(folder, None, select.split(",") if select else None)
-            size = _page_size(request.headers.get("prefer", ""))
+            size = min(_page_size(request.headers.get("prefer", "")), self.page_cap)
             page = state.items[state.offset:state.offset + size]
             state.offset += len(page)
             value = [self._render(folder, ident, reason, state.select) for ident, reason in page]
