@@ -9,7 +9,7 @@ server (one mailbox, one budget, one concurrency limit). What it reproduces (api
   them elsewhere, to test that a client refuses to follow them);
 - page size from ``Prefer: odata.maxpagesize`` (default 10, at most 1000, at most ``page_cap``);
 - ``@removed`` for deletions (reason ``deleted``) and moves out of a folder (reason ``changed``);
-- replays: with ``replay_every=n`` every n-th item of a round is sent again on the next page;
+- replays: with ``replay_every=n`` every n-th item of a round is sent again at the end of the round;
 - 410 ``SyncStateNotFound`` for unknown or expired tokens (:meth:`expire_tokens`);
 - a per-mailbox budget (10,000 requests per 10 minutes by default; scale it down in tests) answered
   with 429 and an exact ``Retry-After``;
@@ -258,11 +258,11 @@ class GraphMailFake:
             changes = sorted([(seq, ident, None) for ident, seq in versions.items() if seq > since]
                              + [(seq, ident, reason) for ident, (seq, reason) in self.tombstones.get(folder, {}).items()
                                 if seq > since], key=lambda c: c[0])
-        items: list[tuple[str, str | None]] = []
-        for index, (_, ident, reason) in enumerate(changes):
-            items.append((ident, reason))
-            if self.replay_every and (index + 1) % self.replay_every == 0:
-                items.append((ident, reason))  # "an item can appear more than once" (apis.md §3.1)
+        items: list[tuple[str, str | None]] = [(ident, reason) for _, ident, reason in changes]
+        if self.replay_every:
+            # "An item can appear more than once" (apis.md §3.1): every n-th again at the end of the round,
+            # so the repeat lands on a later page than the first sighting.
+            items += items[self.replay_every - 1::self.replay_every]
         return _Round(folder, items, 0, self.seq, select)
 
     def _render(self, folder: str, ident: str, reason: str | None, select: list[str] | None) -> dict[str, Any]:
