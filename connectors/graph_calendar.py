@@ -114,15 +114,18 @@ def _iso_z(value: datetime) -> str:
 
 def _client(
     name: str, settings: Mapping[str, Any], secret: SecretSlot | None, token: TokenProvider | None,
-    throttle: Throttle | None,
+    throttle: Throttle | None, *, writes: bool = False,
 ) -> GraphClient:
     if token is None:
         from connectors import microsoft_auth  # lazily: only real accounts need MSAL
 
-        token = microsoft_auth.token_provider(name, settings, secret)  # type: ignore[attr-defined,unused-ignore]
+        # A target writes events: its token must carry Calendars.ReadWrite, which microsoft_auth asks for when
+        # the account holds the follow-ups (``followups_target``); a source reads with Calendars.Read.
+        token = microsoft_auth.token_provider(name, {**settings, "followups_target": True} if writes else settings,
+                                              secret)
     return GraphClient(
         str(settings.get("graph_endpoint") or "https://graph.microsoft.com"),
-        token,  # type: ignore[arg-type,unused-ignore]
+        token,
         requests_per_10min=int(settings.get("rate_limit") or 10_000),
         concurrency=int(settings.get("concurrency") or 4),
         throttle=throttle,
@@ -295,7 +298,7 @@ class OutlookCalendarTarget(CalendarTarget):
     ) -> None:
         self.name = name
         self.settings = settings
-        self.client = _client(name, settings, secret, token, throttle)
+        self.client = _client(name, settings, secret, token, throttle, writes=True)
         # One attempt only, for the one POST that has no transactionId: creating the calendar. A lost answer
         # is settled by listing again, never by sending the POST blindly a second time.
         self._once = GraphClient(

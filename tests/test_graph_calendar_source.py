@@ -182,7 +182,6 @@ def test_a_killed_pull_resumes_from_the_next_link(server: FakeServer, fake: Grap
     ids = {fake.add_meeting(f"m{n}", NOW - timedelta(days=n + 1), attendees=[(ALICE, "accepted")]) for n in range(5)}
     generator = source(server).pull(store.cursors("acct"), Known(store))
     store.apply_batch("acct", next(generator))  # killed after the first committed page
-    generator.close()
     rest = pull(store, source(server))
     assert rest[0].full and rest[-1].complete
     assert store.known_ids("acct", "calendar") == ids
@@ -241,3 +240,14 @@ def test_refused_token_is_refreshed_once_and_never_shown(server: FakeServer, fak
     with pytest.raises(Exception) as failed:
         pull(Store(":memory:"), broken)
     assert "stale-secret-token" not in str(failed.value)
+
+
+def test_without_a_token_callable_the_login_comes_from_microsoft_auth(server: FakeServer, fake: GraphCalendarFake,
+                                                                      store: Store) -> None:
+    from connectors.base import AuthRequired
+    from tests.fakes.slot import MemorySlot
+
+    src = OutlookCalendarSource("acct", settings(server.base_url, client_id="app", now=NOW), MemorySlot())
+    with pytest.raises(AuthRequired, match="needs login"):
+        pull(store, src)
+    assert server.log == []

@@ -287,3 +287,12 @@ def test_never_more_than_four_requests_at_once() -> None:
             thread.join()
         assert results == [3] * 10
         assert slow.peak_in_flight <= 4 and writer.client.throttle.retries == 0
+
+
+def test_without_a_token_callable_the_login_comes_from_microsoft_auth(server: FakeServer, fake: GraphCalendarFake) -> None:
+    from connectors.base import AuthRequired
+
+    plain = OutlookCalendarTarget("acct", settings(server.base_url, client_id="app"), None)
+    with pytest.raises(AuthRequired, match="syncd auth login acct"):
+        plain.list_own()
+    assert server.log == []  # asked for a token before sending anything
