@@ -68,9 +68,16 @@ RESPONSES: dict[str, Response] = {
 }
 
 
-def transaction_id(key: str) -> str:
-    """The transactionId for a follow-up key: deterministic, a GUID, starting with our mark."""
-    tail = str(uuid.uuid5(TRANSACTION_NS, key.lower())).split("-", 1)[1]
+def transaction_id(key: str, planned: datetime | None = None) -> str:
+    """The transactionId for creating a follow-up: a GUID from the key (and where it is placed), with our mark.
+
+    Deterministic, so every retry of one create carries the same id. The placement is part of it because how
+    long Graph remembers a transactionId, and what it answers for one whose event is gone, is undocumented
+    (apis.md §3.2, §11): a key deleted and created again later on another day must not collide with it.
+    Across runs, the property lookup before each create is what finds an event made before.
+    """
+    seed = key.lower() + ("|" + _iso_z(planned) if planned is not None else "")
+    tail = str(uuid.uuid5(TRANSACTION_NS, seed)).split("-", 1)[1]
     return f"{TRANSACTION_MARK}-{tail}"
 
 
@@ -334,6 +341,7 @@ class OutlookCalendarTarget(CalendarTarget):
         found = [
             calendar for page in self.client.pages("me/calendars", what="Outlook calendars") for calendar in page.value
             if str(calendar.get("name") or "").casefold() == wanted and calendar.get("id")
+            and calendar.get("canEdit", True)  # a calendar shared with the user under that name is not ours
         ]
         # Should two exist (made by hand), the first listed is used every time, so follow-ups never split.
         return str(found[0]["id"]) if found else None
@@ -406,7 +414,7 @@ class OutlookCalendarTarget(CalendarTarget):
         body = {
             **_fields(event),
             "showAs": "free",  # a follow-up never blocks time
-            "transactionId": transaction_id(key),
+            "transactionId": transaction_id(key, event.planned_start or event.start),
             # No attendees, ever: a calendar with attendees emails them.
         }
         made = self.client.request("POST", path, json=body, what="creating an Outlook follow-up") or {}

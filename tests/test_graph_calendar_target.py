@@ -95,7 +95,7 @@ def test_what_an_event_looks_like(server: FakeServer, fake: GraphCalendarFake) -
     body = post.json()
     assert body["showAs"] == "free" and "attendees" not in body
     assert body["isReminderOn"] is True and body["reminderMinutesBeforeStart"] == 10
-    assert body["transactionId"] == transaction_id("abc123")
+    assert body["transactionId"] == transaction_id("abc123", START) != transaction_id("abc123", START + timedelta(days=1))
     assert body["body"] == {"contentType": "text", "content": followup("abc123").description}
     assert body["start"] == {"dateTime": "2026-03-03T09:30:00", "timeZone": "UTC"}
     assert body["end"] == {"dateTime": "2026-03-03T09:45:00", "timeZone": "UTC"}
