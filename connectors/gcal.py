@@ -339,8 +339,8 @@ class GoogleCalendarTarget(CalendarTarget):
 
     # ---- the calendar ---------------------------------------------------------------------------------
 
-    def _find_calendar(self) -> str | None:
-        """The dedicated calendar syncd made, by the marker in its description (the name may be changed)."""
+    def _marked(self) -> list[str]:
+        """Ids of the calendars syncd made, by the marker in their description (the name may be changed)."""
         found, page = [], None
         while True:
             response = self._list_calendars(page)
@@ -349,9 +349,12 @@ class GoogleCalendarTarget(CalendarTarget):
                     found.append(str(entry["id"]))
             page = response.get("nextPageToken")
             if not page:
-                break
-        # Two only if an earlier run's create answer was lost twice over: always the same one is used.
-        return sorted(found)[0] if found else None
+                return sorted(found)
+
+    def _find_calendar(self) -> str | None:
+        marked = self._marked()
+        # Several only after a create whose answer was lost: always the same one is used (see _settle).
+        return marked[0] if marked else None
 
     def _list_calendars(self, page: str | None) -> dict[str, Any]:
         from googleapiclient.errors import HttpError
@@ -361,6 +364,8 @@ class GoogleCalendarTarget(CalendarTarget):
             result: dict[str, Any] = client.call(client.service.calendarList().list(pageToken=page, maxResults=250),
                                                  "Google Calendar list of calendars", expect=(403,))
         except HttpError as exc:
+            # calendarList.list takes none of calendar.app.created / calendar.events* (discovery document,
+            # apis.md §2.4/§2.5): the login needs a calendar-list scope to find the dedicated calendar.
             raise ConnectorError(
                 f"account '{self.name}': Google refused to list your calendars "
                 f"({google_auth.http_error_reason(exc) or 'forbidden'}), so syncd cannot find its follow-ups "
@@ -376,26 +381,54 @@ class GoogleCalendarTarget(CalendarTarget):
         return self._calendar_id
 
     def _create_calendar(self) -> str:
-        """calendars.insert is not idempotent: after a failure, look before trying again (a lost answer may
-        have created it), so retries never make a second calendar."""
+        """calendars.insert is not idempotent, so it is never blindly retried: after a failure syncd looks
+        before trying again (a lost answer may have created it), and after a success it settles duplicates."""
+        from googleapiclient.errors import HttpError
+
         client = self.client
+        what = "Google Calendar: creating the follow-ups calendar"
         body = {"summary": self.calendar_name,
                 "description": f"Follow-ups written by syncd. syncd finds this calendar by this tag: {MARKER}"}
         policy = client.throttle.policy
         for attempt in range(policy.attempts):
             try:
-                created = client.call(client.service.calendars().insert(body=body),
-                                      "Google Calendar: creating the follow-ups calendar", retry=False)
-                return str(created["id"])
-            except ConnectorError as exc:
-                retry = google_auth.classify(exc.__cause__) if exc.__cause__ is not None else None
-                if retry is None or attempt + 1 >= policy.attempts:
+                created = client.throttle.call(client.service.calendars().insert(body=body).execute,
+                                               classify=_never, units=1, what=what)
+                return self._settle(str(created["id"]))
+            except Exception as exc:  # classify decides, as Throttle.call would
+                retry = google_auth.classify(exc)
+                if retry is None:
+                    if isinstance(exc, HttpError):
+                        raise google_auth.describe_error(what, exc) from None
                     raise
+                if attempt + 1 >= policy.attempts:
+                    raise ConnectorError(f"{what}: Google kept failing ({retry.why}); try again later") from None
                 client.throttle.sleep(policy.delay(attempt, retry.after))
             found = self._find_calendar()
             if found is not None:
                 return found
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _settle(self, created: str) -> str:
+        """One dedicated calendar, even when a create was sent twice: httplib2 itself resends a request whose
+        connection dropped before the answer, POSTs included, so a landed first try can hide behind a
+        successful second one. The first marked calendar by id is kept; other marked ones that are still
+        empty (they were only just made) are removed."""
+        from googleapiclient.errors import HttpError
+
+        marked = self._marked()
+        if created not in marked:
+            marked = sorted([*marked, created])  # the list may lag behind the insert
+        chosen, client = marked[0], self.client
+        for other in marked[1:]:
+            listing = client.call(client.service.events().list(calendarId=other, showDeleted=True, maxResults=1),
+                                  "Google Calendar: checking a duplicate follow-ups calendar", expect=(403, 404))
+            if listing.get("items"):
+                continue  # holds events: never removed
+            with contextlib.suppress(HttpError):
+                client.call(client.service.calendars().delete(calendarId=other),
+                            "Google Calendar: removing a duplicate follow-ups calendar", expect=(403, 404))
+        return chosen
 
     # ---- events ---------------------------------------------------------------------------------------
 

@@ -38,7 +38,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from tests.fakes.google_oauth import GoogleOAuthFake
-from tests.fakes.server import FakeServer, Request, Response
+from tests.fakes.server import DROP, FakeServer, Request, Response
 
 PREFIX = "/calendar/v3"
 OWNER = "sam@example.com"
@@ -121,6 +121,7 @@ class GoogleCalendarFake:
             ("GET", r"/users/me/calendarList", self._calendar_list),
             ("POST", r"/calendars", self._insert_calendar),
             ("GET", r"/calendars/([^/]+)", self._get_calendar),
+            ("DELETE", r"/calendars/([^/]+)", self._delete_calendar),
             ("GET", r"/calendars/([^/]+)/events", self._list),
             ("POST", r"/calendars/([^/]+)/events", self._insert),
             ("GET", r"/calendars/([^/]+)/events/([^/]+)", self._get),
@@ -259,6 +260,23 @@ class GoogleCalendarFake:
         response.headers.update(headers)
         self.server.inject(when or (lambda r: r.path.startswith(PREFIX)), response, times)
 
+    def lose_answer(self, method: str, path: str, times: int = 1) -> None:
+        """The next ``times`` matching requests are carried out, then the connection drops before the
+        answer: the client cannot tell a landed write from a lost one (a timeout, a reset)."""
+
+        def carried_out(request: Request) -> bool:
+            if request.method != method or not re.search(path, request.path):
+                return False
+            for route_method, pattern, handler in self.server.routes:
+                match = pattern.match(request.path)
+                if match and route_method == method:
+                    request.match = match
+                    handler(request)
+                    return True
+            return False
+
+        self.server.inject(carried_out, DROP, times)
+
     def writes(self, event_id: str | None = None) -> list[Request]:
         """Logged requests that would change events (optionally of one id)."""
         found = []
@@ -326,6 +344,15 @@ class GoogleCalendarFake:
         if calendar is None:
             return error(404, "notFound", "Not Found")
         return Response(200, calendar.resource())
+
+    def _delete_calendar(self, request: Request) -> Response:
+        calendar = self._find(request)
+        if calendar is None:
+            return error(404, "notFound", "Not Found")
+        if calendar.primary:
+            return error(400, "cannotDeletePrimaryCalendar", "The primary calendar cannot be deleted.")
+        del self.calendars[calendar.id]
+        return Response(204, b"")
 
     def _paged(self, request: Request, items: list[dict[str, Any]], kind: str, sync: str | None,
                extra: dict[str, Any] | None = None) -> Response:
