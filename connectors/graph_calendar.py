@@ -128,8 +128,9 @@ def _client(
 
         # A target writes events: its token must carry Calendars.ReadWrite, which microsoft_auth asks for when
         # the account holds the follow-ups (``followups_target``); a source reads with Calendars.Read.
+        # ``msal_http_client`` (code only, never a config key) lets tests hand MSAL a fake Entra, as graph_mail does.
         token = microsoft_auth.token_provider(name, {**settings, "followups_target": True} if writes else settings,
-                                              secret)
+                                              secret, http_client=settings.get("msal_http_client"))
     return GraphClient(
         str(settings.get("graph_endpoint") or "https://graph.microsoft.com"),
         token,

@@ -251,3 +251,26 @@ def test_without_a_token_callable_the_login_comes_from_microsoft_auth(server: Fa
     with pytest.raises(AuthRequired, match="needs login"):
         pull(store, src)
     assert server.log == []
+
+
+def test_one_microsoft_account_reads_mail_and_meetings_with_a_real_login(store: Store) -> None:
+    from connectors.microsoft import MicrosoftSource
+    from connectors.microsoft_auth import login
+    from tests.fakes.entra import AUTHORITY, CLIENT_ID, FakeEntra
+    from tests.fakes.graph_mail import GraphMailFake
+    from tests.fakes.slot import MemorySlot
+
+    entra = FakeEntra("sam@example.com")
+    with FakeServer(max_concurrent=4) as shared:
+        mail = GraphMailFake(shared, owner="sam@example.com", auth=entra.guard)
+        mail.add("sentitems", sender="sam@example.com", to=[ALICE], when=NOW - timedelta(days=3))
+        calendar = GraphCalendarFake(shared)  # the mail fake's guard (Entra's tokens) covers every route
+        meeting = calendar.add_meeting("sync", NOW - timedelta(days=1), attendees=[(BOB, "accepted")])
+        config = {**settings(shared.base_url, now=NOW), "client_id": CLIENT_ID, "authority": AUTHORITY,
+                  "mail": True, "calendar": True, "folders": ("inbox", "sentitems"), "msal_http_client": entra}
+        slot = MemorySlot()
+        login("acct", config, slot, echo=lambda _: None, http_client=entra)
+        batches = list(MicrosoftSource("acct", config, slot).pull({}, Known(store)))
+    assert {b.resource for b in batches} >= {"calendar"}
+    assert meeting in items(batches)
+    assert any(b.resource.startswith("mail") and b.interactions for b in batches)
