@@ -163,6 +163,10 @@ class OutlookCalendarSource(Source):
     def pull(self, cursors: Mapping[str, str], known: KnownIds) -> Iterator[Batch]:
         now = self._now()
         state = _cursor(cursors.get(RESOURCE))
+        if state and not str(state["link"]).startswith(self.client.root + "/"):
+            # Links from another Graph root (graph_endpoint changed, e.g. to a national cloud) are never
+            # followed (§3.3); the new root starts over with a full round instead of failing every pull.
+            state = {}
         window_end = state.get("end")
         # The window is fixed when a round starts; once half the look-ahead has passed, start a fresh full
         # round so future meetings beyond the old end are seen (the old links can never widen it).

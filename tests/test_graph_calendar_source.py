@@ -274,3 +274,14 @@ def test_one_microsoft_account_reads_mail_and_meetings_with_a_real_login(store: 
     assert {b.resource for b in batches} >= {"calendar"}
     assert meeting in items(batches)
     assert any(b.resource.startswith("mail") and b.interactions for b in batches)
+
+
+def test_links_of_another_graph_root_start_over(server: FakeServer, fake: GraphCalendarFake, store: Store) -> None:
+    meeting = fake.add_meeting("m", NOW - timedelta(days=1), attendees=[(ALICE, "accepted")])
+    pull(store, source(server))
+    cursor = store.cursors("acct")["calendar"]
+    elsewhere = cursor.replace(server.base_url, "https://graph.microsoft.us")
+    store.apply_batch("acct", Batch("calendar", elsewhere))
+    batches = pull(store, source(server))
+    assert batches[0].full and meeting in items(batches)
+    assert all(r.headers.get("host", "").startswith("127.0.0.1") for r in server.log)
