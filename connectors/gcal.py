@@ -253,7 +253,10 @@ class GoogleCalendarSource(Source):
               owners: set[str], known_ids: set[str] | None) -> None:
         provider_id = prefix + str(event.get("id", ""))
         if event.get("status") == "cancelled":
-            batch.deleted.append(provider_id)  # only the id is guaranteed (§2.1)
+            # Only the id is guaranteed (§2.1). Named only when stored, so the pull's summary counts real
+            # removals, not deletions of events syncd never kept (its own follow-ups, far-away ones).
+            if known_ids is None or provider_id in known_ids:
+                batch.deleted.append(provider_id)
             return
         if _is_followup(event) or event.get("eventType") not in MEETING_TYPES:
             return  # syncd's own follow-up, or no meeting at all: never a contact

@@ -59,7 +59,7 @@ def items(batches: list[Batch]) -> dict[str, Interaction]:
 
 
 def source(rig: Rig, **extra: object) -> Source:
-    return rig.source(now=NOW, **extra)
+    return rig.source(**{"now": NOW, **extra})
 
 
 def stored_ids(store: Store) -> set[str]:
@@ -262,3 +262,39 @@ def test_revoked_login_needs_login(rig: Rig, store: Store) -> None:
 def test_no_calendars_reads_nothing(rig: Rig, store: Store) -> None:
     assert pull(store, source(rig, calendars=())) == []
     assert rig.server.log == []
+
+
+def test_a_full_resync_once_the_last_one_is_old(rig: Rig, store: Store) -> None:
+    fake = rig.calendar
+    fake.add_meeting(start=NOW - timedelta(days=1), attendees=[(OWNER, "accepted"), (ANN, "accepted")])
+    pull(store, source(rig))
+    pull(store, source(rig, now=NOW + timedelta(days=10)))
+    assert "syncToken" in fake.list_calls[-1]
+    batches = pull(store, source(rig, now=NOW + timedelta(days=31)))
+    assert "timeMin" in fake.list_calls[-1] and batches[-1].full and batches[-1].complete
+
+
+def test_an_interrupted_full_sync_starts_over(rig: Rig, store: Store) -> None:
+    fake = rig.calendar
+    fake.page_size = 2
+    for day in range(5):
+        fake.add_meeting(start=NOW - timedelta(days=day + 1), attendees=[(OWNER, "accepted"), (ANN, "accepted")])
+    rig.server.inject(lambda r: r.arg("pageToken") is not None and "/events" in r.path,
+                      Response(400, {"error": {"code": 400, "message": "Invalid page token value."}}))
+    first = source(rig).pull(store.cursors("acct"), _Known(store))
+    store.apply_batch("acct", next(first))
+    with pytest.raises(ConnectorError):
+        next(first)
+    assert json.loads(store.cursors("acct")["calendar:primary"]) == {"partial": True}
+    batches = pull(store, source(rig))
+    assert "timeMin" in fake.list_calls[-3] and batches[-1].complete
+    assert store.count("sightings") == 5
+
+
+def test_times_with_a_zone_name_and_no_offset(rig: Rig, store: Store) -> None:
+    fake = rig.calendar
+    made = fake.add_meeting(start=NOW - timedelta(days=1), attendees=[(OWNER, "accepted"), (ANN, "accepted")])
+    fake.user_edits("primary", made["id"], start={"dateTime": "2026-03-01T10:00:00", "timeZone": "Europe/Berlin"},
+                    end={"dateTime": "2026-03-01T11:00:00", "timeZone": "Europe/Berlin"})
+    (item,) = items(pull(store, source(rig))).values()
+    assert item.timestamp == datetime(2026, 3, 1, 9, tzinfo=UTC) and item.end == datetime(2026, 3, 1, 10, tzinfo=UTC)

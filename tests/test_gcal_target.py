@@ -100,6 +100,15 @@ def test_update_and_delete_round_trip(rig: Rig) -> None:
     assert patch.arg("sendUpdates") == "none" and "status" not in patch.json()
 
 
+def test_listing_follows_pages(rig: Rig) -> None:
+    target = rig.target()
+    for day in range(5):
+        target.create(followup(f"k{day}", START + timedelta(days=day)))
+    rig.calendar.page_size = 2
+    assert [e.key for e in rig.target().list_own()] == [f"k{day}" for day in range(5)]
+    assert len(requests(rig, "GET", r"/events\Z")) == 3
+
+
 def test_a_renamed_dedicated_calendar_is_found_and_a_users_own_namesake_is_not_taken(rig: Rig) -> None:
     rig.calendar.add_calendar("mine@group.calendar.google.com", "Follow-ups", description="my own")
     rig.target().create(followup())
