@@ -1,0 +1,181 @@
+"""The Gmail calls syncd makes, each spent from one quota budget and retried by one policy.
+
+Only four methods are used, all allowed with the ``gmail.metadata`` scope (apis.md §1.4): ``getProfile``,
+``messages.list`` (never ``q``: the metadata scope answers 403), ``messages.get`` with
+``format=metadata`` and named headers (never ``full``/``raw``), and ``history.list``. Gets go in batches
+of at most 50 (apis.md §1.6: "larger than 50 is not recommended"), built with an explicit batch URI
+because ``new_batch_http_request()`` ignores the configured endpoint.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from connectors import google_auth
+from connectors.base import ConnectorError
+from connectors.throttle import RateBudget, Retry, RetryPolicy, Throttle
+
+RESOURCE = "gmail"
+BATCH_LIMIT = 50  # apis.md §1.6
+LIST_PAGE = 500  # maxResults' maximum for messages.list and history.list (apis.md §1.1, §1.3)
+# Quota units per call, new regime (apis.md §1.7); a batch of n gets costs n × 20.
+COST = {"messages.get": 20, "messages.list": 5, "history.list": 2, "getProfile": 1}
+# Only what syncd.mailparse and the engine read: addresses, date, identity, subject, bulk markers.
+HEADERS = ("From", "To", "Cc", "Date", "Message-ID", "Subject", "List-Id", "List-Unsubscribe", "Precedence",
+           "Auto-Submitted")
+
+
+class GoneError(Exception):
+    """history.list answered 404: the start history id is too old (apis.md §1.3)."""
+
+
+class StalePageToken(Exception):
+    """messages.list answered 400 to a saved pageToken: the listing has to start over."""
+
+
+def default_throttle(settings: Mapping[str, Any]) -> Throttle:
+    # One budget per account at the per-user limit (6,000 units/min by default, apis.md §1.7).
+    return Throttle(RateBudget(float(settings.get("gmail_quota") or 6000), 60), RetryPolicy())
+
+
+class GmailClient:
+    """The account's Gmail service behind one :class:`Throttle`. Errors leave as ConnectorError (one sentence)."""
+
+    def __init__(self, service: Any, endpoint: str, throttle: Throttle) -> None:
+        self.service = service
+        self.users = service.users()
+        # One resource object each: building one walks the discovery document (most of a batch's CPU).
+        self.messages = self.users.messages()
+        self.history = self.users.history()
+        self.batch_uri = google_auth.batch_uri(endpoint, "gmail", "v1")
+        self.throttle = throttle
+        self.requests = 0  # HTTP requests made (a batch is one), for benchmarks
+
+    def _call(self, make: Callable[[], Any], method: str, units: float) -> Any:
+        def run() -> Any:
+            self.requests += 1
+            return make().execute()
+
+        return self.throttle.call(run, classify=google_auth.classify, units=units, what=f"gmail {method}")
+
+    def profile(self) -> dict[str, Any]:
+        try:
+            return dict(self._call(lambda: self.users.getProfile(userId="me"), "getProfile", COST["getProfile"]))
+        except ConnectorError:
+            raise
+        except Exception as exc:
+            raise _described("gmail getProfile", exc) from None
+
+    def list_page(self, page_token: str | None) -> dict[str, Any]:
+        # labelIds-free and includeSpamTrash false: the whole mailbox minus spam and trash, newest first.
+        def make() -> Any:
+            kwargs: dict[str, Any] = {"userId": "me", "maxResults": LIST_PAGE, "includeSpamTrash": False}
+            if page_token:
+                kwargs["pageToken"] = page_token
+            return self.messages.list(**kwargs)
+
+        try:
+            return dict(self._call(make, "messages.list", COST["messages.list"]))
+        except ConnectorError:
+            raise
+        except Exception as exc:
+            if page_token and google_auth.status_of(exc) == 400:
+                raise StalePageToken() from None
+            raise _described("gmail messages.list", exc) from None
+
+    def history_page(self, start: str, page_token: str | None) -> dict[str, Any]:
+        def make() -> Any:
+            kwargs: dict[str, Any] = {"userId": "me", "startHistoryId": start, "maxResults": LIST_PAGE}
+            if page_token:
+                kwargs["pageToken"] = page_token
+            return self.history.list(**kwargs)
+
+        try:
+            return dict(self._call(make, "history.list", COST["history.list"]))
+        except ConnectorError:
+            raise
+        except Exception as exc:
+            if google_auth.status_of(exc) == 404:
+                raise GoneError() from None
+            raise _described("gmail history.list", exc) from None
+
+    def _batch(self, ids: list[str], answers: _Answers) -> None:
+        from googleapiclient.http import BatchHttpRequest
+
+        batch = BatchHttpRequest(callback=answers, batch_uri=self.batch_uri)
+        for message_id in ids:
+            batch.add(self.messages.get(userId="me", id=message_id, format="metadata", metadataHeaders=list(HEADERS)),
+                      request_id=message_id)
+        self.requests += 1
+        batch.execute()
+
+    def get_many(self, ids: Sequence[str]) -> tuple[dict[str, dict[str, Any]], set[str]]:
+        """Metadata of ``ids``: (id → message, ids that are gone). Every id is answered, or this raises.
+
+        A batch's parts are not retried by the library (apis.md §1.6), so the parts that failed
+        transiently (429, 5xx, rate 403) are sent again in a smaller batch after the policy's backoff; a
+        run that cannot fetch them all fails, and says how many were missing, rather than skip them.
+        """
+        found: dict[str, dict[str, Any]] = {}
+        gone: set[str] = set()
+        policy = self.throttle.policy
+        for start in range(0, len(ids), BATCH_LIMIT):
+            pending = list(dict.fromkeys(ids[start : start + BATCH_LIMIT]))
+            for attempt in range(policy.attempts):
+                answers = _Answers(found, gone)
+                try:
+                    self.throttle.call(functools.partial(self._batch, pending, answers),
+                                       classify=google_auth.classify, units=COST["messages.get"] * len(pending),
+                                       what="gmail messages.get")
+                except ConnectorError:
+                    raise
+                except Exception as exc:
+                    raise _described("gmail messages.get", exc) from None
+                if answers.fatal:
+                    raise _described("gmail messages.get", answers.fatal[0])
+                if not answers.failed:
+                    break
+                pending = list(answers.failed)
+                if attempt + 1 >= policy.attempts:
+                    why = next(iter(answers.failed.values())).why
+                    raise ConnectorError(
+                        f"gmail messages.get: {len(pending)} of {len(ids)} messages could not be fetched ({why}) "
+                        f"after {policy.attempts} tries; the next pull goes on from here"
+                    )
+                self.throttle.retries += 1
+                after = max((r.after or 0.0) for r in answers.failed.values()) or None
+                self.throttle.sleep(policy.delay(attempt, after))
+        return found, gone
+
+
+class _Answers:
+    """What one batch's callback collected: fetched, gone (404), transient failures, other failures."""
+
+    def __init__(self, found: dict[str, dict[str, Any]], gone: set[str]) -> None:
+        self.found = found
+        self.gone = gone
+        self.failed: dict[str, Retry] = {}
+        self.fatal: list[BaseException] = []
+
+    def __call__(self, request_id: str, response: Any, exc: BaseException | None) -> None:
+        if exc is None:
+            self.found[request_id] = dict(response)
+            return
+        if google_auth.status_of(exc) == 404:
+            self.gone.add(request_id)  # deleted between list and get: not an error (apis.md §1.2)
+            return
+        retry = google_auth.classify(exc)
+        if retry is None:
+            self.fatal.append(exc)
+        else:
+            self.failed[request_id] = retry
+
+
+def _described(what: str, exc: BaseException) -> Exception:
+    from connectors.base import AuthRequired
+
+    if isinstance(exc, AuthRequired):
+        return exc  # a revoked refresh token surfaces from inside the call: it means "log in again"
+    return google_auth.describe_error(what, exc)
