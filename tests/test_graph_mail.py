@@ -179,9 +179,10 @@ def test_convert_keeps_the_last_of_repeated_entries() -> None:
 # ---- full and incremental -----------------------------------------------------------------------------
 
 
-def test_full_then_incremental_costs_one_request_per_folder(env: Env) -> None:
+@pytest.mark.parametrize("prefetch", [True, False])
+def test_full_then_incremental_costs_one_request_per_folder(env: Env, prefetch: bool) -> None:
     _seed(env.fake, 5)
-    batches = env.pull()
+    batches = env.pull(env.source(prefetch=prefetch))
     assert [b.resource for b in batches] == ["mail:inbox"] * 2 + ["mail:sentitems"] * 2  # pages of 3
     assert all(b.full for b in batches) and [b.complete for b in batches] == [False, True, False, True]
     env.assert_store_matches_mailbox()
@@ -314,12 +315,16 @@ def test_a_server_that_keeps_failing_fails_the_pull_after_committed_pages(env: E
 
 def test_a_token_expiring_mid_sync_is_refreshed_once(env: Env) -> None:
     _seed(env.fake, 5)
-    source = env.source()
-    pages = source.pull({}, _Known(env.store))
-    env.store.apply_batch(ACCT, next(pages))
-    env.entra.expire_access_tokens()
-    for batch in pages:
-        env.store.apply_batch(ACCT, batch)
+    expired = []
+
+    def second_page(request: Request) -> bool:
+        if "$skiptoken" in request.query and not expired:
+            expired.append(request)
+            env.entra.expire_access_tokens()  # the token dies just as this request arrives
+        return False  # no fault: the bearer guard answers 401
+
+    env.server.inject(second_page, DROP, 1)
+    env.pull()
     env.assert_store_matches_mailbox()
     assert env.entra.refreshes == 1
     # /me and page 1 with the first token, page 2 refused (401) with it, then the refreshed token.

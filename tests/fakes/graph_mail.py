@@ -51,7 +51,6 @@ class _Round:
 
     folder: str
     items: list[tuple[str, str | None]]  # (message id, removal reason or None)
-    offset: int
     ends_at: int  # the change sequence the round's deltaLink resumes after
     select: list[str] | None
 
@@ -84,7 +83,9 @@ class GraphMailFake:
         self.spent: collections.deque[float] = collections.deque()
         self.throttled = 0
         self.without_immutable_ids = 0  # requests that lacked Prefer: IdType="ImmutableId"
-        self._rounds: dict[str, _Round] = {}  # skiptoken → round
+        # skiptoken → (round, where its page starts). Tokens stay valid when used, as Graph's do, so a
+        # client may retry a link whose answer it lost (a reset, a crash before its commit).
+        self._rounds: dict[str, tuple[_Round, int]] = {}
         self._deltas: dict[str, tuple[str, int, list[str] | None]] = {}  # deltatoken → (folder, seq, select)
         self._ids = itertools.count(1)
         self._tokens = itertools.count(1)
@@ -221,27 +222,28 @@ class GraphMailFake:
             if folder not in self.folders:
                 return _error(404, "ErrorItemNotFound", "The specified object was not found in the store.")
             if skiptoken is not None:
-                state = self._rounds.pop(skiptoken, None)
-                if state is None or state.folder != folder:
+                known_round = self._rounds.get(skiptoken)
+                if known_round is None or known_round[0].folder != folder:
                     return _expired()
+                state, offset = known_round
             elif deltatoken is not None:
                 known = self._deltas.get(deltatoken)
                 if known is None or known[0] != folder:
                     return _expired()
-                state = self._start(folder, known[1], known[2])
+                state, offset = self._start(folder, known[1], known[2]), 0
             else:
                 select = request.arg("$select")
-                state = self._start(folder, None, select.split(",") if select else None)
+                state, offset = self._start(folder, None, select.split(",") if select else None), 0
             size = min(_page_size(request.headers.get("prefer", "")), self.page_cap)
-            page = state.items[state.offset:state.offset + size]
-            state.offset += len(page)
+            page = state.items[offset:offset + size]
+            offset += len(page)
             value = [self._render(folder, ident, reason, state.select) for ident, reason in page]
             base = f"{self._origin()}/v1.0/me/mailFolders/{folder_arg}/messages/delta"
             body: dict[str, Any] = {"@odata.context": f"{self._origin()}/v1.0/$metadata#Collection(message)",
                                     "value": value}
-            if state.offset < len(state.items):
+            if offset < len(state.items):
                 token = f"sk{next(self._tokens)}"
-                self._rounds[token] = state
+                self._rounds[token] = (state, offset)
                 body["@odata.nextLink"] = f"{base}?$skiptoken={token}"
             else:
                 token = f"dt{next(self._tokens)}"
@@ -263,7 +265,7 @@ class GraphMailFake:
             # "An item can appear more than once" (apis.md §3.1): every n-th again at the end of the round,
             # so the repeat lands on a later page than the first sighting.
             items += items[self.replay_every - 1::self.replay_every]
-        return _Round(folder, items, 0, self.seq, select)
+        return _Round(folder, items, self.seq, select)
 
     def _render(self, folder: str, ident: str, reason: str | None, select: list[str] | None) -> dict[str, Any]:
         message = self.folders.get(folder, {}).get(ident)
