@@ -180,6 +180,11 @@ class GoogleCalendarSource(Source):
         for calendar_id in calendars:
             yield from self._calendar(client, str(calendar_id), cursors.get(f"calendar:{calendar_id}"), known,
                                       now, window)
+        selected = {f"calendar:{calendar_id}" for calendar_id in calendars}
+        for resource in sorted(r for r in cursors if r.startswith("calendar:") and r not in selected):
+            # A calendar no longer selected: its meetings are no longer read, so they go (as ics does for a
+            # file that is gone); the cursor is cleared, so this happens once.
+            yield Batch(resource, None, deleted=sorted(known.known_ids(resource)), full=True, complete=True)
 
     def _calendar(self, client: _Calendar, calendar_id: str, previous: str | None, known: KnownIds,
                   now: datetime, window: tuple[datetime, datetime]) -> Iterator[Batch]:

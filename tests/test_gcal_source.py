@@ -298,3 +298,16 @@ def test_times_with_a_zone_name_and_no_offset(rig: Rig, store: Store) -> None:
                     end={"dateTime": "2026-03-01T11:00:00", "timeZone": "Europe/Berlin"})
     (item,) = items(pull(store, source(rig))).values()
     assert item.timestamp == datetime(2026, 3, 1, 9, tzinfo=UTC) and item.end == datetime(2026, 3, 1, 10, tzinfo=UTC)
+
+
+def test_a_deselected_calendar_is_forgotten_once(rig: Rig, store: Store) -> None:
+    team = "team@group.calendar.google.com"
+    rig.calendar.add_calendar(team, "Team")
+    rig.calendar.add_meeting(team, start=NOW - timedelta(days=1), attendees=[(BOB, "accepted")])
+    rig.calendar.add_meeting(start=NOW - timedelta(days=1), attendees=[(OWNER, "accepted"), (ANN, "accepted")])
+    pull(store, source(rig, calendars=("primary", team)))
+    assert store.count("sightings") == 2
+    batches = pull(store, source(rig))
+    assert [b.deleted for b in batches if b.resource == f"calendar:{team}"] == [[f"{team}/m00001"]]
+    assert store.count("sightings") == 1 and f"calendar:{team}" not in store.cursors("acct")
+    assert all(b.resource == "calendar:primary" for b in pull(store, source(rig)))
