@@ -51,7 +51,6 @@ def login_settings(config: Any, account: Any) -> dict[str, Any]:
 
     return {
         **source_settings(account),
-        "followups_target": config.followups.target == account.name,
         "calendar_name": config.followups.calendar_name,
     }
 

@@ -264,9 +264,16 @@ def parse_config(
     followups["working_days"] = frozenset(followups["working_days"])
     if followups["timezone"] is None:
         followups["timezone"] = local_timezone()
+    # The account that holds the follow-ups logs in with write access; its sources and target must ask for
+    # the same permissions, so the fact travels with the account's options.
+    target = followups["target"]
+    built = {
+        name: dataclasses.replace(account, options={**account.options, "followups_target": name == target})
+        for name, account in accounts.items() if account is not None
+    }
     return Config(
         path=path,
-        accounts={name: account for name, account in accounts.items() if account is not None},
+        accounts=built,
         engine=EngineConfig(**engine),
         followups=FollowupsConfig(**followups),
         tiers=tuple(TierConfig(**t) for t in tiers if t is not None),
