@@ -82,6 +82,7 @@ TAG = "syncd"  # private extended property: "1" on every follow-up syncd writes
 KEY = "syncd_key"
 PERSON = "syncd_person"
 PLANNED = "syncd_planned"
+MINUTES = "syncd_minutes"  # the length syncd gave it: an event the user made all-day keeps reporting it
 MARKER = "[syncd:followups]"  # in the dedicated calendar's description: how syncd finds it again
 
 
@@ -468,6 +469,7 @@ class GoogleCalendarTarget(CalendarTarget):
             "extendedProperties": {"private": {
                 TAG: "1", KEY: event.key, PERSON: event.person[:1024],
                 PLANNED: _rfc3339(event.planned_start) if event.planned_start is not None else None,
+                MINUTES: str(event.duration_minutes),
             }},
             # No attendees, ever: a calendar with attendees emails them.
         }
@@ -490,6 +492,10 @@ class GoogleCalendarTarget(CalendarTarget):
             except ValueError:
                 planned = None
         minutes = round((end[0] - start[0]).total_seconds() / 60) if end is not None else 0
+        if start[1] and str(private.get(MINUTES, "")).isdigit():
+            # The user made it all-day (a snooze to that day): its length is syncd's, or every run would see
+            # the text changed and rewrite it.
+            minutes = int(private[MINUTES])
         return FollowupEvent(
             key=str(private[KEY]), person=str(private.get(PERSON) or ""), start=start[0],
             duration_minutes=minutes, title=str(event.get("summary") or ""),
@@ -593,7 +599,10 @@ class GoogleCalendarTarget(CalendarTarget):
         existing = self._seen.get(event.key) or self._get(calendar, event.key)
         if existing is None or existing.get("status") == "cancelled" or not self._ours(existing, event.key):
             return  # deleted by the user (respected), or not ours (never touched)
-        self._patch(calendar, event.key, self._body(event))
+        body = self._body(event)
+        if "date" in (existing.get("start") or {}):
+            del body["start"], body["end"]  # all-day by the user's hand: only the text is refreshed
+        self._patch(calendar, event.key, body)
 
     def delete(self, key: str) -> None:
         from googleapiclient.errors import HttpError

@@ -309,6 +309,20 @@ def test_reconcile_honours_a_user_move_and_only_refreshes_text(rig: Rig) -> None
     assert instant(json.loads(patch.body)["start"]) == instant(moved)  # the text refreshed where the user put it
 
 
+def test_reconcile_leaves_an_event_the_user_made_all_day(rig: Rig) -> None:
+    store = Store(":memory:")
+    wanted = [due("a@x.com", date(2026, 3, 1))]
+    run(store, rig.target(), wanted)
+    calendar, eid = dedicated(rig.calendar), event_id(key("a@x.com"))
+    rig.calendar.user_edits(calendar, eid, start={"date": "2026-03-06"}, end={"date": "2026-03-07"})
+    quiet = run(store, rig.target(), wanted)
+    assert (quiet.created, quiet.updated, quiet.deleted) == (0, 0, 0)
+    changed = [DueFollowup("a@x.com", "Ann", "cycle", "c1", date(2026, 3, 1), 30, 1, "new notes")]
+    assert run(store, rig.target(), changed).updated == 1
+    stored = rig.calendar.event(calendar, eid)
+    assert stored["start"] == {"date": "2026-03-06"} and stored["description"] == "new notes"
+
+
 def test_reconcile_reads_a_user_deletion_as_dismissal(rig: Rig) -> None:
     store = Store(":memory:")
     wanted = [due("a@x.com", date(2026, 3, 1))]
