@@ -177,14 +177,15 @@ def login(
     return str(claims.get("preferred_username") or (accounts[0]["username"] if accounts else account))
 
 
-def _summary(text: str) -> tuple[list[str], bool]:
-    """Usernames of the accounts in an MSAL cache JSON, and whether it holds a refresh token."""
+def _summary(text: str, client_id: str | None = None) -> tuple[list[str], bool]:
+    """Usernames of the accounts in an MSAL cache JSON, and whether it holds a refresh token (for ``client_id``)."""
     data = json.loads(text)
     if not isinstance(data, dict):
         raise ValueError("not an MSAL token cache")
     users = [str(entry.get("username") or "") for entry in (data.get("Account") or {}).values()
              if isinstance(entry, dict)]
     has_refresh = any(isinstance(entry, dict) and entry.get("secret")
+                      and (client_id is None or entry.get("client_id") == client_id or entry.get("family_id"))
                       for entry in (data.get("RefreshToken") or {}).values())
     return users, has_refresh
 
@@ -200,6 +201,10 @@ def import_secret(account: str, settings: Mapping[str, Any], secret: SecretSlot,
         raise ConnectorError("the MSAL token cache holds no account; log in with it first")
     if not has_refresh:
         raise ConnectorError("the MSAL token cache holds no refresh token, so syncd could not stay logged in")
+    client_id = str(settings.get("client_id") or "") or None
+    if client_id and not _summary(text, client_id)[1]:
+        # msal looks refresh tokens up by client id: another app's would be "needs login" at the first pull.
+        raise ConnectorError(f"the MSAL token cache was made with another app registration, not client_id {client_id}")
     if len(users) > 1:
         raise ConnectorError(f"the MSAL token cache holds {len(users)} accounts; syncd needs one per account")
     secret.set(text)

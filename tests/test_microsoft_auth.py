@@ -182,6 +182,12 @@ def test_import_refuses_what_is_no_usable_cache() -> None:
         assert slot.value is None
 
 
+def test_import_refuses_a_cache_of_another_app_registration() -> None:
+    text = str(_logged_in(FakeEntra()).value)
+    with pytest.raises(ConnectorError, match="another app registration"):
+        microsoft_auth.import_secret("work", _settings(client_id="someone-elses-app"), MemorySlot(), text)
+
+
 def test_describe_names_the_user_and_no_secret() -> None:
     entra = FakeEntra("sam@example.com")
     text = str(_logged_in(entra).value)
