@@ -366,3 +366,54 @@ def test_crash_mid_create_is_retried_into_the_same_event(rig: Rig) -> None:
     assert len(rig.calendar.live(dedicated(rig.calendar))) == 1
     assert rig.calendar.event(dedicated(rig.calendar), event_id(key("a@x.com")))["start"]["timeZone"] == "Europe/Berlin"
     assert OWNER in rig.calendar.calendars
+
+
+# ---- the fake itself keeps Google's rules (apis.md §2), so the tests above mean something ------------------
+
+
+def test_fake_enforces_googles_rules(rig: Rig) -> None:
+    from googleapiclient.errors import HttpError
+
+    from connectors import google_auth
+
+    creds = google_auth.load_credentials("acct", rig.settings(), rig.slot)
+    events = google_auth.build_service("calendar", "v3", rig.calendar.endpoint,
+                                       google_auth.authorized_http(creds)).events()
+
+    def status(request: Any) -> tuple[int, str]:
+        try:
+            request.execute()
+        except HttpError as exc:
+            return int(exc.resp.status), google_auth.http_error_reason(exc)
+        return 200, ""
+
+    body = {"start": {"dateTime": "2026-03-03T09:30:00Z"}, "end": {"dateTime": "2026-03-03T09:45:00Z"}}
+    first = events.list(calendarId="primary").execute()
+    token = first["nextSyncToken"]
+    assert status(events.list(calendarId="primary", syncToken=token, timeMin="2026-01-01T00:00:00Z"))[0] == 400
+    assert status(events.list(calendarId="primary", syncToken=token, showDeleted=False))[0] == 400
+    assert status(events.list(calendarId="primary", timeMin="2026-01-01T00:00:00"))[0] == 400  # no offset
+    assert status(events.insert(calendarId="primary", body={**body, "id": "UPPER12"})) == (400, "invalid")
+    assert status(events.insert(calendarId="primary", body={**body, "id": "abcw1"})) == (400, "invalid")  # w: not base32hex
+    assert status(events.insert(calendarId="primary", body={**body, "id": "abc"})) == (400, "invalid")  # too short
+    six = {"useDefault": False, "overrides": [{"method": "popup", "minutes": m} for m in range(6)]}
+    assert status(events.insert(calendarId="primary", body={**body, "id": "abcde", "reminders": six}))[0] == 400
+    long_key = "k" * 45
+    made = events.insert(calendarId="primary", body={**body, "id": "abcde", "extendedProperties": {
+        "private": {long_key: "x", "v": "y" * 2000}}}).execute()
+    assert made["extendedProperties"]["private"] == {"v": "y" * 1024}  # dropped, truncated, silently
+    assert status(events.delete(calendarId="primary", eventId="abcde")) == (200, "")
+    assert status(events.delete(calendarId="primary", eventId="abcde")) == (410, "deleted")
+    assert status(events.insert(calendarId="primary", body={**body, "id": "abcde"})) == (409, "duplicate")
+    assert events.get(calendarId="primary", eventId="abcde").execute()["status"] == "cancelled"
+    changes = events.list(calendarId="primary", syncToken=token).execute()
+    assert changes["items"] == [{"kind": "calendar#event", "id": "abcde", "status": "cancelled",
+                                 "etag": changes["items"][0]["etag"]}]
+    rig.calendar.expire_sync_tokens()
+    assert status(events.list(calendarId="primary", syncToken=changes["nextSyncToken"])) == (410, "fullSyncRequired")
+    rig.oauth.revoke("rt-1")
+    rig.oauth.expire_access_tokens()
+    from connectors.base import AuthRequired
+
+    with pytest.raises(AuthRequired):
+        events.list(calendarId="primary").execute()
