@@ -23,6 +23,9 @@ GMAIL_METADATA = "https://www.googleapis.com/auth/gmail.metadata"
 CALENDAR_READ = "https://www.googleapis.com/auth/calendar.events.readonly"
 CALENDAR_APP_CREATED = "https://www.googleapis.com/auth/calendar.app.created"
 CALENDAR_EVENTS = "https://www.googleapis.com/auth/calendar.events"
+# calendar.app.created does not cover calendarList.list (calendar.v3.json), and the list is how syncd finds
+# the calendar it created again after a lost answer or on another machine.
+CALENDAR_LIST_READ = "https://www.googleapis.com/auth/calendar.calendarlist.readonly"
 # Reasons of a 403 that mean "slow down", not "forbidden" (apis.md §1.7, §2.6).
 RATE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded"}
 
@@ -33,7 +36,10 @@ def scopes(settings: Mapping[str, Any]) -> list[str]:
         wanted.append(GMAIL_METADATA)
     if settings.get("followups_target"):
         # calendar.events also reads every calendar, so it replaces the read-only scope.
-        wanted.append(CALENDAR_EVENTS if settings.get("followups_calendar_id") else CALENDAR_APP_CREATED)
+        if settings.get("followups_calendar_id"):
+            wanted.append(CALENDAR_EVENTS)
+        else:
+            wanted += [CALENDAR_APP_CREATED, CALENDAR_LIST_READ]
     if settings.get("calendars", ("primary",)) and CALENDAR_EVENTS not in wanted:
         wanted.append(CALENDAR_READ)
     return wanted

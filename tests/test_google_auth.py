@@ -91,7 +91,8 @@ def test_paste_login_and_scopes_for_a_followups_target(oauth: GoogleOAuthFake, t
     google_auth.login("gmail", settings, slot, paste=True, port=8765, echo=lambda text: asked.append(text.split("\n")[1]),
                       read_line=paste)
     granted = json.loads(slot.value or "{}")["scopes"]
-    assert set(granted) == {google_auth.GMAIL_METADATA, google_auth.CALENDAR_APP_CREATED, google_auth.CALENDAR_READ}
+    assert set(granted) == {google_auth.GMAIL_METADATA, google_auth.CALENDAR_APP_CREATED,
+                            google_auth.CALENDAR_LIST_READ, google_auth.CALENDAR_READ}
     assert "redirect_uri=http%3A%2F%2Flocalhost%3A8765%2F" in asked[-1]
     existing = google_auth.scopes({**settings, "followups_calendar_id": "primary"})
     assert existing == [google_auth.GMAIL_METADATA, google_auth.CALENDAR_EVENTS]  # events covers reading too
