@@ -47,7 +47,7 @@ def recipient(address: str, name: str = "") -> dict[str, Any]:
 
 @dataclasses.dataclass
 class _Round:
-    """One delta round in progress: the changes it reports, how far it got, and where the next one starts."""
+    """One delta round: the changes it reports (its skip tokens say how far a page is) and where the next starts."""
 
     folder: str
     items: list[tuple[str, str | None]]  # (message id, removal reason or None)
