@@ -113,6 +113,9 @@ def authorized_http(credentials: Any, timeout: float = 60.0) -> Any:
     import google_auth_httplib2
     import httplib2
 
+    # httplib2 resends a request itself when a connection drops before the answer (RETRIES = 2), a POST
+    # included, so an insert could land twice behind the throttle's back; every retry goes through it instead.
+    httplib2.RETRIES = 1
     return google_auth_httplib2.AuthorizedHttp(credentials, http=httplib2.Http(timeout=timeout))
 
 
