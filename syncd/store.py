@@ -133,9 +133,15 @@ class Store:
         return {resource: cursor for resource, cursor in rows}
 
     def reset_cursor(self, account: str, resource: str) -> None:
-        """Forget a resource's cursor (after CursorExpired); its rows stay until a full sync replaces them."""
+        """Forget a resource's cursor (after CursorExpired); its rows stay until a full sync replaces them.
+
+        A full sync that was under way is abandoned too: the restart takes a new generation, so a row the
+        abandoned round had already stamped but the new round no longer sees is removed at its end.
+        """
         with self.transaction() as db:
-            db.execute("UPDATE cursors SET cursor = NULL WHERE account = ? AND resource = ?", (account, resource))
+            db.execute(
+                "UPDATE cursors SET cursor = NULL, full_sync = 0 WHERE account = ? AND resource = ?", (account, resource)
+            )
 
     def known_ids(self, account: str, resource: str) -> set[str]:
         rows = self.db.execute(

@@ -145,6 +145,16 @@ def test_interrupted_full_sync_is_restarted_without_losing_rows(store: Store) ->
     assert store.count("interactions") == 1
 
 
+def test_a_full_sync_abandoned_after_an_expired_cursor_restarts_with_a_new_generation(store: Store) -> None:
+    store.apply_batch("a", Batch("cal", "v1", [event("e1", "one"), event("e2", "two")], full=True, complete=True))
+    # A full round sees e2 (stamping it), then its cursor expires mid-round and e2 is deleted meanwhile.
+    store.apply_batch("a", Batch("cal", "next-link", [event("e2", "two")], full=True))
+    store.reset_cursor("a", "cal")
+    store.apply_batch("a", Batch("cal", "next-link", [event("e1", "one")], full=True))
+    store.apply_batch("a", Batch("cal", "v2", [], full=True, complete=True))
+    assert [r[0] for r in store.db.execute("SELECT subject FROM interactions")] == ["one"]
+
+
 def test_user_decisions_survive_a_full_resync(store: Store) -> None:
     store.apply_batch("a", Batch("inbox", "c", [mail("inbox/1", "m1")], full=True, complete=True))
     with store.transaction() as db:
