@@ -249,9 +249,6 @@ def test_expiry_in_the_middle_of_a_full_round(env: Env) -> None:
     env.assert_store_matches_mailbox()
 
 
-@pytest.mark.xfail(reason="syncd.store.reset_cursor keeps full_sync=1, so a full round restarted after a 410 "
-                          "reuses the aborted round's generation and a message deleted in between stays stale; "
-                          "needs reset_cursor to clear full_sync (shared module)", strict=False)
 def test_expiry_mid_full_round_then_a_deletion(env: Env) -> None:
     _seed(env.fake, 8)
     env.pull(stop_after=1)
