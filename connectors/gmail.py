@@ -24,7 +24,7 @@ from typing import Any
 
 from connectors import google_auth
 from connectors.base import Batch, CursorExpired, Interaction, KnownIds, SecretSlot, Skip, Source
-from connectors.gmail_client import RESOURCE, GmailClient, GoneError, StalePageToken, default_throttle
+from connectors.gmail_client import BATCH_LIMIT, RESOURCE, GmailClient, GoneError, StalePageToken, default_throttle
 from connectors.mailparse import parse_headers
 from connectors.throttle import Throttle
 
@@ -151,12 +151,17 @@ class GmailSource(Source):
                 listing.update(page=None, done=0, last=None)
                 continue
             ids = [str(m["id"]) for m in page.get("messages") or []]
+            token = page.get("nextPageToken")
             start = 0
             done = int(listing.get("done") or 0)
             if done and 0 < done <= len(ids) and ids[done - 1] == listing.get("last"):
                 start = done  # the page still begins as it did: skip what was committed
-            for chunk_start in range(start, len(ids), 50):
-                chunk = ids[chunk_start : chunk_start + 50]
+            if start >= len(ids) and token:
+                listing.update(page=str(token), done=0, last=None)
+                continue
+            stop = False
+            for chunk_start in range(start, len(ids), BATCH_LIMIT):
+                chunk = ids[chunk_start : chunk_start + BATCH_LIMIT]
                 batch = self._fetch(client, cursor, chunk)
                 listing.update(done=chunk_start + len(chunk), last=chunk[-1])
                 for item in batch.interactions:
@@ -164,20 +169,36 @@ class GmailSource(Source):
                         ms = int(item.timestamp.timestamp() * 1000)
                         listing["oldest"] = min(listing.get("oldest") or ms, ms)
                 fetched += len(chunk)
+                stop = self._enough(listing, limit, fetched)
+                end_of_page = chunk_start + len(chunk) >= len(ids)
+                if end_of_page and token:
+                    listing.update(page=str(token), done=0, last=None)  # the next page, committed with this one
+                if end_of_page and not token:
+                    cursor.listing = None  # listed to its end: rows this full sync did not see are gone
+                    yield self._batch(cursor, interactions=batch.interactions, deleted=batch.deleted,
+                                      skipped=batch.skipped, complete=True)
+                    return
                 yield self._finish(batch, cursor)
-            token = page.get("nextPageToken")
-            if not token:
-                cursor.listing = None  # the mailbox is listed to its end: rows not seen are gone
+                if stop:
+                    return  # the cursor points at the next chunk; a later pull goes on from there
+            if not ids and not token:
+                cursor.listing = None
                 yield self._batch(cursor, complete=True)
                 return
-            listing.update(page=str(token), done=0, last=None)
-            floor = listing.get("floor")
-            reached_floor = floor is not None and listing.get("oldest") is not None and listing["oldest"] < floor
-            if reached_floor:
-                listing["floor"] = None
-            if reached_floor or (limit is not None and fetched >= limit):
-                yield self._batch(cursor)  # the next page's token, committed; later pulls go on from it
-                return
+            if not ids and token:
+                listing.update(page=str(token), done=0, last=None)
+
+    @staticmethod
+    def _enough(listing: dict[str, Any], limit: int | None, fetched: int) -> bool:
+        """Whether this pull's listing stops: a bounded first pull reached its floor, or a backfill its limit.
+
+        The listing is newest first, so once a fetched message is older than the floor the rest is too.
+        """
+        floor = listing.get("floor")
+        if floor is not None and listing.get("oldest") is not None and listing["oldest"] < floor:
+            listing["floor"] = None  # from now on, later pulls backfill ``limit`` at a time
+            return True
+        return limit is not None and fetched >= limit
 
     def _finish(self, batch: Batch, cursor: Cursor) -> Batch:
         done = self._batch(cursor, interactions=batch.interactions, deleted=batch.deleted, skipped=batch.skipped)

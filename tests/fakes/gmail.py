@@ -71,6 +71,9 @@ class GmailFake:
         self.quota = quota  # units per minute per user; None: unlimited
         self.quota_status = quota_status
         self.spent: deque[tuple[float, float]] = deque()
+        self.spent_in_window = 0.0
+        self.refused = 0  # requests the quota refused
+        self._order: list[tuple[int, str]] | None = None  # the newest-first index, rebuilt after a change
         self.batch_sizes: list[int] = []
         self.calls: dict[str, int] = {}
         self._ids = itertools.count(0x18C0000000000000)
@@ -98,6 +101,7 @@ class GmailFake:
         return self.history_id
 
     def _record(self, **change: Any) -> None:
+        self._order = None
         self.history.append({"id": str(self._next_history()), **change})
 
     def add(self, sender: str, to: Iterable[str] = (), *, cc: Iterable[str] = (), when_ms: int,
@@ -182,14 +186,22 @@ class GmailFake:
             cost = COSTS[method]
             now = time.monotonic()
             while self.spent and self.spent[0][0] <= now - 60:
-                self.spent.popleft()
-            if sum(units for _, units in self.spent) + cost > self.quota:
+                self.spent_in_window -= self.spent.popleft()[1]
+            if self.spent_in_window + cost > self.quota:
+                self.refused += 1
                 if self.quota_status == 429:
                     return google_error(429, "Too many concurrent requests for user", "rateLimitExceeded",
                                         "usageLimits")
                 return google_error(403, "User-rate limit exceeded.", "userRateLimitExceeded", "usageLimits")
             self.spent.append((now, cost))
+            self.spent_in_window += cost
         return None
+
+    def reset_quota(self) -> None:
+        """The minute is over: the quota window is empty again."""
+        with self._lock:
+            self.spent.clear()
+            self.spent_in_window = 0.0
 
     # ---- endpoints -----------------------------------------------------------------------------------
 
@@ -221,20 +233,38 @@ class GmailFake:
         spam_trash = (request.arg("includeSpamTrash", "false") or "").lower() == "true"
         wanted = set(request.query.get("labelIds", []))
         with self._lock:
-            rows = sorted(((m.internal_date, m.id) for m in self.messages.values()
-                           if (spam_trash or not {"SPAM", "TRASH"} & set(m.labels)) and wanted <= set(m.labels)),
-                          reverse=True)
+            if self._order is None or len(self._order) != len(self.messages):
+                self._order = sorted(((m.internal_date, m.id) for m in self.messages.values()), reverse=True)
+            order = self._order
+            begin = 0
             token = request.arg("pageToken")
             if token:
                 after = self._untoken(token)
                 if after is None:
                     return google_error(400, "Invalid pageToken", "invalidArgument")
-                rows = [row for row in rows if (row[0], row[1]) < (after[0], after[1])]
-            page = rows[:size]
-            body: dict[str, Any] = {"resultSizeEstimate": len(rows)}
+                key = (int(after[0]), str(after[1]))
+                lo, hi = 0, len(order)
+                while lo < hi:  # the first row older than the token's (the order is descending)
+                    mid = (lo + hi) // 2
+                    if order[mid] >= key:
+                        lo = mid + 1
+                    else:
+                        hi = mid
+                begin = lo
+            page: list[tuple[int, str]] = []
+            more = False
+            for index in range(begin, len(order)):
+                row = order[index]
+                labels = set(self.messages[row[1]].labels)
+                if (spam_trash or not {"SPAM", "TRASH"} & labels) and wanted <= labels:
+                    if len(page) == size:
+                        more = True
+                        break
+                    page.append(row)
+            body: dict[str, Any] = {"resultSizeEstimate": len(order) - begin}
             if page:  # Google leaves "messages" out of an empty answer
                 body["messages"] = [{"id": gid, "threadId": self.messages[gid].thread_id} for _, gid in page]
-            if len(rows) > size:
+            if more:
                 body["nextPageToken"] = self._token(*page[-1])
             return Response(200, body)
 
@@ -359,11 +389,21 @@ def start_world(*, latency: float = 0.0, quota: float | None = None, email: str 
     oauth = GoogleOAuthFake(server)
     gmail = GmailFake(server, oauth, email=email, quota=quota)
     server.start()
+    no_delay(server)
     slot = MemorySlot(oauth.authorized_user_json(scopes_for_metadata(oauth)))
     base: dict[str, Any] = {"gmail_endpoint": gmail.endpoint, "token_uri": oauth.token_uri, "gmail_quota": quota or 6000,
             "initial_window": None, "me": me, "calendars": []}
     base.update(settings)
     return GmailWorld(server, oauth, gmail, slot, base)
+
+
+def no_delay(server: FakeServer) -> None:
+    """Answer without Nagle's delay: the handler writes headers and body apart, and the client's delayed ACK
+    then holds the body back about 40 ms per request (measured: 45 ms per loopback GET without this).
+    This server's handler class only (FakeServer is shared; it could set this itself)."""
+    handler = getattr(getattr(server, "_server", None), "RequestHandlerClass", None)
+    if handler is not None:
+        handler.disable_nagle_algorithm = True
 
 
 def scopes_for_metadata(oauth: GoogleOAuthFake, refresh_token: str = "rt-1") -> str:
