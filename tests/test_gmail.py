@@ -539,3 +539,34 @@ def test_server_quota_refusals_are_waited_out(world: GmailWorld) -> None:
     pull(store, source(world, th))
     assert calls and world.gmail.requests("messages.get") > 60
     assert_matches(store, world)
+
+
+def test_owner_addresses_are_profile_me_and_send_as_aliases(world: GmailWorld) -> None:
+    world.gmail.add("Sam <sam.work@example.com>", ["ann@example.org"], when_ms=NOW_MS - DAY_MS, labels=["SENT"])
+    world.gmail.add("ann@example.org", ["sam.work@example.com"], when_ms=NOW_MS - 2 * DAY_MS)
+    store = new_store()
+    batches = pull(store, source(world, me=("sam@home.example",)))
+    assert batches[-1].owner_addresses == [ME, "sam@home.example", "sam.work@example.com"]
+    # Kept in the cursor: a later pull with nothing new still reports the alias.
+    world.gmail.add("bob@example.org", [ME], when_ms=NOW_MS)
+    later = pull(store, source(world, me=("sam@home.example",)))
+    assert "sam.work@example.com" in later[-1].owner_addresses
+
+
+def test_forbidden_answers_fail_with_one_clear_sentence(world: GmailWorld) -> None:
+    seed(world, 3)
+    world.server.inject(is_get, Response(403, {"error": {"code": 403, "message": "Metadata scope doesn't allow format FULL",
+                                                         "errors": [{"reason": "forbidden"}]}}), times=1)
+    with pytest.raises(ConnectorError) as caught:
+        pull(new_store(), source(world))
+    assert str(caught.value) == "gmail messages.get: Google refused access (forbidden); check the login's permissions"
+
+
+def test_benchmark_runs_small() -> None:
+    from bench.bench_gmail import run
+
+    figures = run(messages=120, quota=1_000_000, latency=0.0, echo=False)
+    assert figures.stored == 120
+    assert figures.units_per_message == pytest.approx((1 + 5 + 120 * 20) / 120)
+    assert figures.idle_requests == 1
+    assert figures.recent_seconds is not None
