@@ -48,13 +48,19 @@ def scopes(settings: Mapping[str, Any]) -> list[str]:
 
 def _app(settings: Mapping[str, Any], cache: Any, http_client: Any) -> Any:
     import msal
+    from msal.authority import WELL_KNOWN_AUTHORITY_HOSTS
 
+    authority = str(settings.get("authority") or "https://login.microsoftonline.com/common")
+    # For a host msal does not know, it would first ask login.microsoftonline.com to validate it (instance
+    # discovery): traffic to a host the user did not configure. The configured authority is trusted as is.
+    known = (urlsplit(authority).hostname or "").lower() in WELL_KNOWN_AUTHORITY_HOSTS
     try:
         return msal.PublicClientApplication(
             str(settings["client_id"]),
-            authority=str(settings.get("authority") or "https://login.microsoftonline.com/common"),
+            authority=authority,
             token_cache=cache,
             http_client=http_client,
+            instance_discovery=None if known else False,
         )
     except ValueError as exc:  # msal's answer to a malformed or unknown authority
         raise ConnectorError(f"Microsoft login is misconfigured: {_first_line(exc)}") from None

@@ -66,7 +66,9 @@ class Fault:
 
 
 class FakeServer:
-    def __init__(self, latency: float = 0.0, max_concurrent: int | None = None) -> None:
+    def __init__(self, latency: float = 0.0, max_concurrent: int | None = None,
+                 tls: tuple[str, str] | None = None) -> None:
+        self.tls = tls  # (certificate, key) files: serve https (msal accepts only https authorities)
         self.routes: list[tuple[str, re.Pattern[str], Handler]] = []
         # Called before routing (not for DROP/faults); answering a Response refuses the request (401, 429 ...).
         self.guards: list[Callable[[Request], Response | None]] = []
@@ -111,7 +113,15 @@ class FakeServer:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True
-        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        scheme = "http"
+        if self.tls is not None:
+            import ssl
+
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*self.tls)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+            scheme = "https"
+        self.base_url = f"{scheme}://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
         self._thread.start()
         return self.base_url
