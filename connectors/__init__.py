@@ -20,8 +20,8 @@ SOURCES: dict[str, str] = {
 
 TARGETS: dict[str, str] = {
     "ics": "connectors.ics_target:IcsFileTarget",
-    "google": "connectors.gcal:GoogleCalendarTarget",
-    "microsoft": "connectors.graph_calendar:OutlookCalendarTarget",
+    "google": "connectors.gcal_target:GoogleCalendarTarget",
+    "microsoft": "connectors.graph_calendar_target:OutlookCalendarTarget",
 }
 
 # Login for online providers: modules with ``login``, ``import_secret`` and ``describe`` (see syncd.auth).

@@ -140,7 +140,8 @@ class Store:
         """
         with self.transaction() as db:
             db.execute(
-                "UPDATE cursors SET cursor = NULL, full_sync = 0 WHERE account = ? AND resource = ?", (account, resource)
+                "UPDATE cursors SET cursor = NULL, full_sync = 0 WHERE account = ? AND resource = ?",
+                (account, resource),
             )
 
     def known_ids(self, account: str, resource: str) -> set[str]:

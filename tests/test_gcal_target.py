@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from connectors.base import ConnectorError, FollowupEvent
-from connectors.gcal import MARKER, GoogleCalendarTarget, event_id
+from connectors.gcal import MARKER, event_id
+from connectors.gcal_target import GoogleCalendarTarget
 from connectors.google_auth import CALENDAR_APP_CREATED, CALENDAR_READ
 from syncd.config import FollowupsConfig
 from syncd.model import DueFollowup

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from connectors.base import Batch, CursorExpired, FollowupEvent, Interaction
-from connectors.graph_calendar import OutlookCalendarSource, OutlookCalendarTarget, is_own, transaction_id
+from connectors.graph_calendar import OutlookCalendarSource, is_own, transaction_id
+from connectors.graph_calendar_target import OutlookCalendarTarget
 from syncd.store import Store
 from tests.fakes.graph_calendar import GraphCalendarFake
 from tests.fakes.graph_calendar_contract import TOKEN, no_sleep_throttle, settings

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from connectors.base import CalendarTarget
-from connectors.gcal import GoogleCalendarSource, GoogleCalendarTarget
+from connectors.gcal import GoogleCalendarSource
+from connectors.gcal_target import GoogleCalendarTarget
 from connectors.google_auth import CALENDAR_APP_CREATED, CALENDAR_READ
 from connectors.throttle import RateBudget, RetryPolicy, Throttle
 from tests.fakes.gcal import GoogleCalendarFake
