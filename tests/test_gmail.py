@@ -570,3 +570,18 @@ def test_benchmark_runs_small() -> None:
     assert figures.units_per_message == pytest.approx((1 + 5 + 120 * 20) / 120)
     assert figures.idle_requests == 1
     assert figures.recent_seconds is not None
+
+
+def test_history_expiring_during_a_backfill_loses_no_deletion(world: GmailWorld) -> None:
+    """Deleted while syncd was away long enough for the history id to expire, mid-backfill: the resync sweeps it."""
+    ids = seed(world, 200)
+    store = new_store()
+    src = source(world, initial_window=timedelta(days=30), gmail_backfill_per_pull=50)
+    pull(store, src)  # the newest 50, then stopped at the window
+    world.gmail.delete(ids[1])  # stored by the aborted full sync; its deletion is in the expired history only
+    world.gmail.expire_history()
+    pull_resyncing(store, src)
+    for _ in range(5):
+        pull(store, src)
+    assert Cursor.load(store.cursors("g")["gmail"]).listing is None  # type: ignore[union-attr]
+    assert_matches(store, world)
