@@ -119,6 +119,10 @@ def assert_matches(store: Store, world: GmailWorld) -> None:
         message = expected[provider_id]
         assert message_id == f"{message.id}@mail.example.com" or message_id.endswith("@mail.example.com")
         assert ts == message.internal_date // 1000
+    # And nothing the metadata scope refuses was ever asked (apis.md §1.4, §10.1).
+    for request in world.server.requests():
+        assert "q" not in request.query
+        assert request.query.get("format", ["metadata"]) == ["metadata"]
 
 
 def bulk_of(store: Store, provider_id: str) -> str | None:
