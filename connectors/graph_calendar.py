@@ -130,6 +130,7 @@ def graph_client(
     return GraphClient(
         str(settings.get("graph_endpoint") or "https://graph.microsoft.com"),
         token,
+        account=name,
         requests_per_10min=int(settings.get("rate_limit") or 10_000),
         concurrency=int(settings.get("concurrency") or 4),
         throttle=throttle,

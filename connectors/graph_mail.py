@@ -71,14 +71,15 @@ class OutlookMailSource(Source):
             token = self._token or microsoft_auth.token_provider(
                 self.name, self.settings, self.secret, http_client=self.settings.get("msal_http_client"))
             self._client = GraphClient(
-                str(self.settings.get("graph_endpoint") or "https://graph.microsoft.com"), token,
+                str(self.settings.get("graph_endpoint") or "https://graph.microsoft.com"), token, account=self.name,
                 requests_per_10min=int(self.settings.get("rate_limit") or 10_000),
                 concurrency=int(self.settings.get("concurrency") or 4),
             )
         return self._client
 
     def pull(self, cursors: Mapping[str, str], known: KnownIds) -> Iterator[Batch]:
-        folders = list(self.settings.get("folders") or ("inbox", "sentitems"))
+        # Inbox and Sent Items always; configured folders are read besides them (first, in their order).
+        folders = list(dict.fromkeys([*self.settings.get("folders", ()), "inbox", "sentitems"]))  # ids: case kept
         states = {folder: _load_cursor(cursors.get(_resource(folder))) for folder in folders}
         me = next((state["me"] for state in states.values() if state and state.get("me")), None)
         if me is None or any(state is None for state in states.values()):

@@ -11,16 +11,39 @@ through :mod:`connectors.throttle` (10,000 requests per 10 minutes and 4 at once
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from connectors.base import ConnectorError
+from connectors.base import AuthRequired, ConnectorError
 from connectors.throttle import RateBudget, Retry, RetryPolicy, Throttle, parse_retry_after
 
 TokenProvider = Callable[[bool], str]  # force_refresh → access token; raises AuthRequired when a login is needed
 RESYNC_CODES = {"syncstatenotfound", "syncstateinvalid", "resyncrequired"}
 IMMUTABLE_IDS = 'IdType="ImmutableId"'
+# Outlook's limits per app and mailbox (apis.md §3.3): a setting may lower them, never raise them.
+MAX_REQUESTS_PER_10MIN = 10_000
+MAX_CONCURRENT = 4
+
+_mailboxes: dict[tuple[str, str], Throttle] = {}
+_mailboxes_lock = threading.Lock()
+
+
+def mailbox_throttle(endpoint: str, account: str, requests_per_10min: int, concurrency: int) -> Throttle:
+    """The one throttle of a mailbox, shared by its mail source, calendar source and follow-ups target.
+
+    Outlook counts requests and concurrency per mailbox, not per client; in ``syncd run`` the window also
+    carries over from one pull to the next.
+    """
+    key = (endpoint.rstrip("/").lower(), account)
+    with _mailboxes_lock:
+        if key not in _mailboxes:
+            _mailboxes[key] = Throttle(
+                RateBudget(min(requests_per_10min, MAX_REQUESTS_PER_10MIN), 600), RetryPolicy(),
+                concurrency=min(concurrency, MAX_CONCURRENT),
+            )
+        return _mailboxes[key]
 
 
 class DeltaExpired(ConnectorError):
@@ -55,8 +78,9 @@ class GraphClient:
         endpoint: str,
         token: TokenProvider,
         *,
-        requests_per_10min: int = 10_000,
-        concurrency: int = 4,
+        account: str = "",
+        requests_per_10min: int = MAX_REQUESTS_PER_10MIN,
+        concurrency: int = MAX_CONCURRENT,
         throttle: Throttle | None = None,
         timeout: float = 60.0,
         session: Any = None,
@@ -67,13 +91,14 @@ class GraphClient:
         self.base = self.root + "/v1.0"
         parts = urlsplit(self.root)
         self.origin = (parts.scheme, parts.netloc.lower())
+        self.account = account
         self.token = token
         self.timeout = timeout
         self.session = session or requests.Session()
         self.session.trust_env = True  # proxies from the environment, like any CLI; tests set no_proxy
-        self.throttle = throttle or Throttle(
-            RateBudget(requests_per_10min, 600), RetryPolicy(), concurrency=concurrency
-        )
+        # An auth handler of our own, so requests never consults ~/.netrc, which would replace the bearer header.
+        self.session.auth = _keep_headers
+        self.throttle = throttle or mailbox_throttle(endpoint, account, requests_per_10min, concurrency)
 
     # ---- public -----------------------------------------------------------------------------------------
 
@@ -143,13 +168,17 @@ class GraphClient:
             response = self.session.request(
                 method, url, params=params, json=body, headers=headers, timeout=self.timeout, allow_redirects=False
             )
-        except (requests.ConnectionError, requests.Timeout) as exc:
+            response.content  # noqa: B018 - read the whole body here, so a reset mid-body is retried too
+        except requests.RequestException as exc:
+            # Refused, reset (also mid-body: ChunkedEncodingError), timed out: the same request again.
             raise _Transient(type(exc).__name__) from exc
         status = response.status_code
         if status == 401 and not refreshed[0]:
             refreshed[0] = True  # the access token expired early or was revoked: refresh once, then try again
             self.token(True)
             raise _Transient("HTTP 401, token refreshed", 0.0)
+        if status == 401 and self.account:
+            raise AuthRequired(self.account, "Microsoft Graph refused even a freshly refreshed token")
         if status < 300:
             if status == 204 or not response.content:
                 return None
@@ -163,6 +192,10 @@ class GraphClient:
         if status == 410 or code.lower() in RESYNC_CODES:
             raise DeltaExpired(f"the sync state expired ({code or 'HTTP 410'})")
         raise GraphError(f"Microsoft Graph answered HTTP {status} {code}: {message}".strip(), status, code)
+
+
+def _keep_headers(request: Any) -> Any:
+    return request
 
 
 def _error(response: Any) -> tuple[str, str]:

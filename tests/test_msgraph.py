@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.base import ConnectorError
-from connectors.msgraph import DeltaExpired, GraphClient, GraphError
+from connectors.base import AuthRequired, ConnectorError
+from connectors.msgraph import DeltaExpired, GraphClient, GraphError, mailbox_throttle
 from connectors.throttle import RetryPolicy, Throttle
-from tests.fakes.server import DROP, FakeServer, Request, Response
+from tests.fakes.server import DROP, TRUNCATE, FakeServer, Request, Response
 
 
 class Tokens:
@@ -30,9 +30,9 @@ def graph(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
         yield server
 
 
-def _client(server: FakeServer, tokens: Tokens, sleeps: list[float]) -> GraphClient:
+def _client(server: FakeServer, tokens: Tokens, sleeps: list[float], account: str = "") -> GraphClient:
     throttle = Throttle(policy=RetryPolicy(attempts=4, rng=lambda: 0), sleep=sleeps.append)
-    return GraphClient(server.base_url, tokens, throttle=throttle)
+    return GraphClient(server.base_url, tokens, throttle=throttle, account=account)
 
 
 def test_pages_follow_next_links_with_options_only_on_the_first_call(graph: FakeServer) -> None:
@@ -84,7 +84,7 @@ def test_401_refreshes_once_then_gives_the_error(graph: FakeServer) -> None:
     assert tokens.refreshes == 2  # one refresh per request, never a loop
 
 
-def test_429_waits_exactly_retry_after_and_5xx_and_resets_back_off(graph: FakeServer) -> None:
+def test_429_waits_exactly_retry_after_then_5xx_and_resets_back_off(graph: FakeServer) -> None:
     sleeps: list[float] = []
     graph.route("GET", "/v1.0/me")(lambda r: Response(200, {"ok": True}))
     graph.inject(lambda r: True, Response(429, {"error": {"code": "TooManyRequests", "message": "slow"}},
@@ -126,3 +126,34 @@ def test_a_body_that_is_not_json_is_retried_then_reported(graph: FakeServer) -> 
     graph.route("GET", "/v1.0/me")(lambda r: Response(200, "<html>proxy error</html>"))
     with pytest.raises(ConnectorError, match="not JSON"):
         _client(graph, Tokens(), []).request("GET", "me")
+
+
+def test_a_reset_in_the_middle_of_a_body_is_retried(graph: FakeServer) -> None:
+    graph.route("GET", "/v1.0/me")(lambda r: Response(200, {"mail": "sam@example.com"}))
+    graph.inject(lambda r: True, TRUNCATE, times=2)
+    sleeps: list[float] = []
+    assert _client(graph, Tokens(), sleeps).request("GET", "me") == {"mail": "sam@example.com"}
+    assert len(sleeps) == 2
+
+
+def test_a_refreshed_token_still_refused_means_needs_login(graph: FakeServer) -> None:
+    graph.route("GET", "/v1.0/me")(lambda r: Response(401, {"error": {"code": "InvalidAuthenticationToken",
+                                                                     "message": "revoked"}}))
+    with pytest.raises(AuthRequired, match="account 'work' needs login"):
+        _client(graph, Tokens(), [], account="work").request("GET", "me")
+
+
+def test_one_throttle_per_mailbox_never_above_outlooks_limits() -> None:
+    first = mailbox_throttle("https://graph.example/", "acct-x", 50_000, 16)
+    assert mailbox_throttle("https://GRAPH.example", "acct-x", 10, 1) is first  # shared by mail, calendar, target
+    assert first.budget is not None and first.budget.units == 10_000 and first.budget.per_seconds == 600
+    assert mailbox_throttle("https://graph.example/", "acct-y", 100, 2) is not first
+
+
+def test_netrc_never_replaces_the_bearer_token(graph: FakeServer, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    netrc = tmp_path / ".netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password secret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    graph.route("GET", "/v1.0/me")(lambda r: Response(200, {"auth": r.headers.get("authorization")}))
+    assert _client(graph, Tokens(), []).request("GET", "me") == {"auth": "Bearer t1"}

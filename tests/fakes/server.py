@@ -55,7 +55,8 @@ class Response:
 
 
 Handler = Callable[[Request], Response]
-DROP = Response(status=-1)  # a fault that closes the connection without an answer (a reset mid-page)
+DROP = Response(status=-1)  # a fault that closes the connection without an answer
+TRUNCATE = Response(status=-2)  # headers and part of the body, then the connection closes (a reset mid-page)
 
 
 @dataclasses.dataclass
@@ -174,6 +175,17 @@ class FakeServer:
             with self.lock:
                 self.in_flight -= 1
         if response.status == -1:
+            handler.close_connection = True
+            with contextlib.suppress(OSError):
+                handler.connection.shutdown(socket.SHUT_RDWR)
+            return
+        if response.status == -2:
+            handler.send_response(200)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", "1000")
+            handler.end_headers()
+            handler.wfile.write(b'{"value": [')
+            handler.wfile.flush()
             handler.close_connection = True
             with contextlib.suppress(OSError):
                 handler.connection.shutdown(socket.SHUT_RDWR)
