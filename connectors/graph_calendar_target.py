@@ -9,12 +9,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
 from connectors.base import (
+    AuthRequired,
     CalendarTarget,
     ConnectorError,
     FollowupEvent,
@@ -31,7 +32,7 @@ from connectors.graph_calendar import (
     iso_z,
     transaction_id,
 )
-from connectors.msgraph import GraphClient, GraphError, TokenProvider
+from connectors.msgraph import DeltaExpired, GraphClient, GraphError, TokenProvider
 from connectors.throttle import RetryPolicy, Throttle
 
 
@@ -54,10 +55,10 @@ class OutlookCalendarTarget(CalendarTarget):
         self.name = name
         self.settings = settings
         self.client = graph_client(name, settings, secret, token, throttle, writes=True)
-        # One attempt only, for the one POST that has no transactionId: creating the calendar. A lost answer
-        # is settled by listing again, never by sending the POST blindly a second time.
+        # One attempt per POST: a create whose answer was lost is settled by looking for what it made, never
+        # by sending it blindly again (what Graph does with a repeated transactionId is undocumented, §3.2).
         self._once = GraphClient(
-            self.client.root, self.client.token,
+            self.client.root, self.client.token, account=name,
             throttle=Throttle(self.client.throttle.budget, RetryPolicy(attempts=1), sleep=self.client.throttle.sleep),
         )
         self._once.session = self.client.session
@@ -95,23 +96,35 @@ class OutlookCalendarTarget(CalendarTarget):
         return str(found[0]["id"]) if found else None
 
     def _create_calendar(self) -> str:
+        made = self._post_settled("me/calendars", {"name": self.calendar_name}, self._find_calendar,
+                                  what="creating the Outlook follow-ups calendar")
+        if made is None:
+            raise ConnectorError(f"Outlook did not say which calendar it made for '{self.calendar_name}'")
+        return made
+
+    def _post_settled(self, path: str, body: dict[str, Any], existing: Callable[[], str | None], *, what: str
+                      ) -> str | None:
+        """POST once; after a failure that may have landed (no answer, 5xx, 429), look for the result first
+        and send again only when it is not there, waiting as the shared policy says. Returns the new id."""
+        throttle = self.client.throttle
         last: Exception | None = None
-        for _ in range(3):
+        for attempt in range(throttle.policy.attempts):
             try:
-                made = self._once.request("POST", "me/calendars", json={"name": self.calendar_name},
-                                          what="creating the Outlook follow-ups calendar") or {}
-                if made.get("id"):
-                    return str(made["id"])
+                made = self._once.request("POST", path, json=body, what=what) or {}
+                return str(made["id"]) if made.get("id") else None
+            except (AuthRequired, DeltaExpired):
+                raise
             except GraphError as exc:
                 if exc.status != 409:  # 409: a calendar of that name exists (perhaps our lost create)
                     raise
                 last = exc
-            except ConnectorError as exc:  # no answer, or a transient error: did it land?
+            except ConnectorError as exc:
                 last = exc
-            found = self._find_calendar()
+                throttle.sleep(throttle.policy.delay(attempt, getattr(exc.__cause__, "after", None)))
+            found = existing()
             if found is not None:
                 return found
-        raise ConnectorError(f"could not create the Outlook calendar '{self.calendar_name}' ({last})")
+        raise ConnectorError(f"{what}: no answer after {throttle.policy.attempts} tries ({last}); try again later")
 
     # ---- reading -----------------------------------------------------------------------------------------
 
@@ -165,9 +178,10 @@ class OutlookCalendarTarget(CalendarTarget):
             "transactionId": transaction_id(key, event.planned_start or event.start),
             # No attendees, ever: a calendar with attendees emails them.
         }
-        made = self.client.request("POST", path, json=body, what="creating an Outlook follow-up") or {}
-        if made.get("id"):
-            self._ids[key] = [str(made["id"])]
+        made = self._post_settled(path, body, lambda: next((str(e["id"]) for e in self._tagged(path, key)), None),
+                                  what="creating an Outlook follow-up")
+        if made is not None:
+            self._ids[key] = [made]
         else:
             self._ids.pop(key, None)
 

@@ -120,12 +120,17 @@ def test_primary_or_a_named_calendar_when_configured(server: FakeServer, fake: G
 
 
 def test_a_lost_create_answer_makes_no_duplicate(server: FakeServer, fake: GraphCalendarFake) -> None:
-    # The POST landed, the answer was lost; the client's retry carries the same transactionId.
+    # The POST landed, the answer was lost: syncd looks for it by its property instead of posting again
+    # (what Graph does with a repeated transactionId is undocumented, apis.md §3.2, §11).
     fake.drop_after(lambda r: r.method == "POST" and r.path.endswith("/events"))
     target(server).create(followup("k1"))
-    assert len(server.requests("POST", r"/events$")) == 2 and len(fake.live()) == 1
-    # Lost again, and this time the process gave up: the next run finds it by the property.
+    assert len(server.requests("POST", r"/events$")) == 1 and len(fake.live()) == 1
+    # Lost again, and the look-up failed too, so this run gave up: the next run finds it by the property.
     fake.drop_after(lambda r: r.method == "POST" and r.path.endswith("/events"))
+    posted_before = len(server.requests("POST", r"/events$"))
+    server.inject(lambda r: r.method == "GET" and r.path.endswith("/events")
+                  and len(server.requests("POST", r"/events$")) > posted_before,  # the look-up after the POST
+                  Response(503, {"error": {"code": "ServiceUnavailable", "message": "busy"}}))
     impatient = Throttle(RateBudget(10_000, 600), RetryPolicy(attempts=1), sleep=lambda s: None)
     with pytest.raises(ConnectorError):
         target(server, throttle=impatient).create(followup("k2"))
