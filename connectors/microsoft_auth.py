@@ -22,8 +22,9 @@ from connectors.base import AuthRequired, ConnectorError, SecretSlot
 
 GLOBAL_GRAPH_HOST = "graph.microsoft.com"
 # Errors that only a new interactive login fixes (apis.md §4, "Silent"); everything else is "try later".
-LOGIN_ERRORS = {"invalid_grant", "interaction_required", "consent_required", "login_required", "invalid_client",
-                "unauthorized_client"}
+LOGIN_ERRORS = {"invalid_grant", "interaction_required", "consent_required", "login_required"}
+# Errors about the app registration itself: logging in again would fail the same way.
+CLIENT_ERRORS = {"invalid_client", "unauthorized_client"}
 # An access token this close to its expiry is renewed before use, so a long request does not outlive it.
 EXPIRY_MARGIN = 300.0
 
@@ -95,6 +96,11 @@ def _save(cache: Any, secret: SecretSlot) -> None:
 def _failure(account: str, result: Mapping[str, Any]) -> ConnectorError:
     error = str(result.get("error") or "")
     description = _first_line(Exception(str(result.get("error_description") or error)))
+    if error in CLIENT_ERRORS:
+        return ConnectorError(
+            f"Microsoft refused the app registration of account '{account}' ({error}): check client_id and that "
+            "the app allows public client flows"
+        )
     if error in LOGIN_ERRORS:
         why = "the login was revoked or has expired" if error == "invalid_grant" else f"Microsoft asks for {error}"
         return AuthRequired(account, why)

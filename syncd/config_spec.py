@@ -76,6 +76,9 @@ def url(value: Any) -> str:
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError(f"'{text}' is not an http(s) URL like https://host/")
+    if parts.scheme == "http" and (parts.hostname or "") not in ("127.0.0.1", "::1", "localhost"):
+        # Tokens travel with every request: in clear text only to this machine (a local proxy, a test fake).
+        raise ValueError(f"'{text}' must use https (plain http only for 127.0.0.1 or localhost)")
     return text
 
 
@@ -147,7 +150,7 @@ MICROSOFT_KEYS = [
         "login authority: .../common, .../organizations, .../consumers, a tenant, or a national cloud's host"),
     Key("graph_endpoint", url, "https://graph.microsoft.com", "Microsoft Graph root (national clouds, tests)"),
     Key("mail", boolean, True, "read mail metadata"),
-    Key("folders", string, ("inbox", "sentitems"), "mail folders read (well-known names or ids)", many=True),
+    Key("folders", string, (), "mail folders read besides Inbox and Sent Items (well-known names or ids)", many=True),
     Key("calendar", boolean, True, "read the primary calendar's meetings"),
     Key("window_past", positive_duration, timedelta(days=5 * 365), "meetings are read this far back"),
     Key("window_future", positive_duration, timedelta(days=365), "and this far ahead"),

@@ -142,7 +142,10 @@ def pull_account(
     except (SourceUnavailable, ConnectorError, SyncdError) as exc:  # SyncdError: the token store
         summary.error = str(exc)
     except OSError as exc:
-        summary.error = f"cannot read {exc.filename or account.path}: {exc.strerror or exc}"
+        if account.path is None and exc.filename is None:  # an online account: the network, not a file
+            summary.error = f"the connection to the provider failed ({type(exc).__name__}); syncd tries again later"
+        else:
+            summary.error = f"cannot read {exc.filename or account.path}: {exc.strerror or exc}"
     summary.seconds = time.monotonic() - started
     if summary.error is None and not summary.stopped:
         store.record_pull(account.name, success=utc_now_iso(), summary=summary.as_json())

@@ -175,6 +175,21 @@ def test_unknown_provider(tmp_path: Path) -> None:
         "config.toml: accounts.x.provider: unknown provider 'mbx' (one of: google, ics, maildir, mbox, microsoft) (did you mean 'mbox'?)")
 
 
+def test_online_accounts_need_https_endpoints_except_on_this_machine(tmp_path: Path) -> None:
+    assert problem('[accounts.g]\nprovider = "google"\ngmail_endpoint = "http://gmail.example/"\n', tmp_path) == (
+        "config.toml: accounts.g.gmail_endpoint: 'http://gmail.example/' must use https "
+        "(plain http only for 127.0.0.1 or localhost)")
+    assert problem('[accounts.o]\nprovider = "microsoft"\nclient_id = "x"\ngraph_endpoint = "graph"\n', tmp_path) == (
+        "config.toml: accounts.o.graph_endpoint: 'graph' is not an http(s) URL like https://host/")
+    assert problem('[accounts.o]\nprovider = "microsoft"\n', tmp_path) == (
+        "config.toml: accounts.o.client_id: missing (required)")
+    path = tmp_path / "ok.toml"
+    path.write_text('[accounts.g]\nprovider = "google"\ngmail_endpoint = "http://127.0.0.1:8080/"\n'
+                    '[accounts.o]\nprovider = "microsoft"\nclient_id = "x"\ntoken_store = "file"\n')
+    config = load_config(path)
+    assert config.accounts["o"].options["folders"] == () and config.accounts["o"].options["token_store"] == "file"
+
+
 def test_a_wrong_provider_does_not_make_its_keys_unknown_too(tmp_path: Path) -> None:
     assert problem('[accounts.x]\nprovider = "icss"\npath = "/x"\nwindow_past = "1y"\n', tmp_path) == (
         "config.toml: accounts.x.provider: unknown provider 'icss' (one of: google, ics, maildir, mbox, microsoft) (did you mean 'ics'?)")

@@ -197,3 +197,14 @@ def test_describe_names_the_user_and_no_secret() -> None:
         assert secret not in described
     assert microsoft_auth.describe(None) == "not logged in"
     assert "unreadable" in microsoft_auth.describe("{")
+
+
+def test_token_errors_are_needs_login_or_one_sentence_about_the_app() -> None:
+    from connectors.microsoft_auth import _failure
+
+    for error in ("invalid_grant", "interaction_required", "consent_required", "login_required"):
+        assert isinstance(_failure("work", {"error": error}), AuthRequired)
+    app = _failure("work", {"error": "invalid_client", "error_description": "AADSTS7000218: secret required"})
+    assert not isinstance(app, AuthRequired) and "check client_id" in str(app)
+    other = _failure("work", {"error": "temporarily_unavailable", "error_description": "AADSTS1\nTrace ID: 1"})
+    assert not isinstance(other, AuthRequired) and "\n" not in str(other)
