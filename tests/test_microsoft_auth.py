@@ -208,3 +208,48 @@ def test_token_errors_are_needs_login_or_one_sentence_about_the_app() -> None:
     assert not isinstance(app, AuthRequired) and "check client_id" in str(app)
     other = _failure("work", {"error": "temporarily_unavailable", "error_description": "AADSTS1\nTrace ID: 1"})
     assert not isinstance(other, AuthRequired) and "\n" not in str(other)
+
+
+def test_a_device_login_the_user_never_finished_is_one_sentence() -> None:
+    entra = FakeEntra(pending_polls=1)
+    original = entra._token
+
+    def code_expired(form: dict[str, Any]) -> Any:
+        entra.device_codes.clear()  # the user walked away: the code expired
+        return original(form)
+
+    entra._token = code_expired  # type: ignore[method-assign]
+    slot = MemorySlot()
+    with pytest.raises(ConnectorError, match="Microsoft login did not complete: expired_token") as caught:
+        microsoft_auth.login("work", _settings(), slot, echo=lambda _: None, http_client=entra)
+    assert "\n" not in str(caught.value) and slot.value is None
+
+
+def test_a_cache_with_two_accounts_or_none_signed_in() -> None:
+    entra = FakeEntra("sam@example.com")
+    text = json.loads(str(_logged_in(entra).value))
+    (key, account), = text["Account"].items()
+    two = dict(text, Account={key: account, key + "-2": dict(account, username="kim@example.com")})
+    with pytest.raises(ConnectorError, match="holds 2 accounts"):
+        microsoft_auth.import_secret("work", _settings(), MemorySlot(), json.dumps(two))
+    assert microsoft_auth.describe(json.dumps(two)) == "Microsoft account sam@example.com, kim@example.com"
+    no_account = MemorySlot(json.dumps(dict(text, Account={})))
+    with pytest.raises(AuthRequired, match="no signed-in account"):
+        microsoft_auth.token_provider("work", _settings(), no_account, http_client=entra)(False)
+    assert microsoft_auth.describe(no_account.value) == "no account in the stored login (log in again)"
+    assert microsoft_auth.describe("garbage") == "unreadable login (log in again)"
+
+
+def test_a_login_without_the_asked_scopes_needs_login() -> None:
+    entra = FakeEntra()
+    slot = _logged_in(entra)  # consented to read only
+    token = microsoft_auth.token_provider("work", _settings(followups_target=True), slot, http_client=entra)
+    entra.revoke()  # and the refresh token cannot be used to ask for more
+    with pytest.raises(AuthRequired):
+        token(False)
+
+
+def test_a_malformed_authority_is_a_configuration_sentence() -> None:
+    with pytest.raises(ConnectorError, match="Microsoft login is misconfigured"):
+        microsoft_auth.login("work", _settings(authority="https://login.microsoftonline.com"), MemorySlot(),
+                             echo=lambda _: None, http_client=FakeEntra())
