@@ -51,6 +51,7 @@ from connectors import google_auth
 from connectors.base import (
     AuthRequired,
     Batch,
+    ConnectorError,
     CursorExpired,
     Interaction,
     KnownIds,
@@ -60,7 +61,7 @@ from connectors.base import (
     Skip,
     Source,
 )
-from connectors.throttle import RateBudget, Retry, RetryPolicy, Throttle
+from connectors.throttle import Retry, Throttle
 
 DEFAULT_ENDPOINT = "https://www.googleapis.com/calendar/v3/"
 PAGE_SIZE = 2500  # the maximum (§2.1); Google may still send fewer, so pages are followed regardless
@@ -101,8 +102,9 @@ class CalendarClient:
         http = google_auth.authorized_http(credentials)
         self.service = google_auth.build_service(
             "calendar", "v3", settings.get("calendar_endpoint") or DEFAULT_ENDPOINT, http)
-        self.throttle = throttle or Throttle(
-            RateBudget(int(settings.get("calendar_quota") or 600), 60), RetryPolicy())
+        quota = int(settings.get("calendar_quota") or 600)
+        endpoint = settings.get("calendar_endpoint") or DEFAULT_ENDPOINT
+        self.throttle = throttle or google_auth.account_throttle(name, "calendar", endpoint, quota)
 
     def call(self, request: Any, what: str, *, expect: tuple[int, ...] = (), retry: bool = True) -> Any:
         """Execute ``request`` within the budget; HTTP statuses in ``expect`` propagate as HttpError, others
@@ -118,6 +120,10 @@ class CalendarClient:
                 raise
             if status == 401:  # still refused after google-auth's refresh: the login no longer works
                 raise AuthRequired(self.name, "Google refused the login") from None
+            raise google_auth.describe_error(what, exc) from None
+        except ConnectorError:
+            raise
+        except Exception as exc:  # a transport or refresh failure classify did not retry: one sentence
             raise google_auth.describe_error(what, exc) from None
 
 

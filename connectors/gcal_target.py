@@ -142,8 +142,11 @@ class GoogleCalendarTarget(CalendarTarget):
             marked = sorted([*marked, created])  # the list may lag behind the insert
         chosen, client = marked[0], self.client
         for other in marked[1:]:
-            listing = client.call(client.service.events().list(calendarId=other, showDeleted=True, maxResults=1),
-                                  "Google Calendar: checking a duplicate follow-ups calendar", expect=(403, 404))
+            try:
+                listing = client.call(client.service.events().list(calendarId=other, showDeleted=True, maxResults=1),
+                                      "Google Calendar: checking a duplicate follow-ups calendar", expect=(403, 404))
+            except HttpError:
+                continue  # gone already, or not ours to read: left alone
             if listing.get("items"):
                 continue  # holds events: never removed
             with contextlib.suppress(HttpError):

@@ -83,7 +83,7 @@ class GmailSource(Source):
                  *, throttle: Throttle | None = None) -> None:
         super().__init__(name, settings, secret)
         # Tests and benchmarks hand in a throttle with a fake sleep; otherwise one per account at its quota.
-        self.throttle = throttle or settings.get("gmail_throttle") or default_throttle(settings)
+        self.throttle = throttle or settings.get("gmail_throttle") or default_throttle(name, settings)
         self.client: GmailClient | None = None
 
     def _connect(self) -> GmailClient:
@@ -91,7 +91,7 @@ class GmailSource(Source):
             creds = google_auth.load_credentials(self.name, self.settings, self.secret)
             endpoint = str(self.settings.get("gmail_endpoint") or "https://gmail.googleapis.com/")
             service = google_auth.build_service("gmail", "v1", endpoint, google_auth.authorized_http(creds))
-            self.client = GmailClient(service, endpoint, self.throttle)
+            self.client = GmailClient(service, endpoint, self.throttle, self.name)
         return self.client
 
     # ---- pull ------------------------------------------------------------------------------------------

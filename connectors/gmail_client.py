@@ -15,7 +15,7 @@ from typing import Any
 
 from connectors import google_auth
 from connectors.base import ConnectorError
-from connectors.throttle import RateBudget, Retry, RetryPolicy, Throttle
+from connectors.throttle import Retry, Throttle
 
 RESOURCE = "gmail"
 BATCH_LIMIT = 50  # apis.md §1.6
@@ -35,15 +35,20 @@ class StalePageToken(Exception):
     """messages.list answered 400 to a saved pageToken: the listing has to start over."""
 
 
-def default_throttle(settings: Mapping[str, Any]) -> Throttle:
-    # One budget per account at the per-user limit (6,000 units/min by default, apis.md §1.7).
-    return Throttle(RateBudget(float(settings.get("gmail_quota") or 6000), 60), RetryPolicy())
+def default_throttle(account: str, settings: Mapping[str, Any]) -> Throttle:
+    # One budget per account at the per-user limit (6,000 units/min by default, apis.md §1.7), shared by
+    # every pull of a `syncd run` process (and the pull that follows an expired history id).
+    endpoint = str(settings.get("gmail_endpoint") or "")
+    quota = int(settings.get("gmail_quota") or 6000)
+    throttle: Throttle = google_auth.account_throttle(account, "gmail", endpoint, quota)
+    return throttle
 
 
 class GmailClient:
     """The account's Gmail service behind one :class:`Throttle`. Errors leave as ConnectorError (one sentence)."""
 
-    def __init__(self, service: Any, endpoint: str, throttle: Throttle) -> None:
+    def __init__(self, service: Any, endpoint: str, throttle: Throttle, account: str = "") -> None:
+        self.account = account
         self.service = service
         self.users = service.users()
         # One resource object each: building one walks the discovery document (most of a batch's CPU).
@@ -66,7 +71,7 @@ class GmailClient:
         except ConnectorError:
             raise
         except Exception as exc:
-            raise _described("gmail getProfile", exc) from None
+            raise _described("gmail getProfile", exc, self.account) from None
 
     def list_page(self, page_token: str | None) -> dict[str, Any]:
         # labelIds-free and includeSpamTrash false: the whole mailbox minus spam and trash, newest first.
@@ -83,7 +88,7 @@ class GmailClient:
         except Exception as exc:
             if page_token and google_auth.status_of(exc) == 400:
                 raise StalePageToken() from None
-            raise _described("gmail messages.list", exc) from None
+            raise _described("gmail messages.list", exc, self.account) from None
 
     def history_page(self, start: str, page_token: str | None) -> dict[str, Any]:
         def make() -> Any:
@@ -99,7 +104,7 @@ class GmailClient:
         except Exception as exc:
             if google_auth.status_of(exc) == 404:
                 raise GoneError() from None
-            raise _described("gmail history.list", exc) from None
+            raise _described("gmail history.list", exc, self.account) from None
 
     def _batch(self, ids: list[str], answers: _Answers) -> None:
         from googleapiclient.http import BatchHttpRequest
@@ -132,9 +137,9 @@ class GmailClient:
                 except ConnectorError:
                     raise
                 except Exception as exc:
-                    raise _described("gmail messages.get", exc) from None
+                    raise _described("gmail messages.get", exc, self.account) from None
                 if answers.fatal:
-                    raise _described("gmail messages.get", answers.fatal[0])
+                    raise _described("gmail messages.get", answers.fatal[0], self.account)
                 if not answers.failed:
                     break
                 pending = list(answers.failed)
@@ -173,9 +178,9 @@ class _Answers:
             self.failed[request_id] = retry
 
 
-def _described(what: str, exc: BaseException) -> Exception:
+def _described(what: str, exc: BaseException, account: str) -> Exception:
     from connectors.base import AuthRequired
 
     if isinstance(exc, AuthRequired):
         return exc  # a revoked refresh token surfaces from inside the call: it means "log in again"
-    return google_auth.describe_error(what, exc)
+    return google_auth.describe_error(what, exc, account)

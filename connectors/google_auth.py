@@ -14,7 +14,6 @@ import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from connectors.base import AuthRequired, ConnectorError, SecretSlot
 from connectors.throttle import Retry, parse_retry_after
@@ -28,6 +27,21 @@ CALENDAR_EVENTS = "https://www.googleapis.com/auth/calendar.events"
 CALENDAR_LIST_READ = "https://www.googleapis.com/auth/calendar.calendarlist.readonly"
 # Reasons of a 403 that mean "slow down", not "forbidden" (apis.md §1.7, §2.6).
 RATE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded"}
+
+
+_throttles: dict[tuple[str, str, str, int], Any] = {}
+
+
+def account_throttle(account: str, api: str, endpoint: str, per_minute: int) -> Any:
+    """One budget per account and API (Gmail quota units; Calendar requests), shared by the sources and the
+    target of the account and by every pull of a `syncd run` process: Google counts per user, not per client.
+    (A changed endpoint or quota after a config reload starts a new one.)"""
+    from connectors.throttle import RateBudget, RetryPolicy, Throttle
+
+    key = (account, api, endpoint, per_minute)
+    if key not in _throttles:
+        _throttles[key] = Throttle(RateBudget(per_minute, 60), RetryPolicy())
+    return _throttles[key]
 
 
 def scopes(settings: Mapping[str, Any]) -> list[str]:
@@ -87,6 +101,12 @@ def load_credentials(account: str, settings: Mapping[str, Any], slot: SecretSlot
         refresh_token, client_id, client_secret = info["refresh_token"], info["client_id"], info["client_secret"]
     except (ValueError, KeyError, TypeError):
         raise AuthRequired(account, "the stored login is unreadable") from None
+    granted = set(info.get("scopes") or [])
+    missing = [scope.rsplit("/", 1)[-1] for scope in scopes(settings) if granted and scope not in granted
+               and not (scope == CALENDAR_READ and CALENDAR_EVENTS in granted)]
+    if missing:
+        # The configuration asks for more than the login allowed (e.g. the account now holds follow-ups).
+        raise AuthRequired(account, f"the login lacks the permission {', '.join(missing)}")
     expiry = None
     if info.get("expiry"):
         try:  # google-auth keeps expiry naive in UTC
@@ -116,7 +136,10 @@ def authorized_http(credentials: Any, timeout: float = 60.0) -> Any:
     # httplib2 resends a request itself when a connection drops before the answer (RETRIES = 2), a POST
     # included, so an insert could land twice behind the throttle's back; every retry goes through it instead.
     httplib2.RETRIES = 1
-    return google_auth_httplib2.AuthorizedHttp(credentials, http=httplib2.Http(timeout=timeout))
+    http = httplib2.Http(timeout=timeout)
+    # Google's APIs do not redirect; a redirect would carry a batch's per-part Authorization headers elsewhere.
+    http.follow_redirects = False
+    return google_auth_httplib2.AuthorizedHttp(credentials, http=http)
 
 
 def build_service(api: str, version: str, endpoint: str, http: Any) -> Any:
@@ -133,10 +156,15 @@ def batch_uri(endpoint: str, api: str, version: str) -> str:
     """Where batches for ``endpoint`` go.
 
     ``new_batch_http_request()`` ignores ``api_endpoint`` and always posts to Google's host
-    (apis.md §1.6; googleapis/google-api-python-client#1107), so the URI is built here from the endpoint.
+    (apis.md §1.6; googleapis/google-api-python-client#1107), so the URI is built here from the endpoint:
+    Google's batch path ``batch/<api>/<version>`` on the endpoint's root, which keeps any proxy prefix
+    (``https://proxy/google/`` → ``https://proxy/google/batch/gmail/v1``; ``…/calendar/v3/`` → ``…/batch/calendar/v3``).
     """
-    parts = urlsplit(endpoint)
-    return f"{parts.scheme}://{parts.netloc}/batch/{api}/{version}"
+    root = endpoint.rstrip("/")
+    suffix = f"/{api}/{version}"
+    if root.endswith(suffix):
+        root = root[: -len(suffix)]
+    return f"{root}/batch/{api}/{version}"
 
 
 def http_error_reason(exc: Any) -> str:
@@ -175,6 +203,14 @@ def classify(exc: BaseException) -> Retry | None:
         return None
     if isinstance(exc, ConnectionError | TimeoutError):
         return Retry(type(exc).__name__)
+    import http.client
+
+    from google.auth.exceptions import RefreshError, TransportError
+
+    if isinstance(exc, http.client.HTTPException):  # IncompleteRead: reset in the middle of a body
+        return Retry(type(exc).__name__)
+    if isinstance(exc, TransportError) or (isinstance(exc, RefreshError) and getattr(exc, "retryable", False)):
+        return Retry("the token endpoint did not answer")  # a 5xx or no network while refreshing
     import httplib2
 
     if isinstance(exc, httplib2.HttpLib2Error) and not isinstance(exc, httplib2.ServerNotFoundError):
@@ -182,13 +218,18 @@ def classify(exc: BaseException) -> Retry | None:
     return None
 
 
-def describe_error(what: str, exc: BaseException) -> ConnectorError:
-    """One sentence for a Google failure that is not transient (never with a token in it)."""
+def describe_error(what: str, exc: BaseException, account: str = "") -> ConnectorError:
+    """One sentence for a Google failure that is not transient (never with a token in it).
+
+    With ``account``, a 401 that survived google-auth's refresh is "needs login" for that account.
+    """
     from googleapiclient.errors import HttpError
 
     if isinstance(exc, HttpError):
         status = int(exc.resp.status)
         reason = http_error_reason(exc)
+        if status == 401 and account:
+            return AuthRequired(account, "Google refused the login")
         if status == 403 and reason == "dailyLimitExceeded":
             return ConnectorError(f"{what}: Google's daily quota for your project is used up; syncd goes on tomorrow")
         if status == 403:

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from connectors.base import ConnectorError, FollowupEvent
+from connectors.base import AuthRequired, ConnectorError, FollowupEvent
 from connectors.gcal import MARKER, event_id
 from connectors.gcal_target import GoogleCalendarTarget
 from connectors.google_auth import CALENDAR_APP_CREATED, CALENDAR_READ
@@ -173,8 +173,20 @@ def test_into_an_existing_calendar_when_configured(rig: Rig) -> None:
     assert rig.calendar.event("primary", mine["id"])["summary"] == "Dentist"
 
 
+def test_a_login_made_before_the_account_held_follow_ups_needs_login() -> None:
+    # The token predates `followups.target = <this account>`: it may read, not write, nor find the calendar.
+    with calendar_rig(scopes=[CALENDAR_READ]) as rig:
+        with pytest.raises(AuthRequired, match=r"lacks the permission calendar\.app\.created, calendar\.calendarlist") as failure:
+            rig.target().list_own()
+        assert "at-" not in str(failure.value)
+        assert requests(rig, "POST") == [] and requests(rig, "GET") == []
+
+
 def test_without_calendar_list_access_the_error_says_what_to_do() -> None:
+    # A token whose scopes are not recorded (imported from elsewhere): the fake refuses calendarList.list.
     with calendar_rig(scopes=[CALENDAR_READ, CALENDAR_APP_CREATED]) as rig:
+        info = json.loads(rig.slot.value or "{}")
+        rig.slot.value = json.dumps({**info, "scopes": []})
         with pytest.raises(ConnectorError, match="followups_calendar_id") as failure:
             rig.target().list_own()
         assert "at-" not in str(failure.value)

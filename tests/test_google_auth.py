@@ -151,3 +151,34 @@ def test_batch_uri_follows_the_configured_endpoint() -> None:
     assert google_auth.batch_uri("http://127.0.0.1:9/", "gmail", "v1") == "http://127.0.0.1:9/batch/gmail/v1"
     assert google_auth.batch_uri("https://www.googleapis.com/calendar/v3/", "calendar", "v3") == (
         "https://www.googleapis.com/batch/calendar/v3")
+    assert google_auth.batch_uri("https://proxy.example/google/", "gmail", "v1") == (
+        "https://proxy.example/google/batch/gmail/v1")  # a proxy's path prefix is kept
+    assert google_auth.batch_uri("https://proxy.example/g/calendar/v3", "calendar", "v3") == (
+        "https://proxy.example/g/batch/calendar/v3")
+
+
+def test_transient_failures_are_retried_and_the_rest_are_not() -> None:
+    import http.client
+
+    from google.auth.exceptions import RefreshError, TransportError
+
+    assert google_auth.classify(http.client.IncompleteRead(b"{", 999)) is not None  # reset mid-body
+    assert google_auth.classify(TransportError("connection refused")) is not None
+    assert google_auth.classify(RefreshError("temporarily_unavailable", retryable=True)) is not None
+    assert google_auth.classify(RefreshError("invalid_grant")) is None
+    assert google_auth.classify(ValueError("bug")) is None
+
+
+def test_a_login_without_a_permission_the_configuration_needs_is_needs_login(oauth: GoogleOAuthFake) -> None:
+    oauth.add_refresh_token("rt-1", [google_auth.GMAIL_METADATA, google_auth.CALENDAR_READ])
+    slot = MemorySlot(oauth.authorized_user_json("rt-1"))
+    settings = {"token_uri": oauth.token_uri, "followups_target": True}
+    with pytest.raises(AuthRequired, match=r"lacks the permission calendar\.app\.created"):
+        google_auth.load_credentials("gmail", settings, slot)
+    assert google_auth.load_credentials("gmail", {"token_uri": oauth.token_uri}, slot) is not None
+
+
+def test_google_apis_are_never_followed_through_a_redirect(oauth: GoogleOAuthFake) -> None:
+    creds = google_auth.load_credentials("gmail", {"token_uri": oauth.token_uri},
+                                         MemorySlot(oauth.authorized_user_json()))
+    assert google_auth.authorized_http(creds).http.follow_redirects is False

@@ -143,6 +143,21 @@ def test_a_429_storm_and_an_expiring_token_still_end_in_a_complete_pull(run: Run
     world.oauth.expire_access_tokens()
     code, out, err = run("pull")
     assert code == 0, out + err
+    assert all(fault.times == 0 for fault in world.server.faults)
     assert len(world.followups()) == 2
     stored = json.loads((world.tmp / "state" / "tokens" / "gmail.json").read_text())
     assert stored["token"] in world.oauth.access  # the refreshed token was saved back
+
+
+def test_resets_mid_body_and_a_failing_token_endpoint_are_retried(run: Run, world: World) -> None:
+    from tests.fakes.server import TRUNCATE
+
+    run("auth", "import", "gmail", "--file", str(world.tmp / "token.json"))
+    world.server.inject(lambda r: r.path.endswith("/messages"), TRUNCATE)  # a Gmail list page cut short
+    world.server.inject(lambda r: r.path.endswith("/primary/events"), TRUNCATE)  # and a Calendar page
+    world.oauth.expire_access_tokens()
+    world.server.inject(lambda r: r.path == "/token", Response(503, {"error": "temporarily_unavailable"}))
+    code, out, err = run("pull")
+    assert code == 0, out + err
+    assert all(fault.times == 0 for fault in world.server.faults)  # every fault was met, and survived
+    assert len(world.followups()) == 2

@@ -17,15 +17,15 @@ from typing import Any
 from connectors.base import CalendarTarget
 from connectors.gcal import GoogleCalendarSource
 from connectors.gcal_target import GoogleCalendarTarget
-from connectors.google_auth import CALENDAR_APP_CREATED, CALENDAR_READ
+from connectors.google_auth import CALENDAR_APP_CREATED, CALENDAR_EVENTS, CALENDAR_LIST_READ, CALENDAR_READ
 from connectors.throttle import RateBudget, RetryPolicy, Throttle
 from tests.fakes.gcal import GoogleCalendarFake
 from tests.fakes.google_oauth import GoogleOAuthFake
 from tests.fakes.server import FakeServer
 from tests.fakes.slot import MemorySlot
 
-CALENDAR_LIST_READ = "https://www.googleapis.com/auth/calendar.calendarlist.readonly"
-SCOPES = [CALENDAR_READ, CALENDAR_APP_CREATED, CALENDAR_LIST_READ]
+# What a login for the follow-ups account grants; calendar.events too, for the tests that write into "primary".
+SCOPES = [CALENDAR_READ, CALENDAR_APP_CREATED, CALENDAR_LIST_READ, CALENDAR_EVENTS]
 
 
 @dataclasses.dataclass

@@ -103,6 +103,7 @@ class FakeServer:
 
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # else each small answer on loopback waits ~40 ms for its ACK
 
             def log_message(self, *args: Any) -> None:
                 pass
