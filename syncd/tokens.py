@@ -9,7 +9,9 @@ warning each time it is written, like other CLIs' "insecure storage" switches.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +20,7 @@ from typing import Protocol, TypeVar
 from syncd.errors import SyncdError
 
 T = TypeVar("T")
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]*")
 SERVICE = "syncd"  # the keyring "service"; the account name is the keyring "username"
 FILE_WARNING = (
     "warning: token_store = \"file\": the token for '{account}' is kept unencrypted in {path} "
@@ -97,6 +100,10 @@ class FileTokens:
         return f"an unencrypted file in {self.directory}"
 
     def path(self, account: str) -> Path:
+        if not _SAFE_NAME.fullmatch(account):
+            raise TokenStoreError(
+                f"the account name '{account}' cannot name a token file; use letters, digits, '-', '_' or '.'"
+            )
         return self.directory / f"{account}.json"
 
     def get(self, account: str) -> str | None:
@@ -112,8 +119,12 @@ class FileTokens:
         path = self.path(account)
         try:
             self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.chmod(self.directory, 0o700)  # also when it existed with a looser mode
             temporary = path.with_name(f".{path.name}.tmp")
-            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with contextlib.suppress(FileNotFoundError):
+                temporary.unlink()  # a leftover (perhaps with another mode) is never written through
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            os.fchmod(fd, 0o600)  # whatever the umask
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(value)
                 handle.flush()

@@ -80,3 +80,19 @@ def test_file_store_unreadable_is_one_sentence(tmp_path: Path) -> None:
     (tmp_path / "tokens" / "work.json").mkdir()  # a folder where the file should be
     with pytest.raises(TokenStoreError, match="cannot read the token of 'work'"):
         FileTokens(tmp_path / "tokens").get("work")
+
+
+def test_file_store_never_inherits_a_loose_mode_nor_leaves_its_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "tokens"
+    folder.mkdir(mode=0o755)
+    leftover = folder / ".work.json.tmp"
+    leftover.write_text("old")
+    leftover.chmod(0o644)
+    store = FileTokens(folder, warn=lambda _: None)
+    store.put("work", SECRET)
+    assert stat.S_IMODE((folder / "work.json").stat().st_mode) == 0o600
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    for name in ("../elsewhere", ".hidden", "a/b"):
+        with pytest.raises(TokenStoreError, match="cannot name a token file"):
+            store.put(name, SECRET)
+    assert not (tmp_path / "elsewhere.json").exists()
