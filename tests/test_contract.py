@@ -24,6 +24,7 @@ import connectors
 from connectors.base import Batch, CalendarTarget, FollowupEvent, Source, SourceUnavailable
 from syncd.sample import write_sample
 from syncd.store import Store
+from tests.fakes.known import StoreKnown as _Known
 
 ANCHOR = date(2026, 3, 2)
 
@@ -70,14 +71,6 @@ def source(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Source]:
             yield online
         return
     yield connectors.source_class(provider)("acct", SOURCE_SETTINGS[provider](tmp_path))
-
-
-class _Known:
-    def __init__(self, store: Store) -> None:
-        self.store = store
-
-    def known_ids(self, resource: str) -> set[str]:
-        return self.store.known_ids("acct", resource)
 
 
 def _pull_into(store: Store, source: Source) -> list[Batch]:

@@ -13,6 +13,7 @@ from connectors.gcal import GoogleCalendarSource
 from syncd.store import Store
 from tests.fakes.gcal import OWNER
 from tests.fakes.gcal_contract import Rig, calendar_rig
+from tests.fakes.known import StoreKnown as _Known
 from tests.fakes.server import DROP, Response
 
 NOW = datetime(2026, 3, 2, 12, tzinfo=UTC)
@@ -30,14 +31,6 @@ def store() -> Store:
     made = Store(":memory:")
     made.ensure_account("acct", "google")
     return made
-
-
-class _Known:
-    def __init__(self, store: Store) -> None:
-        self.store = store
-
-    def known_ids(self, resource: str) -> set[str]:
-        return self.store.known_ids("acct", resource)
 
 
 def pull(store: Store, source: Source) -> list[Batch]:

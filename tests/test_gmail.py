@@ -20,6 +20,7 @@ from connectors.throttle import RateBudget, RetryPolicy, Throttle
 from syncd.people import set_person
 from syncd.store import Store
 from tests.fakes.gmail import GmailWorld, start_world
+from tests.fakes.known import StoreKnown
 from tests.fakes.server import DROP, Request, Response
 
 os.environ["no_proxy"] = "127.0.0.1,localhost"
@@ -66,14 +67,6 @@ def seed(world: GmailWorld, n: int, *, start_days_ago: float = 1.0, step_days: f
     return ids
 
 
-class Known:
-    def __init__(self, store: Store) -> None:
-        self.store = store
-
-    def known_ids(self, resource: str) -> set[str]:
-        return self.store.known_ids("g", resource)
-
-
 def source(world: GmailWorld, th: Throttle | None = None, **settings: Any) -> GmailSource:
     return GmailSource("g", {**world.settings, **settings}, world.slot, throttle=th or throttle())
 
@@ -81,7 +74,7 @@ def source(world: GmailWorld, th: Throttle | None = None, **settings: Any) -> Gm
 def pull(store: Store, src: GmailSource, stop_after: int | None = None) -> list[Batch]:
     """What syncd.pull does: every batch committed with its cursor; optionally killed after k batches."""
     batches = []
-    for batch in src.pull(store.cursors("g"), Known(store)):
+    for batch in src.pull(store.cursors("g"), StoreKnown(store, "g")):
         store.apply_batch("g", batch)
         batches.append(batch)
         if stop_after is not None and len(batches) >= stop_after:
@@ -468,7 +461,7 @@ def test_token_expiring_mid_sync_is_refreshed_and_saved(world: GmailWorld) -> No
     store = new_store()
     src = source(world)
     before = world.slot.value
-    batches = src.pull(store.cursors("g"), Known(store))
+    batches = src.pull(store.cursors("g"), StoreKnown(store, "g"))
     for n, batch in enumerate(batches):
         store.apply_batch("g", batch)
         if n == 1:

@@ -15,6 +15,7 @@ from connectors.graph_calendar_target import OutlookCalendarTarget
 from syncd.store import Store
 from tests.fakes.graph_calendar import GraphCalendarFake
 from tests.fakes.graph_calendar_contract import TOKEN, no_sleep_throttle, settings
+from tests.fakes.known import StoreKnown as Known
 from tests.fakes.server import FakeServer
 
 os.environ["no_proxy"] = "127.0.0.1,localhost"
@@ -33,14 +34,6 @@ def fake(server: FakeServer) -> GraphCalendarFake:
     graph = GraphCalendarFake(server)
     graph.bearer_guard(TOKEN)
     return graph
-
-
-class Known:
-    def __init__(self, store: Store) -> None:
-        self.store = store
-
-    def known_ids(self, resource: str) -> set[str]:
-        return self.store.known_ids("acct", resource)
 
 
 def source(server: FakeServer, now: datetime = NOW, **extra: Any) -> OutlookCalendarSource:

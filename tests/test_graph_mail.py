@@ -21,9 +21,11 @@ from connectors.microsoft_auth import login, token_provider
 from connectors.msgraph import GraphClient
 from connectors.throttle import RateBudget, RetryPolicy, Throttle
 from syncd.store import Store
+from tests.fakes.clock import FakeClock
 from tests.fakes.entra import FakeEntra
 from tests.fakes.graph_mail import GraphMailFake
 from tests.fakes.graph_mail_contract import settings as contract_settings
+from tests.fakes.known import StoreKnown
 from tests.fakes.server import DROP, FakeServer, Request, Response
 from tests.fakes.slot import MemorySlot
 
@@ -31,21 +33,6 @@ os.environ["no_proxy"] = "127.0.0.1,localhost"
 ACCT = "work"
 OWNER = "sam@example.com"
 DAY = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-
-
-class FakeClock:
-    """Time for the fake's budget and the client's throttle together: sleeping advances it, instantly."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @dataclasses.dataclass
@@ -75,7 +62,7 @@ class Env:
         batches: list[Batch] = []
         for _ in range(4):
             try:
-                for batch in source.pull(self.store.cursors(ACCT), _Known(self.store)):
+                for batch in source.pull(self.store.cursors(ACCT), StoreKnown(self.store, ACCT)):
                     self.store.apply_batch(ACCT, batch)
                     batches.append(batch)
                     if stop_after is not None and len(batches) >= stop_after:
@@ -95,14 +82,6 @@ class Env:
         sent = [m for m in self.fake.messages().values() if not m["isDraft"]]
         assert self.store.count("sightings") == len(sent)
         assert self.store.count("interactions") == len({m["internetMessageId"] for m in sent})
-
-
-class _Known:
-    def __init__(self, store: Store) -> None:
-        self.store = store
-
-    def known_ids(self, resource: str) -> set[str]:
-        return self.store.known_ids(ACCT, resource)
 
 
 @pytest.fixture
@@ -358,7 +337,7 @@ def test_unknown_folder_and_stale_endpoint(env: Env) -> None:
     cursors = {resource: cursor.replace(env.server.base_url, "http://127.0.0.1:9") for resource, cursor
                in env.store.cursors(ACCT).items()}
     with pytest.raises(CursorExpired, match="another Graph endpoint"):
-        list(env.source().pull(cursors, _Known(env.store)))
+        list(env.source().pull(cursors, StoreKnown(env.store, ACCT)))
 
 
 def test_the_concurrency_limit_is_never_exceeded(env: Env) -> None:

@@ -11,19 +11,11 @@ from hypothesis import strategies as st
 
 from connectors.base import ConnectorError
 from connectors.throttle import RateBudget, Retry, RetryPolicy, Throttle, parse_retry_after
+from tests.fakes.clock import FakeClock
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
+def Clock() -> FakeClock:
+    return FakeClock(0.0)
 
 
 @settings(max_examples=60, deadline=None)
