@@ -430,3 +430,14 @@ def test_fake_enforces_googles_rules(rig: Rig) -> None:
 
     with pytest.raises(AuthRequired):
         events.list(calendarId="primary").execute()
+
+
+def test_calendar_app_created_cannot_write_into_a_calendar_the_app_did_not_make() -> None:
+    # The login's scopes are not recorded (imported), so only Google's answer tells: 403, one sentence.
+    with calendar_rig(scopes=[CALENDAR_READ, CALENDAR_APP_CREATED]) as rig:
+        info = json.loads(rig.slot.value or "{}")
+        rig.slot.value = json.dumps({**info, "scopes": []})
+        with pytest.raises(ConnectorError, match="insufficientPermissions") as failure:
+            rig.target(followups_calendar_id="primary").create(followup())
+        assert "at-" not in str(failure.value)
+        assert rig.calendar.live("primary") == []

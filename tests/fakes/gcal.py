@@ -89,6 +89,7 @@ class CalendarData:
         self.primary = primary
         self.access_role = access_role
         self.time_zone = time_zone
+        self.app_created = False  # made by the app through calendars.insert: calendar.app.created may write it
         self.events: dict[str, dict[str, Any]] = {}  # id → the resource, with "_seq" (its change number)
 
     def resource(self) -> dict[str, Any]:
@@ -324,6 +325,23 @@ class GoogleCalendarFake:
         granted = self.oauth.refresh_tokens.get(refresh or "")
         return granted or None  # unknown or empty: not enforced
 
+    def _may_write(self, request: Request, calendar: CalendarData | None) -> Response | None:
+        """The scope rules of calendar.v3.json for writes: calendar / calendar.events anywhere,
+        calendar.events.owned on owned calendars, calendar.app.created only on calendars the app made."""
+        granted = self._scopes(request)
+        if granted is None:
+            return None
+        names = {scope.rsplit("/", 1)[-1] for scope in granted}
+        if calendar is None:  # calendars.insert
+            allowed = bool(names & {"calendar", "calendar.app.created", "calendar.calendars"})
+        else:
+            allowed = bool(names & {"calendar", "calendar.events"}) or (
+                "calendar.events.owned" in names and calendar.access_role == "owner") or (
+                "calendar.app.created" in names and calendar.app_created)
+        if allowed:
+            return None
+        return error(403, "insufficientPermissions", "Request had insufficient authentication scopes.")
+
     def _calendar_list(self, request: Request) -> Response:
         granted = self._scopes(request)
         if granted is not None and not LIST_SCOPES & set(granted):
@@ -335,8 +353,12 @@ class GoogleCalendarFake:
         body = request.json() or {}
         if not body.get("summary"):
             return error(400, "required", "Missing title.")
+        refused = self._may_write(request, None)
+        if refused is not None:
+            return refused
         calendar_id = f"{secrets.token_hex(12)}@group.calendar.google.com"
         calendar = self.add_calendar(calendar_id, str(body["summary"]), description=str(body.get("description", "")))
+        calendar.app_created = True
         return Response(200, calendar.resource())
 
     def _get_calendar(self, request: Request) -> Response:
@@ -480,6 +502,9 @@ class GoogleCalendarFake:
         calendar = self._find(request)
         if calendar is None:
             return error(404, "notFound", "Not Found")
+        refused = self._may_write(request, calendar)
+        if refused is not None:
+            return refused
         body = request.json() or {}
         event_id = body.get("id")
         if event_id is None:
@@ -520,6 +545,9 @@ class GoogleCalendarFake:
         calendar, event = self._event(request)
         if calendar is None or event is None:
             return error(404, "notFound", "Not Found")
+        refused = self._may_write(request, calendar)
+        if refused is not None:
+            return refused
         body = request.json() or {}
         merged = {**event, **{k: copy.deepcopy(v) for k, v in body.items() if k not in ("id", "extendedProperties")}}
         invalid = self._validate(merged)
@@ -536,6 +564,9 @@ class GoogleCalendarFake:
         calendar, event = self._event(request)
         if calendar is None or event is None:
             return error(404, "notFound", "Not Found")
+        refused = self._may_write(request, calendar)
+        if refused is not None:
+            return refused
         body = request.json() or {}
         invalid = self._validate(body)
         if invalid is not None:
@@ -554,6 +585,9 @@ class GoogleCalendarFake:
         calendar, event = self._event(request)
         if calendar is None or event is None:
             return error(404, "notFound", "Not Found")
+        refused = self._may_write(request, calendar)
+        if refused is not None:
+            return refused
         if event.get("status") == "cancelled":
             return error(410, "deleted", "Resource has been deleted")  # §2.3
         event["status"] = "cancelled"
