@@ -206,6 +206,7 @@ def progress_line(account: str, seen: int, expected: int | None, rate: float) ->
 def status(ctx: Context) -> None:
     """Show each account: last successful pull, cursor age, last error, what was skipped."""
     from syncd import job
+    from syncd.config_spec import ONLINE_PROVIDERS
     from syncd.store import utc_now_iso
 
     config = ctx.config()
@@ -233,7 +234,9 @@ def status(ctx: Context) -> None:
             for reason, count in summary.get("skipped", {}).items():
                 click.echo(f"  skipped {count}: {reason}")
             owners = json.loads(row["owner_addresses"] or "[]")
-            if owners and not account.me:
+            if owners and account.provider in ONLINE_PROVIDERS:
+                click.echo(f"  owner (from the provider): {', '.join(owners)}")
+            elif owners and not account.me:
                 click.echo(f"  owner (guessed): {', '.join(owners)}")
         active, next_start, dismissed = store.db.execute(
             "SELECT SUM(state = 'active'), "

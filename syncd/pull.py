@@ -116,13 +116,19 @@ def pull_account(
         settings = source_settings(account)
         source = source_class(account.name, settings, secret) if secret else source_class(account.name, settings)
         resyncs: Counter[str] = Counter()
+        reported: list[str] = []
         while True:
             try:
                 expected: int | None = None
                 for batch in source.pull(store.cursors(account.name), _KnownIds(store, account.name)):
                     expected = batch.expected if batch.expected is not None else expected
                     summary.add(batch, store.apply_batch(account.name, batch))
-                    if batch.owner_addresses and not account.me:
+                    if batch.owner_addresses and account.provider in ONLINE_PROVIDERS:
+                        # The provider's profile and aliases: facts, kept whatever `me` says, never "guessed".
+                        if batch.owner_addresses != reported:
+                            reported = list(batch.owner_addresses)
+                            store.set_owner_addresses(account.name, reported)
+                    elif batch.owner_addresses and not account.me:
                         _note_owner_guess(store, account.name, batch.owner_addresses, summary)
                     if progress is not None:
                         progress(account.name, summary.seen, expected)

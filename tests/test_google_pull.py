@@ -119,6 +119,7 @@ def test_pull_builds_people_writes_followups_and_a_second_pull_changes_nothing(r
     assert made == ["GET history", "GET events", "GET calendarList", "GET events"]
     code, out, _ = run("status")
     assert "gmail (google): ok" in out
+    assert "owner (from the provider): sam@example.com" in out and "guessed" not in out
 
 
 def test_revoked_login_stops_only_that_account_with_exit_4(run: Run, world: World) -> None:
@@ -161,3 +162,22 @@ def test_resets_mid_body_and_a_failing_token_endpoint_are_retried(run: Run, worl
     assert code == 0, out + err
     assert all(fault.times == 0 for fault in world.server.faults)  # every fault was met, and survived
     assert len(world.followups()) == 2
+
+
+def test_a_bounded_first_pull_says_how_far_back_it_is_complete(run: Run, world: World) -> None:
+    config = world.tmp / "config.toml"
+    config.write_text(config.read_text().replace('token_store = "file"', 'token_store = "file"\ninitial_window = "30d"'))
+    for day in range(60):  # a daily digest: the first 50-message batch already reaches 30 days back
+        world.gmail.add("digest@news.example", [ME], when_ms=world.ms(day), labels=["INBOX", "CATEGORY_UPDATES"])
+    run("auth", "import", "gmail", "--file", str(world.tmp / "token.json"))
+    code, out, _ = run("pull")
+    assert code == 0 and "gmail: complete back to" in out, out
+    code, out, _ = run("status")
+    assert "  gmail: complete back to" in out and "older mail is read on later pulls" in out
+    code, out, _ = run("people", "--json")
+    assert "alice@example.org" not in out  # 120 days ago: not read yet
+    code, out, _ = run("pull")  # the backfill reads the rest
+    code, out, _ = run("status")
+    assert "complete back to" not in out
+    code, out, _ = run("people", "--json")
+    assert "alice@example.org" in out
