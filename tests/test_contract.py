@@ -95,6 +95,8 @@ def test_source_yields_well_formed_batches(source: Source) -> None:
             assert participant.role in ("from", "to", "cc", "bcc", "organizer", "attendee")
             assert "@" in participant.address
     assert all(isinstance(batch.resource, str) and batch.resource for batch in batches)
+    if source.provider in ONLINE_SOURCES:  # an online account is read as mail and meetings
+        assert {item.kind for item in items} == {"mail", "event"}
     assert store.count("interactions") > 0
 
 

@@ -1,17 +1,20 @@
-"""The connector contract (tests/test_contract.py) for provider "google": a GoogleSource reading Gmail only,
-on a started Gmail fake seeded with a handful of messages of the owner sam@example.com."""
+"""The connector contract (tests/test_contract.py) for provider "google": a GoogleSource reading Gmail and the
+primary calendar, on started fakes seeded with a handful of messages and meetings of the owner sam@example.com."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from connectors.base import Source
 from connectors.google import GoogleSource
+from connectors.google_auth import CALENDAR_READ, GMAIL_METADATA
+from tests.fakes.gcal import GoogleCalendarFake
 from tests.fakes.gmail import start_world
+from tests.fakes.slot import MemorySlot
 
 OWNER = "sam@example.com"
 
@@ -32,6 +35,15 @@ def contract_source(tmp_path: Path) -> Iterator[Source]:
                   extra=[("List-Unsubscribe", "<mailto:u@shop.example>")])
         gmail.add("dave@example.org", [OWNER], when_ms=now - 40 * day, thread="t-dave")
         gmail.add("eve@example.org", [OWNER], when_ms=now - 4 * day, labels=["SPAM"])  # not listed
-        yield GoogleSource("acct", {**world.settings, "calendars": []}, world.slot)
+        calendar = GoogleCalendarFake(world.server, world.oauth, owner=OWNER)
+        start = datetime.now(UTC).replace(microsecond=0)
+        calendar.add_meeting(start=start - timedelta(days=10), summary="Review",
+                             attendees=[(OWNER, "accepted"), ("frank@example.org", "accepted")])
+        calendar.add_meeting(start=start - timedelta(days=3), summary="Cancelled", status="cancelled",
+                             attendees=[(OWNER, "accepted"), ("gina@example.org", "accepted")])
+        world.oauth.add_refresh_token("rt-1", [GMAIL_METADATA, CALENDAR_READ])
+        settings = {**world.settings, "calendars": ("primary",), "calendar_endpoint": calendar.endpoint,
+                    "calendar_quota": 600}
+        yield GoogleSource("acct", settings, MemorySlot(world.oauth.authorized_user_json("rt-1")))
     finally:
         world.close()

@@ -1,11 +1,11 @@
-"""The connector contract's Microsoft source: MicrosoftSource (mail only) on the Graph mail fake, logged in
-through the fake Entra (see tests/test_contract.py)."""
+"""The connector contract's Microsoft source: MicrosoftSource (mail and the calendar) on the Graph fakes,
+logged in through the fake Entra (see tests/test_contract.py)."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ from connectors.base import Source
 from connectors.microsoft import MicrosoftSource
 from connectors.microsoft_auth import login
 from tests.fakes.entra import AUTHORITY, CLIENT_ID, FakeEntra
+from tests.fakes.graph_calendar import GraphCalendarFake
 from tests.fakes.graph_mail import GraphMailFake
 from tests.fakes.server import FakeServer
 from tests.fakes.slot import MemorySlot
@@ -46,7 +47,11 @@ def contract_source(tmp_path: Path) -> Iterator[Source]:
     with FakeServer(max_concurrent=4) as server:
         fake = GraphMailFake(server, owner=OWNER, auth=entra.guard)
         seed(fake)
+        calendar = GraphCalendarFake(server, owner=OWNER)
+        calendar.add_meeting("Review", datetime.now(UTC) - timedelta(days=10),
+                             attendees=[("frank@example.org", "accepted")])
         slot = MemorySlot()
-        config = settings(server, entra)
+        config = settings(server, entra, calendar=True, window_past=timedelta(days=365),
+                          window_future=timedelta(days=90))
         login("acct", config, slot, echo=lambda _: None, http_client=entra)
         yield MicrosoftSource("acct", config, slot)
