@@ -76,6 +76,7 @@ class AccountState:
     failures: int = 0
     blocked_until: float = 0.0  # Clock.boottime()
     last_error: str | None = None
+    needs_login: bool = False  # the last pull failed for want of a usable login
     pulls: int = 0
 
 
@@ -169,6 +170,7 @@ class Daemon:
             result = self.runner(name)
             problems = [f"{s.account}: {s.error}" for s in result.pulls if s.error]
             self._target_outcome(result)
+            state.needs_login = any(s.needs_login for s in result.pulls)
             if problems:
                 self._failed(name, "; ".join(problems))
             else:
@@ -295,7 +297,9 @@ class Daemon:
             parts.append(f"next pull {upcoming:%H:%M}")
         parts.append(f"{self.followups_today()} follow-ups due today")
         for name, state in sorted(self.states.items()):
-            if state.last_error:
+            if state.last_error and state.needs_login:
+                parts.append(f"account {name} needs login: run syncd auth login {name}")
+            elif state.last_error:
                 parts.append(f"account {name} needs attention: {state.last_error[:80]}")
         if self.target_error:
             parts.append(f"follow-ups calendar needs attention: {self.target_error[:80]}")

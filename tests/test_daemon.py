@@ -99,6 +99,17 @@ def test_a_failing_account_backs_off_while_the_other_keeps_its_rhythm(daemon: Da
     assert "account bad needs attention: bad: token revoked" in status and "account good" not in status
 
 
+def test_an_account_that_needs_login_says_so_and_how_in_the_status(daemon: Daemon) -> None:
+    revoked = "account 'bad' needs login (the token was revoked or has expired): run 'syncd auth login bad'"
+    daemon.runner = lambda name: job.JobResult([AccountSummary(name, error=revoked, needs_login=True)], None, None)
+    daemon.pull("bad")
+    assert "account bad needs login: run syncd auth login bad" in daemon.status_line()
+    daemon.runner = fake_runner([])
+    clock_of(daemon).advance(24 * 3600)
+    daemon.pull("bad", force=True)  # logged in again meanwhile: a forced pull fails differently now
+    assert "account bad needs attention: bad: token revoked" in daemon.status_line()
+
+
 def test_back_off_is_capped_and_counts_time_asleep(daemon: Daemon) -> None:
     calls: list[str] = []
     daemon.runner = fake_runner(calls)
