@@ -139,6 +139,9 @@ class Batch:
     # How far back the resource is known completely, when a bounded first pull is still backfilling
     # (e.g. "complete back to 2024-11-29; older mail is read on later pulls"); `syncd status` shows it.
     coverage: str | None = None
+    # Provider ids a full sync found still there but did not read again (the store holds them already): the
+    # store keeps them as they are, so the end of the full sync does not take them for gone.
+    seen: list[str] = dataclasses.field(default_factory=list)
 
 
 class KnownIds(Protocol):

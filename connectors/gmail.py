@@ -119,7 +119,7 @@ class GmailSource(Source):
             # is reached, each later pull backfills a limited number of older messages.
             limit = self._backfill_limit() if cursor.listing.get("bounded") and cursor.listing.get("floor") is None \
                 else None
-            yield from self._listing(client, cursor, limit)
+            yield from self._listing(client, cursor, limit, known)
 
     def _backfill_limit(self) -> int:
         return int(self.settings.get("gmail_backfill_per_pull") or BACKFILL_PER_PULL)
@@ -139,10 +139,14 @@ class GmailSource(Source):
 
     # ---- the full listing --------------------------------------------------------------------------
 
-    def _listing(self, client: GmailClient, cursor: Cursor, limit: int | None) -> Iterator[Batch]:
+    def _listing(self, client: GmailClient, cursor: Cursor, limit: int | None, known: KnownIds) -> Iterator[Batch]:
         listing = cursor.listing
         assert listing is not None
         fetched = 0
+        # Messages the store already holds are re-sighted, not fetched again: a resync after an expired
+        # history id (or a forgotten page token) then costs list calls (5 units per 500) instead of 20 units
+        # a message. What it cannot see is a category label changed while the history was lost.
+        held = known.known_ids(RESOURCE)
         while True:
             try:
                 page = client.list_page(listing.get("page"))
@@ -162,13 +166,15 @@ class GmailSource(Source):
             stop = False
             for chunk_start in range(start, len(ids), BATCH_LIMIT):
                 chunk = ids[chunk_start : chunk_start + BATCH_LIMIT]
-                batch = self._fetch(client, cursor, chunk)
+                fresh = [message_id for message_id in chunk if message_id not in held]
+                batch = self._fetch(client, cursor, fresh) if fresh else Batch(RESOURCE, None)
+                batch.seen = [message_id for message_id in chunk if message_id in held]
                 listing.update(done=chunk_start + len(chunk), last=chunk[-1])
                 for item in batch.interactions:
                     if item.timestamp is not None:
                         ms = int(item.timestamp.timestamp() * 1000)
                         listing["oldest"] = min(listing.get("oldest") or ms, ms)
-                fetched += len(chunk)
+                fetched += len(fresh)
                 stop = self._enough(listing, limit, fetched)
                 end_of_page = chunk_start + len(chunk) >= len(ids)
                 if end_of_page and token:
@@ -176,7 +182,7 @@ class GmailSource(Source):
                 if end_of_page and not token:
                     cursor.listing = None  # listed to its end: rows this full sync did not see are gone
                     yield self._batch(cursor, interactions=batch.interactions, deleted=batch.deleted,
-                                      skipped=batch.skipped, complete=True)
+                                      skipped=batch.skipped, seen=batch.seen, complete=True)
                     return
                 yield self._finish(batch, cursor)
                 if stop:
@@ -201,7 +207,8 @@ class GmailSource(Source):
         return limit is not None and fetched >= limit
 
     def _finish(self, batch: Batch, cursor: Cursor) -> Batch:
-        done = self._batch(cursor, interactions=batch.interactions, deleted=batch.deleted, skipped=batch.skipped)
+        done = self._batch(cursor, interactions=batch.interactions, deleted=batch.deleted, skipped=batch.skipped,
+                           seen=batch.seen)
         return done
 
     def _fetch(self, client: GmailClient, cursor: Cursor, ids: list[str]) -> Batch:

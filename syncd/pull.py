@@ -116,7 +116,7 @@ def pull_account(
         settings = source_settings(account)
         source = source_class(account.name, settings, secret) if secret else source_class(account.name, settings)
         resyncs: Counter[str] = Counter()
-        reported: list[str] = []
+        reported = store.owner_addresses(account.name)
         while True:
             try:
                 expected: int | None = None
@@ -124,9 +124,11 @@ def pull_account(
                     expected = batch.expected if batch.expected is not None else expected
                     summary.add(batch, store.apply_batch(account.name, batch))
                     if batch.owner_addresses and account.provider in ONLINE_PROVIDERS:
-                        # The provider's profile and aliases: facts, kept whatever `me` says, never "guessed".
-                        if batch.owner_addresses != reported:
-                            reported = list(batch.owner_addresses)
+                        # The provider's profile and aliases: facts, kept whatever `me` says, never "guessed",
+                        # and only ever added to (mail sent from a former alias was still yours).
+                        merged = list(dict.fromkeys([*reported, *batch.owner_addresses]))
+                        if merged != reported:
+                            reported = merged
                             store.set_owner_addresses(account.name, reported)
                     elif batch.owner_addresses and not account.me:
                         _note_owner_guess(store, account.name, batch.owner_addresses, summary)

@@ -169,6 +169,10 @@ class Store:
             if summary is not None:
                 db.execute("UPDATE accounts SET last_summary = ? WHERE name = ?", (json.dumps(summary), account))
 
+    def owner_addresses(self, account: str) -> list[str]:
+        row = self.db.execute("SELECT owner_addresses FROM accounts WHERE name = ?", (account,)).fetchone()
+        return list(json.loads(row[0])) if row and row[0] else []
+
     def set_owner_addresses(self, account: str, addresses: Iterable[str]) -> None:
         normalised = sorted({a for a in (normalise(x) for x in addresses) if a})
         with self.transaction() as db:
@@ -191,6 +195,11 @@ class Store:
             for interaction in batch.interactions:
                 added += self._upsert(db, account, batch.resource, generation, interaction, seen, writes)
             writes.flush(db)
+            if batch.seen:
+                db.executemany(
+                    "UPDATE sightings SET generation = ? WHERE account = ? AND resource = ? AND provider_id = ?",
+                    [(generation, account, batch.resource, provider_id) for provider_id in batch.seen],
+                )
             if batch.deleted:
                 self._delete_sightings(db, account, batch.deleted)
             if batch.full and batch.complete:

@@ -273,8 +273,11 @@ def test_expired_history_resyncs_without_duplicates_and_keeps_decisions(world: G
     with pytest.raises(CursorExpired, match=r"gmail: history id \d+ is too old"):
         pull(store, source(world))
     store.reset_cursor("g", "gmail")
+    gets = world.gmail.requests("messages.get")
     pull(store, source(world))
     assert_matches(store, world)
+    # What the store held was re-sighted from the listing, not fetched again: one get, for the new message.
+    assert world.gmail.requests("messages.get") - gets == 1
     row = store.db.execute("SELECT every_days, note FROM person_settings WHERE person = 'p1@example.org'").fetchone()
     assert tuple(row) == (30, "likes tea")
 

@@ -155,6 +155,14 @@ def test_a_full_sync_abandoned_after_an_expired_cursor_restarts_with_a_new_gener
     assert [r[0] for r in store.db.execute("SELECT subject FROM interactions")] == ["one"]
 
 
+def test_a_full_sync_may_re_sight_what_it_did_not_read_again(store: Store) -> None:
+    store.apply_batch("a", Batch("inbox", "c1", [mail("1", "m1"), mail("2", "m2"), mail("3", "m3")],
+                                 full=True, complete=True))
+    store.apply_batch("a", Batch("inbox", None, [mail("4", "m4")], seen=["1", "2"], full=True))
+    store.apply_batch("a", Batch("inbox", "c2", [], full=True, complete=True))
+    assert store.known_ids("a", "inbox") == {"1", "2", "4"}  # 3 was neither read nor re-sighted: gone
+
+
 def test_user_decisions_survive_a_full_resync(store: Store) -> None:
     store.apply_batch("a", Batch("inbox", "c", [mail("inbox/1", "m1")], full=True, complete=True))
     with store.transaction() as db:
