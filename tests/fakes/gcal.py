@@ -325,6 +325,15 @@ class GoogleCalendarFake:
         granted = self.oauth.refresh_tokens.get(refresh or "")
         return granted or None  # unknown or empty: not enforced
 
+    def _writable_event(
+        self, request: Request,
+    ) -> tuple[CalendarData | None, dict[str, Any] | None, Response | None]:
+        """The event a write names, or the answer refusing it (404 when it is not there, 403 by scope)."""
+        calendar, event = self._event(request)
+        if calendar is None or event is None:
+            return None, None, error(404, "notFound", "Not Found")
+        return calendar, event, self._may_write(request, calendar)
+
     def _may_write(self, request: Request, calendar: CalendarData | None) -> Response | None:
         """The scope rules of calendar.v3.json for writes: calendar / calendar.events anywhere,
         calendar.events.owned on owned calendars, calendar.app.created only on calendars the app made."""
@@ -542,12 +551,10 @@ class GoogleCalendarFake:
         return Response(200, self._public(event))  # tombstones too (§2.1)
 
     def _patch(self, request: Request) -> Response:
-        calendar, event = self._event(request)
-        if calendar is None or event is None:
-            return error(404, "notFound", "Not Found")
-        refused = self._may_write(request, calendar)
+        calendar, event, refused = self._writable_event(request)
         if refused is not None:
             return refused
+        assert calendar is not None and event is not None
         body = request.json() or {}
         merged = {**event, **{k: copy.deepcopy(v) for k, v in body.items() if k not in ("id", "extendedProperties")}}
         invalid = self._validate(merged)
@@ -561,12 +568,10 @@ class GoogleCalendarFake:
         return Response(200, self._public(merged))
 
     def _put(self, request: Request) -> Response:
-        calendar, event = self._event(request)
-        if calendar is None or event is None:
-            return error(404, "notFound", "Not Found")
-        refused = self._may_write(request, calendar)
+        calendar, event, refused = self._writable_event(request)
         if refused is not None:
             return refused
+        assert calendar is not None and event is not None
         body = request.json() or {}
         invalid = self._validate(body)
         if invalid is not None:
@@ -582,12 +587,10 @@ class GoogleCalendarFake:
         return Response(200, self._public(replaced))
 
     def _delete(self, request: Request) -> Response:
-        calendar, event = self._event(request)
-        if calendar is None or event is None:
-            return error(404, "notFound", "Not Found")
-        refused = self._may_write(request, calendar)
+        calendar, event, refused = self._writable_event(request)
         if refused is not None:
             return refused
+        assert calendar is not None and event is not None
         if event.get("status") == "cancelled":
             return error(410, "deleted", "Resource has been deleted")  # §2.3
         event["status"] = "cancelled"
