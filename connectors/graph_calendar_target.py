@@ -117,7 +117,14 @@ class OutlookCalendarTarget(CalendarTarget):
             except GraphError as exc:
                 if exc.status != 409:  # 409: a calendar of that name exists (perhaps our lost create)
                     raise
-                last = exc
+                found = existing()
+                if found is not None:
+                    return found
+                # Outlook answered, and waiting will not change it: a calendar of that name syncd cannot use.
+                raise ConnectorError(
+                    f"{what}: Outlook has a calendar of that name that syncd cannot write to; rename it, or set "
+                    "followups.calendar_name (or followups_calendar_id) to another calendar"
+                ) from None
             except ConnectorError as exc:
                 last = exc
                 throttle.sleep(throttle.policy.delay(attempt, getattr(exc.__cause__, "after", None)))

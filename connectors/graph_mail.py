@@ -224,14 +224,16 @@ def _convert(
 ) -> tuple[list[Interaction], list[str], list[Skip]]:
     """One page → interactions, removed ids, skips. The last entry for an id wins (replays, remove-then-add)."""
     latest: dict[str, Interaction | Skip | None] = {}
+    nameless: list[Skip] = []
     for entry in value:
         ident = entry.get("id")
         if not ident:
+            nameless.append(Skip(f"mail:{folder} message without an id", "unreadable entry"))
             continue
         latest.pop(ident, None)  # re-insert, so the order is that of the last sighting
         latest[ident] = None if "@removed" in entry else _interaction(entry, folder, owners)
     interactions = [item for item in latest.values() if isinstance(item, Interaction)]
-    skipped = [item for item in latest.values() if isinstance(item, Skip)]
+    skipped = [*nameless, *(item for item in latest.values() if isinstance(item, Skip))]
     removed = [ident for ident, item in latest.items() if item is None]
     return interactions, removed, skipped
 
