@@ -112,8 +112,9 @@ class CalendarClient:
         from googleapiclient.errors import HttpError
 
         try:
-            return self.throttle.call(request.execute, classify=google_auth.classify if retry else never_retry,
-                                      units=1, what=what)
+            answer = self.throttle.call(request.execute, classify=google_auth.classify if retry else never_retry,
+                                        units=1, what=what)
+            return google_auth.api_answer(what, answer)
         except HttpError as exc:
             status = google_auth.status_of(exc)
             if status in expect:
@@ -232,6 +233,8 @@ class GoogleCalendarSource(Source):
                 status, reason = google_auth.status_of(exc), google_auth.http_error_reason(exc)
                 if status == 410 and not full:
                     raise CursorExpired(resource, "Google asked for a full sync (the sync token expired)") from None
+                if status == 403 and reason in ("dailyLimitExceeded", "quotaExceeded"):
+                    raise google_auth.describe_error(what, exc) from None  # the whole account waits, not a skip
                 if status in (403, 404):
                     # One calendar gone or no longer shared: skip it and keep the others; the cursor stays.
                     why = "not found (deleted, or no longer shared with you)" if status == 404 else (

@@ -127,7 +127,7 @@ class GoogleCalendarTarget(CalendarTarget):
                 client.throttle.sleep(policy.delay(attempt, retry.after))
             found = self._find_calendar()
             if found is not None:
-                return found
+                return self._settle(found)  # both sends may have landed: one calendar is kept
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _settle(self, created: str) -> str:

@@ -163,6 +163,11 @@ class GmailSource(Source):
             if start >= len(ids) and token:
                 listing.update(page=str(token), done=0, last=None)
                 continue
+            if start >= len(ids):
+                # Nothing left on the last page (empty, or all of it committed before a kill): listed to its end.
+                cursor.listing = None
+                yield self._batch(cursor, complete=True)
+                return
             stop = False
             for chunk_start in range(start, len(ids), BATCH_LIMIT):
                 chunk = ids[chunk_start : chunk_start + BATCH_LIMIT]
@@ -187,12 +192,6 @@ class GmailSource(Source):
                 yield self._finish(batch, cursor)
                 if stop:
                     return  # the cursor points at the next chunk; a later pull goes on from there
-            if not ids and not token:
-                cursor.listing = None
-                yield self._batch(cursor, complete=True)
-                return
-            if not ids and token:
-                listing.update(page=str(token), done=0, last=None)
 
     @staticmethod
     def _enough(listing: dict[str, Any], limit: int | None, fetched: int) -> bool:

@@ -63,7 +63,8 @@ class GmailClient:
             self.requests += 1
             return make().execute()
 
-        return self.throttle.call(run, classify=google_auth.classify, units=units, what=f"gmail {method}")
+        answer = self.throttle.call(run, classify=google_auth.classify, units=units, what=f"gmail {method}")
+        return google_auth.api_answer(f"gmail {method}", answer)
 
     def profile(self) -> dict[str, Any]:
         try:

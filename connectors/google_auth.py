@@ -218,6 +218,17 @@ def classify(exc: BaseException) -> Retry | None:
     return None
 
 
+def api_answer(what: str, answer: Any) -> Any:
+    """A decoded API answer, or one sentence when it is not one: googleapiclient hands a body that is not JSON
+    (a captive portal's or a proxy's page answering 200) back as a string."""
+    if not answer or isinstance(answer, dict):  # a 204 (delete) comes back as ""
+        return answer
+    raise ConnectorError(
+        f"{what}: the answer did not come from Google's API (a proxy or sign-in page?); check the network or the "
+        "configured endpoint"
+    )
+
+
 def describe_error(what: str, exc: BaseException, account: str = "") -> ConnectorError:
     """One sentence for a Google failure that is not transient (never with a token in it).
 
