@@ -20,7 +20,7 @@ from connectors.throttle import RateBudget, RetryPolicy, Throttle
 from syncd.people import set_person
 from syncd.store import Store
 from tests.fakes.gmail import GmailWorld, start_world
-from tests.fakes.known import StoreKnown
+from tests.fakes.known import StoreKnown, pull_into
 from tests.fakes.server import DROP, Request, Response
 
 os.environ["no_proxy"] = "127.0.0.1,localhost"
@@ -73,13 +73,7 @@ def source(world: GmailWorld, th: Throttle | None = None, **settings: Any) -> Gm
 
 def pull(store: Store, src: GmailSource, stop_after: int | None = None) -> list[Batch]:
     """What syncd.pull does: every batch committed with its cursor; optionally killed after k batches."""
-    batches = []
-    for batch in src.pull(store.cursors("g"), StoreKnown(store, "g")):
-        store.apply_batch("g", batch)
-        batches.append(batch)
-        if stop_after is not None and len(batches) >= stop_after:
-            break
-    return batches
+    return pull_into(store, src, "g", stop_after=stop_after)
 
 
 def pull_resyncing(store: Store, src: GmailSource) -> list[Batch]:

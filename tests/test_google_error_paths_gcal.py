@@ -21,8 +21,9 @@ from connectors.google_auth import CALENDAR_EVENTS, CALENDAR_LIST_READ, CALENDAR
 from syncd.store import Store
 from tests.fakes.gcal import OWNER, GoogleCalendarFake, error
 from tests.fakes.gcal_contract import Rig, calendar_rig
-from tests.fakes.known import StoreKnown
+from tests.fakes.known import StoreKnown, pull_into
 from tests.fakes.server import DROP, FakeServer, Request, Response
+from tests.fakes.slot import assert_no_secret
 from tests.fakes.tls import self_signed
 
 NOW = datetime(2026, 3, 2, 12, tzinfo=UTC)
@@ -51,18 +52,11 @@ def store() -> Store:
 
 
 def pull(store: Store, rig: Rig, **extra: Any) -> list[Batch]:
-    batches = []
-    for batch in rig.source(**{"now": NOW, **extra}).pull(store.cursors("acct"), StoreKnown(store)):
-        store.apply_batch("acct", batch)
-        batches.append(batch)
-    return batches
+    return pull_into(store, rig.source(**{"now": NOW, **extra}))
 
 
 def no_secret(text: str, rig: Rig) -> None:
-    info = json.loads(rig.slot.value or "{}")
-    for secret in (info.get("token"), info.get("refresh_token"), info.get("client_secret"), "at-", "rt-1"):
-        assert secret and secret not in text, text
-    assert "\n" not in text and "Traceback" not in text
+    assert_no_secret(text, rig.slot.value)
 
 
 def events_list(request: Request) -> bool:

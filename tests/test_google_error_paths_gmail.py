@@ -4,7 +4,6 @@ against the loopback Gmail fake, asserting the one sentence the user reads and w
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 from collections.abc import Iterator
@@ -19,8 +18,9 @@ from connectors.gmail import Cursor, GmailSource
 from connectors.throttle import RateBudget, RetryPolicy, Throttle
 from syncd.store import Store
 from tests.fakes.gmail import GmailWorld, google_error, start_world
-from tests.fakes.known import StoreKnown
+from tests.fakes.known import StoreKnown, pull_into
 from tests.fakes.server import Request, Response
+from tests.fakes.slot import assert_no_secret
 
 os.environ["no_proxy"] = "127.0.0.1,localhost"
 os.environ["NO_PROXY"] = "127.0.0.1,localhost"
@@ -58,13 +58,7 @@ def new_store() -> Store:
 
 
 def pull(store: Store, src: GmailSource, stop_after: int | None = None) -> list[Batch]:
-    batches = []
-    for batch in src.pull(store.cursors("g"), StoreKnown(store, "g")):
-        store.apply_batch("g", batch)
-        batches.append(batch)
-        if stop_after is not None and len(batches) >= stop_after:
-            break
-    return batches
+    return pull_into(store, src, "g", stop_after=stop_after)
 
 
 def seed(world: GmailWorld, n: int) -> list[str]:
@@ -76,10 +70,7 @@ def stored(store: Store) -> set[str]:
 
 
 def no_secret(text: str, world: GmailWorld) -> None:
-    info = json.loads(world.slot.value or "{}")
-    for secret in (info.get("token"), info.get("refresh_token"), info.get("client_secret"), "at-", "rt-1"):
-        assert secret and secret not in text, text
-    assert "\n" not in text and "Traceback" not in text
+    assert_no_secret(text, world.slot.value)
 
 
 def path_is(suffix: str) -> Any:

@@ -16,6 +16,7 @@ from syncd.store import Store
 from tests.fakes.graph_calendar import GraphCalendarFake
 from tests.fakes.graph_calendar_contract import TOKEN, no_sleep_throttle, settings
 from tests.fakes.known import StoreKnown as Known
+from tests.fakes.known import pull_into
 from tests.fakes.server import FakeServer
 
 os.environ["no_proxy"] = "127.0.0.1,localhost"
@@ -42,11 +43,7 @@ def source(server: FakeServer, now: datetime = NOW, **extra: Any) -> OutlookCale
 
 
 def pull(store: Store, src: OutlookCalendarSource) -> list[Batch]:
-    batches = []
-    for batch in src.pull(store.cursors("acct"), Known(store)):
-        store.apply_batch("acct", batch)
-        batches.append(batch)
-    return batches
+    return pull_into(store, src)
 
 
 def items(batches: list[Batch]) -> dict[str, Interaction]:

@@ -35,7 +35,7 @@ from tests.fakes.graph_calendar import PRIMARY, GraphCalendarFake, stamp
 from tests.fakes.graph_calendar_contract import TOKEN, no_sleep_throttle, settings
 from tests.fakes.graph_mail import GraphMailFake
 from tests.fakes.graph_mail_contract import settings as mail_settings
-from tests.fakes.known import StoreKnown
+from tests.fakes.known import StoreKnown, pull_into
 from tests.fakes.server import FakeServer, Request, Response
 from tests.fakes.slot import MemorySlot
 
@@ -85,11 +85,7 @@ def mail_source(server: FakeServer, entra: FakeEntra, slot: MemorySlot, clock: F
 
 
 def pull_mail(store: Store, source: OutlookMailSource, cursors: dict[str, str] | None = None) -> list[Batch]:
-    batches = []
-    for batch in source.pull(store.cursors("work") if cursors is None else cursors, StoreKnown(store, "work")):
-        store.apply_batch("work", batch)
-        batches.append(batch)
-    return batches
+    return pull_into(store, source, "work", cursors=cursors)
 
 
 def test_mail_page_without_any_link_fails_the_folder_and_commits_nothing(server: FakeServer, mail: Any) -> None:
@@ -234,11 +230,7 @@ def cal_source(server: FakeServer, **extra: Any) -> OutlookCalendarSource:
 
 
 def pull_cal(store: Store, source: OutlookCalendarSource, cursors: dict[str, str] | None = None) -> list[Batch]:
-    batches = []
-    for batch in source.pull(store.cursors("acct") if cursors is None else cursors, StoreKnown(store, "acct")):
-        store.apply_batch("acct", batch)
-        batches.append(batch)
-    return batches
+    return pull_into(store, source, cursors=cursors)
 
 
 def is_delta(request: Request) -> bool:

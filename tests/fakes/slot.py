@@ -14,3 +14,13 @@ class MemorySlot:
     def set(self, value: str) -> None:
         self.value = value
         self.writes += 1
+
+
+def assert_no_secret(text: str, stored: str | None) -> None:
+    """``text`` (an error, a line of output) names none of the secrets of the stored login, and is one line."""
+    import json
+
+    info = json.loads(stored or "{}")
+    for secret in (info.get("token"), info.get("refresh_token"), info.get("client_secret"), "at-", "rt-1"):
+        assert secret and secret not in text, text
+    assert "\n" not in text and "Traceback" not in text
