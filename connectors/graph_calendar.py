@@ -41,7 +41,7 @@ from connectors.base import (
     Skip,
     Source,
 )
-from connectors.msgraph import DeltaExpired, GraphClient, TokenProvider
+from connectors.msgraph import DeltaExpired, TokenProvider, account_client
 from connectors.throttle import Throttle
 
 RESOURCE = "calendar"
@@ -115,28 +115,6 @@ def iso_z(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def graph_client(
-    name: str, settings: Mapping[str, Any], secret: SecretSlot | None, token: TokenProvider | None,
-    throttle: Throttle | None, *, writes: bool = False,
-) -> GraphClient:
-    if token is None:
-        from connectors import microsoft_auth  # lazily: only real accounts need MSAL
-
-        # A target writes events: its token must carry Calendars.ReadWrite, which microsoft_auth asks for when
-        # the account holds the follow-ups (``followups_target``); a source reads with Calendars.Read.
-        # ``msal_http_client`` (code only, never a config key) lets tests hand MSAL a fake Entra, as graph_mail does.
-        token = microsoft_auth.token_provider(name, {**settings, "followups_target": True} if writes else settings,
-                                              secret, http_client=settings.get("msal_http_client"))
-    return GraphClient(
-        str(settings.get("graph_endpoint") or "https://graph.microsoft.com"),
-        token,
-        account=name,
-        requests_per_10min=int(settings.get("rate_limit") or 10_000),
-        concurrency=int(settings.get("concurrency") or 4),
-        throttle=throttle,
-    )
-
-
 # ---- source --------------------------------------------------------------------------------------------
 
 
@@ -148,7 +126,7 @@ class OutlookCalendarSource(Source):
         token: TokenProvider | None = None, throttle: Throttle | None = None,
     ) -> None:
         super().__init__(name, settings, secret)
-        self.client = graph_client(name, settings, secret, token, throttle)
+        self.client = account_client(name, settings, secret, token, throttle)
         self.page_size = int(settings.get("page_size") or 50)
         self.past: timedelta = settings.get("window_past") or timedelta(days=5 * 365)
         self.future: timedelta = settings.get("window_future") or timedelta(days=365)

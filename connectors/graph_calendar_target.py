@@ -26,13 +26,12 @@ from connectors.graph_calendar import (
     META_PROP,
     PAGE_SIZE,
     TEXT_BODY,
-    graph_client,
     graph_stamp,
     graph_time,
     iso_z,
     transaction_id,
 )
-from connectors.msgraph import DeltaExpired, GraphClient, GraphError, TokenProvider
+from connectors.msgraph import DeltaExpired, GraphClient, GraphError, TokenProvider, account_client
 from connectors.throttle import RetryPolicy, Throttle
 
 
@@ -54,7 +53,7 @@ class OutlookCalendarTarget(CalendarTarget):
     ) -> None:
         self.name = name
         self.settings = settings
-        self.client = graph_client(name, settings, secret, token, throttle, writes=True)
+        self.client = account_client(name, settings, secret, token, throttle, writes=True)
         # One attempt per POST: a create whose answer was lost is settled by looking for what it made, never
         # by sending it blindly again (what Graph does with a repeated transactionId is undocumented, §3.2).
         self._once = GraphClient(

@@ -28,7 +28,6 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from connectors import microsoft_auth
 from connectors.base import (
     Batch,
     ConnectorError,
@@ -42,7 +41,7 @@ from connectors.base import (
     Source,
 )
 from connectors.mailparse import _message_id
-from connectors.msgraph import DeltaExpired, GraphClient, GraphError, Page
+from connectors.msgraph import DeltaExpired, GraphClient, GraphError, Page, account_client
 
 # The metadata fields, exactly apis.md §3.1's list: Mail.ReadBasic covers them, and nothing here is content.
 SELECT = ("id,from,sender,toRecipients,ccRecipients,sentDateTime,receivedDateTime,inferenceClassification,"
@@ -68,13 +67,7 @@ class OutlookMailSource(Source):
     @property
     def client(self) -> GraphClient:
         if self._client is None:
-            token = self._token or microsoft_auth.token_provider(
-                self.name, self.settings, self.secret, http_client=self.settings.get("msal_http_client"))
-            self._client = GraphClient(
-                str(self.settings.get("graph_endpoint") or "https://graph.microsoft.com"), token, account=self.name,
-                requests_per_10min=int(self.settings.get("rate_limit") or 10_000),
-                concurrency=int(self.settings.get("concurrency") or 4),
-            )
+            self._client = account_client(self.name, self.settings, self.secret, self._token)
         return self._client
 
     def pull(self, cursors: Mapping[str, str], known: KnownIds) -> Iterator[Batch]:

@@ -11,13 +11,12 @@ through :mod:`connectors.throttle` (10,000 requests per 10 minutes and 4 at once
 from __future__ import annotations
 
 import dataclasses
-import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from connectors.base import AuthRequired, ConnectorError
-from connectors.throttle import RateBudget, Retry, RetryPolicy, Throttle, parse_retry_after
+from connectors.base import AuthRequired, ConnectorError, SecretSlot
+from connectors.throttle import RateBudget, Retry, RetryPolicy, Throttle, parse_retry_after, shared_throttle
 
 TokenProvider = Callable[[bool], str]  # force_refresh → access token; raises AuthRequired when a login is needed
 RESYNC_CODES = {"syncstatenotfound", "syncstateinvalid", "resyncrequired"}
@@ -26,24 +25,14 @@ IMMUTABLE_IDS = 'IdType="ImmutableId"'
 MAX_REQUESTS_PER_10MIN = 10_000
 MAX_CONCURRENT = 4
 
-_mailboxes: dict[tuple[str, str], Throttle] = {}
-_mailboxes_lock = threading.Lock()
-
-
 def mailbox_throttle(endpoint: str, account: str, requests_per_10min: int, concurrency: int) -> Throttle:
-    """The one throttle of a mailbox, shared by its mail source, calendar source and follow-ups target.
-
-    Outlook counts requests and concurrency per mailbox, not per client; in ``syncd run`` the window also
-    carries over from one pull to the next.
-    """
-    key = (endpoint.rstrip("/").lower(), account)
-    with _mailboxes_lock:
-        if key not in _mailboxes:
-            _mailboxes[key] = Throttle(
-                RateBudget(min(requests_per_10min, MAX_REQUESTS_PER_10MIN), 600), RetryPolicy(),
-                concurrency=min(concurrency, MAX_CONCURRENT),
-            )
-        return _mailboxes[key]
+    """The one throttle of a mailbox, shared by its mail source, calendar source and follow-ups target:
+    Outlook counts requests and concurrency per mailbox, not per client."""
+    return shared_throttle(
+        ("microsoft", endpoint.rstrip("/").lower(), account),
+        lambda: Throttle(RateBudget(min(requests_per_10min, MAX_REQUESTS_PER_10MIN), 600), RetryPolicy(),
+                         concurrency=min(concurrency, MAX_CONCURRENT)),
+    )
 
 
 class DeltaExpired(ConnectorError):
@@ -210,3 +199,26 @@ def _classify(exc: BaseException) -> Retry | None:
     if isinstance(exc, _Transient):
         return Retry(exc.why, exc.after)
     return None
+
+
+def account_client(
+    name: str, settings: Mapping[str, Any], secret: SecretSlot | None, token: TokenProvider | None = None,
+    throttle: Throttle | None = None, *, writes: bool = False,
+) -> GraphClient:
+    """One account's client: its login (MSAL, unless a token callable is given), Graph root and mailbox throttle."""
+    if token is None:
+        from connectors import microsoft_auth  # lazily: only real accounts need MSAL
+
+        # A target writes events: its token must carry Calendars.ReadWrite, which microsoft_auth asks for when
+        # the account holds the follow-ups (``followups_target``); a source reads with Calendars.Read.
+        # ``msal_http_client`` (code only, never a config key) lets tests hand MSAL a fake Entra.
+        token = microsoft_auth.token_provider(name, {**settings, "followups_target": True} if writes else settings,
+                                              secret, http_client=settings.get("msal_http_client"))
+    return GraphClient(
+        str(settings.get("graph_endpoint") or "https://graph.microsoft.com"),
+        token,
+        account=name,
+        requests_per_10min=int(settings.get("rate_limit") or 10_000),
+        concurrency=int(settings.get("concurrency") or 4),
+        throttle=throttle,
+    )
