@@ -29,19 +29,13 @@ CALENDAR_LIST_READ = "https://www.googleapis.com/auth/calendar.calendarlist.read
 RATE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded"}
 
 
-_throttles: dict[tuple[str, str, str, int], Any] = {}
-
-
 def account_throttle(account: str, api: str, endpoint: str, per_minute: int) -> Any:
-    """One budget per account and API (Gmail quota units; Calendar requests), shared by the sources and the
-    target of the account and by every pull of a `syncd run` process: Google counts per user, not per client.
+    """One budget per account and API (Gmail quota units; Calendar requests): Google counts per user.
     (A changed endpoint or quota after a config reload starts a new one.)"""
-    from connectors.throttle import RateBudget, RetryPolicy, Throttle
+    from connectors.throttle import RateBudget, RetryPolicy, Throttle, shared_throttle
 
-    key = (account, api, endpoint, per_minute)
-    if key not in _throttles:
-        _throttles[key] = Throttle(RateBudget(per_minute, 60), RetryPolicy())
-    return _throttles[key]
+    return shared_throttle(("google", account, api, endpoint, per_minute),
+                           lambda: Throttle(RateBudget(per_minute, 60), RetryPolicy()))
 
 
 def scopes(settings: Mapping[str, Any]) -> list[str]:

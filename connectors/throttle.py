@@ -145,6 +145,22 @@ class Throttle:
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
 
+_shared: dict[tuple[object, ...], Throttle] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_throttle(key: tuple[object, ...], make: Callable[[], Throttle]) -> Throttle:
+    """The process's one throttle for ``key`` (an account and what the provider counts), made on first use.
+
+    Providers count per user or mailbox, not per client: the sources and the target of an account, and every
+    pull of a `syncd run` process, spend from the same window.
+    """
+    with _shared_lock:
+        if key not in _shared:
+            _shared[key] = make()
+        return _shared[key]
+
+
 def parse_retry_after(value: str | None) -> float | None:
     """Seconds from a Retry-After header (delta-seconds or an HTTP date); None when absent or unreadable."""
     if not value:
