@@ -35,7 +35,17 @@ import icalendar
 import recurring_ical_events
 import x_wr_timezone
 
-from connectors.base import Batch, Interaction, KnownIds, Participant, Response, Skip, Source, SourceUnavailable
+from connectors.base import (
+    Batch,
+    Interaction,
+    KnownIds,
+    Participant,
+    Response,
+    SecretSlot,
+    Skip,
+    Source,
+    SourceUnavailable,
+)
 from connectors.ics_target import TAG
 
 PARTSTATS: dict[str, Response] = {
@@ -93,8 +103,8 @@ def _latest(events: list[icalendar.cal.Component]) -> icalendar.cal.Component:
 class IcsSource(Source):
     provider = "ics"
 
-    def __init__(self, name: str, settings: Mapping[str, Any]) -> None:
-        super().__init__(name, settings)
+    def __init__(self, name: str, settings: Mapping[str, Any], secret: SecretSlot | None = None) -> None:
+        super().__init__(name, settings, secret)  # None: a local file needs no login
         self.root = Path(settings["path"])
         self.me = {_address(a).lower() for a in settings.get("me") or ()}
         now: datetime = settings.get("now") or datetime.now(UTC)

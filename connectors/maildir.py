@@ -28,7 +28,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from connectors.base import Batch, KnownIds, Participant, Skip, Source, SourceUnavailable
+from connectors.base import Batch, KnownIds, Participant, SecretSlot, Skip, Source, SourceUnavailable
 from connectors.mailparse import parse_headers, read_headers
 from syncd.addresses import normalise
 
@@ -64,8 +64,8 @@ class _Folder:
 class MaildirSource(Source):
     provider = "maildir"
 
-    def __init__(self, name: str, settings: Mapping[str, Any]) -> None:
-        super().__init__(name, settings)
+    def __init__(self, name: str, settings: Mapping[str, Any], secret: SecretSlot | None = None) -> None:
+        super().__init__(name, settings, secret)  # None: a local file needs no login
         self.root = Path(settings["path"])
         self.me = tuple(settings.get("me") or ())
         self._sent_from: Counter[str] = Counter()

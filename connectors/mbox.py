@@ -23,7 +23,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from connectors.base import Batch, CursorExpired, KnownIds, Skip, Source, SourceUnavailable
+from connectors.base import Batch, CursorExpired, KnownIds, SecretSlot, Skip, Source, SourceUnavailable
 from connectors.mailparse import MAX_HEADER_BYTES, header_digest, parse_headers
 
 BATCH_SIZE = 1000
@@ -43,8 +43,8 @@ def _head_hash(handle: IO[bytes], length: int) -> str:
 class MboxSource(Source):
     provider = "mbox"
 
-    def __init__(self, name: str, settings: Mapping[str, Any]) -> None:
-        super().__init__(name, settings)
+    def __init__(self, name: str, settings: Mapping[str, Any], secret: SecretSlot | None = None) -> None:
+        super().__init__(name, settings, secret)  # None: a local file needs no login
         self.root = Path(settings["path"])
 
     def _files(self) -> list[tuple[str, Path]]:

@@ -21,10 +21,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import connectors
 from syncd.config_spec import (
-    _KIND_SCHEMAS,
     ACCOUNT_KEYS,
     ENGINE_KEYS,
     FOLLOWUP_KEYS,
+    KIND_SCHEMAS,
     LOCAL_PROVIDERS,
     PEOPLE_KEYS,
     PROVIDER_KEYS,
@@ -376,7 +376,7 @@ def default_value(key: Key) -> Any:
 
 
 def _key_schema(key: Key) -> dict[str, Any]:
-    schema = dict(_KIND_SCHEMAS.get(key.kind, {"type": "string"}))
+    schema = dict(KIND_SCHEMAS.get(key.kind, {"type": "string"}))
     if key.many:
         schema = {"type": "array", "items": schema}
     if key.choices:

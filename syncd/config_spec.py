@@ -82,7 +82,7 @@ def url(value: Any) -> str:
     return text
 
 
-_KIND_SCHEMAS: dict[Callable[..., Any], dict[str, Any]] = {
+KIND_SCHEMAS: dict[Callable[..., Any], dict[str, Any]] = {
     **SCHEMAS,
     positive_duration: SCHEMAS[duration],
     timezone: {"type": "string"},

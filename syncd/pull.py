@@ -112,9 +112,7 @@ def pull_account(
     store.record_pull(account.name, started=utc_now_iso())
     try:
         source_class = connectors.source_class(account.provider)
-        secret = account_secret(account)
-        settings = source_settings(account)
-        source = source_class(account.name, settings, secret) if secret else source_class(account.name, settings)
+        source = source_class(account.name, source_settings(account), account_secret(account))
         resyncs: Counter[str] = Counter()
         reported = store.owner_addresses(account.name)
         while True:
