@@ -72,7 +72,7 @@ class GmailClient:
         except ConnectorError:
             raise
         except Exception as exc:
-            raise _described("gmail getProfile", exc, self.account) from None
+            raise google_auth.describe_error("gmail getProfile", exc, self.account) from None
 
     def list_page(self, page_token: str | None) -> dict[str, Any]:
         # labelIds-free and includeSpamTrash false: the whole mailbox minus spam and trash, newest first.
@@ -89,7 +89,7 @@ class GmailClient:
         except Exception as exc:
             if page_token and google_auth.status_of(exc) == 400:
                 raise StalePageToken() from None
-            raise _described("gmail messages.list", exc, self.account) from None
+            raise google_auth.describe_error("gmail messages.list", exc, self.account) from None
 
     def history_page(self, start: str, page_token: str | None) -> dict[str, Any]:
         def make() -> Any:
@@ -105,7 +105,7 @@ class GmailClient:
         except Exception as exc:
             if google_auth.status_of(exc) == 404:
                 raise GoneError() from None
-            raise _described("gmail history.list", exc, self.account) from None
+            raise google_auth.describe_error("gmail history.list", exc, self.account) from None
 
     def _batch(self, ids: list[str], answers: _Answers) -> None:
         from googleapiclient.http import BatchHttpRequest
@@ -138,9 +138,9 @@ class GmailClient:
                 except ConnectorError:
                     raise
                 except Exception as exc:
-                    raise _described("gmail messages.get", exc, self.account) from None
+                    raise google_auth.describe_error("gmail messages.get", exc, self.account) from None
                 if answers.fatal:
-                    raise _described("gmail messages.get", answers.fatal[0], self.account)
+                    raise google_auth.describe_error("gmail messages.get", answers.fatal[0], self.account)
                 if not answers.failed:
                     break
                 pending = list(answers.failed)
@@ -177,11 +177,3 @@ class _Answers:
             self.fatal.append(exc)
         else:
             self.failed[request_id] = retry
-
-
-def _described(what: str, exc: BaseException, account: str) -> Exception:
-    from connectors.base import AuthRequired
-
-    if isinstance(exc, AuthRequired):
-        return exc  # a revoked refresh token surfaces from inside the call: it means "log in again"
-    return google_auth.describe_error(what, exc, account)
