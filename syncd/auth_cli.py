@@ -46,7 +46,7 @@ def _module(provider: str) -> ModuleType:
 
 
 def login_settings(config: Any, account: Any) -> dict[str, Any]:
-    """What the auth module needs to know beyond the account's keys: whether follow-ups are written there."""
+    """The account's settings (``followups_target`` included) and the name of the follow-ups calendar."""
     from syncd.pull import source_settings
 
     return {
