@@ -56,7 +56,7 @@ def run(messages: int = 100_000, quota: float = 300_000, latency: float = 0.05, 
         echo: bool = True) -> Figures:
     sys.path.insert(0, str(ROOT))
     os.environ["no_proxy"] = os.environ["NO_PROXY"] = "127.0.0.1,localhost"
-    from connectors.gmail import GmailSource
+    from connectors.google.gmail import GmailSource
     from connectors.throttle import RateBudget, RetryPolicy, Throttle
     from syncd.store import Store
     from tests.fakes.gmail import start_world

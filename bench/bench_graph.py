@@ -25,7 +25,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("no_proxy", "127.0.0.1,localhost")
 
-from connectors.graph_mail import OutlookMailSource
+from connectors.microsoft.mail import OutlookMailSource
 from syncd.store import Store
 
 OWNER = "sam@example.com"

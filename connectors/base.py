@@ -34,9 +34,11 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from connectors.settings import Key
 
 Role = Literal["from", "to", "cc", "bcc", "organizer", "attendee"]
 # RFC 5545 PARTSTAT, lower-cased; mail participants have none.
@@ -85,7 +87,7 @@ class SecretSlot(Protocol):
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Participant:
-    address: str  # as written; syncd.addresses normalises it
+    address: str  # as written; connectors.addresses normalises it
     name: str = ""
     role: Role = "to"
     response: Response | None = None  # events only
@@ -216,12 +218,19 @@ class FollowupEvent:
 class CalendarTarget(ABC):
     """A calendar syncd writes follow-ups into. It lists and touches only events with syncd's tag.
 
-    ``list_own`` returns the tagged events as they are now (user moves included); ``create`` of a key
-    that already exists must not make a second event; ``delete`` of a key already gone is not an error.
-    ``commit`` makes the changes durable (a file target writes its file atomically there).
+    Built like a :class:`Source`: a name (the account's, or the provider's for a file), its settings
+    (``calendar_name`` among them) and the account's secret slot. ``list_own`` returns the tagged
+    events as they are now (user moves included); ``create`` of a key that already exists must not
+    make a second event; ``delete`` of a key already gone is not an error. ``commit`` makes the changes
+    durable (a file target writes its file atomically there).
     """
 
     provider: str = ""
+
+    def __init__(self, name: str, settings: Mapping[str, Any], secret: SecretSlot | None = None) -> None:
+        self.name = name
+        self.settings = settings
+        self.secret = secret  # online providers only
 
     @abstractmethod
     def list_own(self) -> list[FollowupEvent]: ...
@@ -238,3 +247,44 @@ class CalendarTarget(ABC):
     def commit(self) -> None:  # noqa: B027 - optional hook: network targets write immediately
         """Make the changes so far durable."""
 
+
+
+@runtime_checkable
+class Login(Protocol):
+    """What a provider that logs in offers ``syncd auth`` (a module with these three functions).
+
+    Each returns or describes who is logged in, in words; none ever returns or prints the secret itself.
+    """
+
+    def login(
+        self, account: str, settings: Mapping[str, Any], slot: SecretSlot, *, no_browser: bool, port: int,
+        paste: bool, echo: Callable[[str], None],
+    ) -> str: ...
+
+    def import_secret(self, account: str, settings: Mapping[str, Any], slot: SecretSlot, text: str) -> str: ...
+
+    def describe(self, text: str | None) -> str: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class Provider:
+    """One provider, declared once in its package's ``__init__`` and listed in the registry (``connectors``).
+
+    syncd builds everything provider-specific from this: the configuration's keys and JSON Schema for
+    ``provider = "<name>"`` accounts, the pull (the source, and a secret slot when the provider logs in),
+    the follow-ups target, and ``syncd auth``. Classes and modules are named as strings and imported
+    only when used, so an account's heavy client library loads only when that account is read.
+    """
+
+    name: str  # ``provider = "..."`` in the configuration
+    keys: tuple[Key, ...]  # its own settings, beside the ones every account has (path, me, enabled, interval)
+    source: str  # "module:Class" of its :class:`Source`
+    target: str | None = None  # "module:Class" of its :class:`CalendarTarget`, when it can hold follow-ups
+    login: str | None = None  # the module implementing :class:`Login`, when its accounts log in
+    revoke_page: str | None = None  # where the user withdraws syncd's access, said on logout
+    reads_path: bool = False  # its accounts are local files or folders: ``path`` is required
+
+    @property
+    def needs_secret(self) -> bool:
+        """Whether its accounts keep a secret (a token) in syncd's token store."""
+        return self.login is not None

@@ -36,7 +36,7 @@ ROLES: tuple[tuple[str, Role], ...] = (("from", "from"), ("to", "to"), ("cc", "c
 # Takeout's X-Gmail-Labels carry Gmail's categories; the product file counts these as bulk.
 _GMAIL_BULK_LABELS = ("spam", "trash", "category promotions", "category social", "category updates",
                       "category forums")
-# What syncd.addresses can make an address of: something@something, no spaces, not an X.500 path.
+# What connectors.addresses can make an address of: something@something, no spaces, not an X.500 path.
 _USABLE = re.compile(r"^[^\s@/][^\s@]*@[^\s@]+$")
 
 

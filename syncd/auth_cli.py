@@ -1,64 +1,50 @@
 """``syncd auth``: log in to online accounts (google, microsoft) and manage their stored logins.
 
-The provider-specific work (OAuth flows, what a token file looks like) is in the connectors' auth modules
-(``connectors.AUTH``); this module only finds the account, its slot in the token store, and talks to the
-user. Tokens never appear in the output.
+The provider-specific work (OAuth flows, what a token file looks like) is in the login module each provider
+declares (``connectors.base.Provider.login``); this module only finds the account, its slot in the token
+store, and talks to the user. Tokens never appear in the output.
 """
 
 from __future__ import annotations
 
-import importlib
+import json
 import sys
 from pathlib import Path
-from types import ModuleType
-from typing import Any
 
 import click
 
-import connectors
-from connectors.base import ConnectorError
+from connectors import login_of
+from connectors.base import ConnectorError, Login
+from syncd.accounts import provider_of, secret_of, settings_of
+from syncd.config import AccountConfig, Config
 from syncd.errors import SyncdError, UsageError
-
-REVOKE_PAGES = {
-    "google": "https://myaccount.google.com/permissions",
-    "microsoft": "https://myapps.microsoft.com (or https://account.live.com/consent/Manage for Outlook.com)",
-}
+from syncd.tokens import AccountSecret
 
 
 class LoginFailed(SyncdError):
     """A login or import did not work; the message says why."""
 
 
-def _account(click_ctx: click.Context, name: str) -> tuple[Any, Any]:
+def _account(click_ctx: click.Context, name: str) -> tuple[Config, AccountConfig]:
     config = click_ctx.obj.config()
     account = config.accounts.get(name)
-    online = [n for n, a in config.accounts.items() if a.provider in connectors.AUTH]
+    online = [n for n, a in config.accounts.items() if provider_of(a).needs_secret]
     if account is None:
         listed = ", ".join(online) or "none is configured"
         raise UsageError(f"no account named '{name}' in the configuration (accounts that log in: {listed})")
-    if account.provider not in connectors.AUTH:
+    if not provider_of(account).needs_secret:
         raise UsageError(f"account '{name}' ({account.provider}) reads local files and needs no login")
     return config, account
 
 
-def _module(provider: str) -> ModuleType:
-    return importlib.import_module(connectors.AUTH[provider])
+def _login(account: AccountConfig) -> Login:
+    return login_of(provider_of(account))
 
 
-def login_settings(config: Any, account: Any) -> dict[str, Any]:
-    """The account's settings (``followups_target`` included) and the name of the follow-ups calendar."""
-    from syncd.pull import source_settings
-
-    return {
-        **source_settings(account),
-        "calendar_name": config.followups.calendar_name,
-    }
-
-
-def _slot(account: Any) -> Any:
-    from syncd.pull import account_secret
-
-    return account_secret(account)
+def _slot(account: AccountConfig) -> AccountSecret:
+    slot = secret_of(account)
+    assert slot is not None  # _account admits only providers that log in
+    return slot
 
 
 @click.group(name="auth")
@@ -78,8 +64,8 @@ def login(click_ctx: click.Context, account: str, no_browser: bool, port: int, p
     config, acct = _account(click_ctx, account)
     slot = _slot(acct)
     try:
-        who = _module(acct.provider).login(
-            account, login_settings(config, acct), slot, no_browser=no_browser, port=port, paste=paste,
+        who = _login(acct).login(
+            account, settings_of(acct, config), slot, no_browser=no_browser, port=port, paste=paste,
             echo=click.echo,
         )
     except ConnectorError as exc:
@@ -101,7 +87,7 @@ def import_(click_ctx: click.Context, account: str, path: Path) -> None:
         raise UsageError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
     slot = _slot(acct)
     try:
-        who = _module(acct.provider).import_secret(account, login_settings(config, acct), slot, text)
+        who = _login(acct).import_secret(account, settings_of(acct, config), slot, text)
     except ConnectorError as exc:
         raise LoginFailed(f"{account}: {exc}") from None
     click.echo(f"{account}: login imported ({who}); kept in {slot.store.describe()}; you may delete {path} now")
@@ -112,7 +98,7 @@ def import_(click_ctx: click.Context, account: str, path: Path) -> None:
 def status(click_ctx: click.Context) -> None:
     """Show each online account's login (never the token itself)."""
     config = click_ctx.obj.config()
-    online = {name: a for name, a in config.accounts.items() if a.provider in connectors.AUTH}
+    online = {name: a for name, a in config.accounts.items() if provider_of(a).needs_secret}
     if not online:
         click.echo("no account needs a login (only local archives are configured)")
         return
@@ -120,7 +106,7 @@ def status(click_ctx: click.Context) -> None:
     for name, account in online.items():
         try:
             slot = _slot(account)
-            state = _module(account.provider).describe(slot.get())
+            state = _login(account).describe(slot.get())
             where = slot.store.describe()
         except SyncdError as exc:  # the token store itself (no keyring, locked)
             click.echo(f"{name} ({account.provider}): {exc}")
@@ -132,8 +118,6 @@ def status(click_ctx: click.Context) -> None:
 
 def _needs_login() -> dict[str, str]:
     """Accounts whose last pull ended in "needs login", from the state database (empty when there is none)."""
-    import json
-
     from syncd import job
 
     path = job.state_dir() / job.DB_NAME
@@ -156,7 +140,7 @@ def logout(click_ctx: click.Context, account: str) -> None:
     _, acct = _account(click_ctx, account)
     slot = _slot(acct)
     removed = slot.clear()
-    page = REVOKE_PAGES.get(acct.provider, "")
+    page = provider_of(acct).revoke_page or ""
     if removed:
         click.echo(f"{account}: login removed from {slot.store.describe()}; to revoke syncd's access too, see {page}")
     else:

@@ -17,7 +17,7 @@ import statistics
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 
-from syncd.addresses import matches_any
+from connectors.addresses import matches_any
 from syncd.config import Config, TierConfig
 from syncd.model import PersonStatus
 

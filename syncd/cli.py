@@ -206,7 +206,7 @@ def progress_line(account: str, seen: int, expected: int | None, rate: float) ->
 def status(ctx: Context) -> None:
     """Show each account: last successful pull, cursor age, last error, what was skipped."""
     from syncd import job
-    from syncd.config_spec import ONLINE_PROVIDERS
+    from syncd.accounts import provider_of
     from syncd.store import utc_now_iso
 
     config = ctx.config()
@@ -234,7 +234,7 @@ def status(ctx: Context) -> None:
             for reason, count in summary.get("skipped", {}).items():
                 click.echo(f"  skipped {count}: {reason}")
             owners = json.loads(row["owner_addresses"] or "[]")
-            if owners and account.provider in ONLINE_PROVIDERS:
+            if owners and provider_of(account).needs_secret:
                 click.echo(f"  owner (from the provider): {', '.join(owners)}")
             elif owners and not account.me:
                 click.echo(f"  owner (guessed): {', '.join(owners)}")
@@ -317,6 +317,7 @@ def why(ctx: Context, person: str, as_of: str | None) -> None:
 def plan(ctx: Context, as_of: str | None) -> None:
     """What the next pull would create, update and delete in the follow-ups calendar (writes nothing)."""
     from syncd import engine, job, reconcile
+    from syncd.accounts import open_target
     from syncd.due import due_followups
 
     config = ctx.config()
@@ -324,7 +325,7 @@ def plan(ctx: Context, as_of: str | None) -> None:
         now, historical = job.refreshed_now(store, config, as_of)
         statuses = engine.people(store, config, now, as_of=historical)
         due = due_followups(statuses, store, config, now)
-        result = reconcile.reconcile(due, store, job.open_target(config), now, config.followups, dry_run=True)
+        result = reconcile.reconcile(due, store, open_target(config), now, config.followups, dry_run=True)
     for line in result.describe(dry_run=True):
         click.echo(line)
 
@@ -341,9 +342,9 @@ def plan(ctx: Context, as_of: str | None) -> None:
 @pass_context
 def set_(ctx: Context, person: str, every: str | None, tier: str | None, note: str | None, ignore: bool | None) -> None:
     """Set PERSON's cadence, tier, note, or ignore them."""
+    from connectors.settings import parse_duration
     from syncd import job
     from syncd.people import resolve, set_person
-    from syncd.values import parse_duration
 
     config = ctx.config()
     if tier is not None and tier not in {t.name for t in config.tiers}:

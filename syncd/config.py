@@ -19,25 +19,21 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import connectors
+from connectors import PROVIDERS
+from connectors.settings import REQUIRED, Key, expanded_path, format_duration
 from syncd.config_spec import (
     ACCOUNT_KEYS,
     ENGINE_KEYS,
     FOLLOWUP_KEYS,
     KIND_SCHEMAS,
-    LOCAL_PROVIDERS,
     PEOPLE_KEYS,
     PROVIDER_KEYS,
-    REQUIRED,
     TIER_KEYS,
     TOP_LEVEL,
-    Key,
-    expanded_path,
+    WEEKDAYS,
+    weekday,
 )
-from syncd.durations import format_duration
-from syncd.durations import parse_duration as parse_duration  # part of this module's public API
 from syncd.errors import ConfigError
-from syncd.values import WEEKDAYS, weekday
 
 # ---- typed settings ------------------------------------------------------------------------------
 
@@ -214,7 +210,7 @@ def _account(name: str, data: Any, problems: _Problems) -> AccountConfig | None:
     else:
         any_provider = frozenset(key.name for keys in PROVIDER_KEYS.values() for key in keys)
         values = _table(data, ACCOUNT_KEYS, where, problems, tolerated=any_provider)
-    if provider in LOCAL_PROVIDERS and "path" not in data:
+    if isinstance(provider, str) and provider in PROVIDERS and PROVIDERS[provider].reads_path and "path" not in data:
         problems.add(f"{where}.path", "missing (required for a local archive)")
         return None
     if len(problems.items) != before or values is None:
@@ -304,7 +300,7 @@ def _cross_checks(
     if isinstance(target, str) and target != "ics" and target not in raw_accounts:
         hint = _suggest(target, ["ics", *raw_accounts])
         problems.add("followups.target", f"'{target}' is neither \"ics\" nor a configured account{hint}")
-    elif account is not None and account.provider not in connectors.TARGETS:
+    elif account is not None and PROVIDERS[account.provider].target is None:
         problems.add("followups.target", f"account '{target}' ({account.provider}) cannot hold follow-ups")
     if followups.get("working_days") == ():
         problems.add("followups.working_days", "needs at least one day")
@@ -404,7 +400,7 @@ def _account_schema() -> dict[str, Any]:
     for provider, extra in sorted(PROVIDER_KEYS.items()):
         then = _object(extra)
         then["properties"] = {key.name: True for key in ACCOUNT_KEYS} | then["properties"]
-        then["required"] = ["path"] if provider in LOCAL_PROVIDERS else []
+        then["required"] = ["path"] if PROVIDERS[provider].reads_path else []
         chosen = {"required": ["provider"], "properties": {"provider": {"const": provider}}}
         variants.append({"if": chosen, "then": then})
     schema["allOf"] = variants

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
-from syncd.addresses import is_role, matches_any
+from connectors.addresses import is_role, matches_any
 
 PLAUSIBLE_FROM = int(datetime(1990, 1, 1, tzinfo=UTC).timestamp())
 FUTURE_SLACK = timedelta(days=1)

@@ -18,8 +18,8 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from connectors.addresses import normalise, provider_equivalent
 from syncd import cadence, contacts
-from syncd.addresses import normalise, provider_equivalent
 from syncd.config import Config
 from syncd.model import DueFollowup, Evidence, PersonStatus
 from syncd.store import Store

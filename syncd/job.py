@@ -10,9 +10,9 @@ import dataclasses
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 
-import connectors
-from connectors.base import CalendarTarget
+from connectors.base import AuthRequired, ConnectorError
 from syncd import engine, reconcile
+from syncd.accounts import open_target
 from syncd.config import Config
 from syncd.due import due_followups
 from syncd.errors import SyncdError, UsageError
@@ -25,25 +25,6 @@ DB_NAME = "syncd.sqlite3"
 
 def open_store(directory: Path | None = None) -> Store:
     return Store((directory or state_dir()) / DB_NAME)
-
-
-def followups_path(config: Config) -> Path:
-    return config.followups.ics_path or state_dir() / "followups.ics"
-
-
-def open_target(config: Config) -> CalendarTarget:
-    name = config.followups.target
-    if name == "ics":
-        cls = connectors.target_class("ics")
-        return cls(followups_path(config), config.followups.calendar_name)  # type: ignore[call-arg]
-    account = config.accounts.get(name)
-    if account is None or account.provider not in connectors.TARGETS:
-        raise UsageError(f"followups.target: account '{name}' cannot hold follow-ups (use \"ics\")")
-    from syncd.pull import account_secret, source_settings
-
-    settings = {**source_settings(account), "calendar_name": config.followups.calendar_name}
-    cls = connectors.target_class(account.provider)
-    return cls(account.name, settings, account_secret(account))  # type: ignore[call-arg]
 
 
 def refreshed_now(store: Store, config: Config, as_of: str | None) -> tuple[datetime, bool]:
@@ -101,8 +82,8 @@ def run_job(
     try:
         target = open_target(config)
         result = reconcile.reconcile(due, store, target, now, config.followups, dry_run=dry_run, force=force)
-    except (connectors.base.ConnectorError, SyncdError) as exc:  # SyncdError: the token store
-        needs_login = isinstance(exc, connectors.base.AuthRequired)
+    except (ConnectorError, SyncdError) as exc:  # SyncdError: the token store
+        needs_login = isinstance(exc, AuthRequired)
         return JobResult(pulls, stats, None, target_error=str(exc), target_needs_login=needs_login)
     return JobResult(pulls, stats, result)
 

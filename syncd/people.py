@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 
-from syncd.addresses import normalise
+from connectors.addresses import normalise
 from syncd.config import Config
 from syncd.engine import Persons
 from syncd.errors import UsageError

@@ -14,14 +14,11 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-import connectors
 from connectors.base import AuthRequired, Batch, ConnectorError, CursorExpired, SourceUnavailable
+from syncd.accounts import open_source, provider_of
 from syncd.config import AccountConfig, Config
-from syncd.config_spec import ONLINE_PROVIDERS
 from syncd.errors import SyncdError
-from syncd.paths import state_dir
 from syncd.store import Store, utc_now_iso
-from syncd.tokens import AccountSecret, open_token_store
 
 # A resource whose cursor keeps expiring is not resynced forever within one pull.
 MAX_RESYNCS = 3
@@ -92,17 +89,6 @@ class _KnownIds:
         return self.store.known_ids(self.account, resource)
 
 
-def source_settings(account: AccountConfig) -> dict[str, Any]:
-    return {"path": account.path, "me": account.me, **account.options}
-
-
-def account_secret(account: AccountConfig) -> AccountSecret | None:
-    """The account's slot in the token store; None for providers that read local files."""
-    if account.provider not in ONLINE_PROVIDERS:
-        return None
-    return AccountSecret(open_token_store(account.options.get("token_store", "keyring"), state_dir()), account.name)
-
-
 def pull_account(
     store: Store, account: AccountConfig, progress: Progress | None = None, should_stop: ShouldStop | None = None
 ) -> AccountSummary:
@@ -111,8 +97,7 @@ def pull_account(
     store.ensure_account(account.name, account.provider)
     store.record_pull(account.name, started=utc_now_iso())
     try:
-        source_class = connectors.source_class(account.provider)
-        source = source_class(account.name, source_settings(account), account_secret(account))
+        source = open_source(account)
         resyncs: Counter[str] = Counter()
         reported = store.owner_addresses(account.name)
         while True:
@@ -121,7 +106,7 @@ def pull_account(
                 for batch in source.pull(store.cursors(account.name), _KnownIds(store, account.name)):
                     expected = batch.expected if batch.expected is not None else expected
                     summary.add(batch, store.apply_batch(account.name, batch))
-                    if batch.owner_addresses and account.provider in ONLINE_PROVIDERS:
+                    if batch.owner_addresses and provider_of(account).needs_secret:
                         # The provider's profile and aliases: facts, kept whatever `me` says, never "guessed",
                         # and only ever added to (mail sent from a former alias was still yours).
                         merged = list(dict.fromkeys([*reported, *batch.owner_addresses]))

@@ -33,8 +33,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from connectors.addresses import normalise
 from connectors.base import Batch, Interaction
-from syncd.addresses import normalise
 from syncd.errors import StateError
 from syncd.schema import MIGRATIONS, SCHEMA_VERSION, statements
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from syncd.addresses import is_role, matches, normalise, provider_equivalent
+from connectors.addresses import is_role, matches, normalise, provider_equivalent
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import connectors
+from connectors.settings import format_duration, parse_duration
 from syncd.config import (
     ACCOUNT_KEYS,
     ENGINE_KEYS,
@@ -33,9 +34,7 @@ from syncd.config import (
     json_schema,
     load_config,
     parse_config,
-    parse_duration,
 )
-from syncd.durations import format_duration
 from syncd.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -387,7 +386,7 @@ def test_spec_and_settings_agree(keys: list[Key], settings: type) -> None:
 
 
 def test_every_provider_has_its_keys_declared() -> None:
-    assert set(PROVIDER_KEYS) == set(connectors.SOURCES)
+    assert set(PROVIDER_KEYS) == set(connectors.PROVIDERS)
 
 
 def test_schema_is_json_and_lists_every_key() -> None:

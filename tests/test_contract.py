@@ -60,17 +60,17 @@ ONLINE_TARGETS = {"google": "tests.fakes.gcal_contract", "microsoft": "tests.fak
 
 
 def test_every_registered_source_has_contract_settings() -> None:
-    assert set(SOURCE_SETTINGS) | set(ONLINE_SOURCES) == set(connectors.SOURCES)
+    assert set(SOURCE_SETTINGS) | set(ONLINE_SOURCES) == set(connectors.PROVIDERS)
 
 
-@pytest.fixture(params=sorted(connectors.SOURCES))
+@pytest.fixture(params=sorted(connectors.PROVIDERS))
 def source(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Source]:
     provider: str = request.param
     if provider in ONLINE_SOURCES:
         with importlib.import_module(ONLINE_SOURCES[provider]).contract_source(tmp_path) as online:
             yield online
         return
-    yield connectors.source_class(provider)("acct", SOURCE_SETTINGS[provider](tmp_path))
+    yield connectors.open_source(connectors.PROVIDERS[provider], "acct", SOURCE_SETTINGS[provider](tmp_path), None)
 
 
 def _pull_into(store: Store, source: Source) -> list[Batch]:
@@ -125,17 +125,18 @@ def test_source_with_missing_path_fails_as_a_whole(source: Source, tmp_path: Pat
 
 
 def _ics_target(tmp_path: Path) -> CalendarTarget:
-    return connectors.target_class("ics")(tmp_path / "followups.ics", "Follow-ups")  # type: ignore[call-arg]
+    settings = {"path": tmp_path / "followups.ics", "calendar_name": "Follow-ups"}
+    return connectors.open_target(connectors.PROVIDERS["ics"], "ics", settings, None)
 
 
 TARGET_FACTORIES: dict[str, Callable[[Path], CalendarTarget]] = {"ics": _ics_target}
 
 
 def test_every_registered_target_has_a_factory() -> None:
-    assert set(TARGET_FACTORIES) | set(ONLINE_TARGETS) == set(connectors.TARGETS)
+    assert set(TARGET_FACTORIES) | set(ONLINE_TARGETS) == {name for name, provider in connectors.PROVIDERS.items() if provider.target}
 
 
-@pytest.fixture(params=sorted(connectors.TARGETS))
+@pytest.fixture(params=sorted(name for name, provider in connectors.PROVIDERS.items() if provider.target))
 def target_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], CalendarTarget]]:
     provider: str = request.param
     if provider in ONLINE_TARGETS:

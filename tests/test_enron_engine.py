@@ -24,7 +24,7 @@ from syncd.store import Store
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 TARBALL = DATA / "enron-maildir-10.tar.gz"
-maildir = pytest.importorskip("connectors.maildir", reason="the maildir connector is not there yet")
+maildir = pytest.importorskip("connectors.local.maildir", reason="the maildir connector is not there yet")
 
 pytestmark = pytest.mark.skipif(not TARBALL.exists(), reason="the shared Enron corpus is absent")
 

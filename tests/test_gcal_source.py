@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from connectors.base import AuthRequired, Batch, ConnectorError, CursorExpired, Interaction, Source
-from connectors.gcal import GoogleCalendarSource
+from connectors.google.calendar import GoogleCalendarSource
 from syncd.store import Store
 from tests.fakes.gcal import OWNER
 from tests.fakes.gcal_contract import Rig, calendar_rig

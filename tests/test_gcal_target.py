@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from connectors.base import AuthRequired, ConnectorError, FollowupEvent
-from connectors.gcal import MARKER, event_id
-from connectors.gcal_target import GoogleCalendarTarget
-from connectors.google_auth import CALENDAR_APP_CREATED, CALENDAR_READ
+from connectors.google.auth import CALENDAR_APP_CREATED, CALENDAR_READ
+from connectors.google.calendar import MARKER, event_id
+from connectors.google.calendar_target import GoogleCalendarTarget
 from syncd.config import FollowupsConfig
 from syncd.model import DueFollowup
 from syncd.planner import followup_key
@@ -387,7 +387,7 @@ def test_crash_mid_create_is_retried_into_the_same_event(rig: Rig) -> None:
 def test_fake_enforces_googles_rules(rig: Rig) -> None:
     from googleapiclient.errors import HttpError
 
-    from connectors import google_auth
+    from connectors.google import auth as google_auth
 
     creds = google_auth.load_credentials("acct", rig.settings(), rig.slot)
     events = google_auth.build_service("calendar", "v3", rig.calendar.endpoint,

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from connectors.base import AuthRequired, Batch, ConnectorError, CursorExpired
-from connectors.gmail import Cursor, GmailSource, to_interaction
+from connectors.google.gmail import Cursor, GmailSource, to_interaction
 from connectors.throttle import RateBudget, RetryPolicy, Throttle
 from syncd.people import set_person
 from syncd.store import Store
@@ -277,6 +277,7 @@ def test_expired_history_resyncs_without_duplicates_and_keeps_decisions(world: G
 
 
 def test_expired_history_through_pull_account(world: GmailWorld, monkeypatch: pytest.MonkeyPatch) -> None:
+    from syncd import accounts
     from syncd import pull as pull_module
     from syncd.config import AccountConfig
 
@@ -285,8 +286,7 @@ def test_expired_history_through_pull_account(world: GmailWorld, monkeypatch: py
     th = throttle()
     settings = {**world.settings, "gmail_throttle": th}
     account = AccountConfig(name="g", provider="google", path=None, me=(), options=settings, enabled=True)
-    monkeypatch.setattr(pull_module, "account_secret", lambda account: world.slot)
-    monkeypatch.setattr(pull_module, "source_settings", lambda account: dict(settings))
+    monkeypatch.setattr(accounts, "secret_of", lambda account: world.slot)
     first = pull_module.pull_account(store, account)
     assert first.error is None and first.seen == 12
     world.gmail.expire_history()
@@ -301,9 +301,9 @@ def test_expired_history_through_pull_account(world: GmailWorld, monkeypatch: py
 @pytest.fixture
 def small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
     """Pages of 40 instead of 500, so a few hundred messages cross several pages (and stay fast)."""
-    import connectors.gmail_client
+    import connectors.google.gmail_client
 
-    monkeypatch.setattr(connectors.gmail_client, "LIST_PAGE", 40)
+    monkeypatch.setattr(connectors.google.gmail_client, "LIST_PAGE", 40)
 
 
 def test_initial_window_then_backfill(world: GmailWorld) -> None:

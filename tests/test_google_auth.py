@@ -11,8 +11,8 @@ import pytest
 import requests
 from google.auth.transport.requests import Request as AuthRequest
 
-from connectors import google_auth
 from connectors.base import AuthRequired, ConnectorError
+from connectors.google import auth as google_auth
 from tests.fakes.google_oauth import CLIENT_ID, CLIENT_SECRET, GoogleOAuthFake
 from tests.fakes.server import FakeServer
 from tests.fakes.slot import MemorySlot

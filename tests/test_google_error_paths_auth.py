@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import requests
 
-from connectors import google_auth
 from connectors.base import AuthRequired, ConnectorError
+from connectors.google import auth as google_auth
 from syncd.store import Store
 from tests.fakes.gcal import OWNER
 from tests.fakes.gcal_contract import Rig, calendar_rig

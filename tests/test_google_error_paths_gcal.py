@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from connectors.base import AuthRequired, Batch, ConnectorError, CursorExpired, FollowupEvent
-from connectors.gcal import MARKER, PLANNED, event_id
-from connectors.gcal_target import GoogleCalendarTarget
-from connectors.google_auth import CALENDAR_EVENTS, CALENDAR_LIST_READ, CALENDAR_READ
+from connectors.google.auth import CALENDAR_EVENTS, CALENDAR_LIST_READ, CALENDAR_READ
+from connectors.google.calendar import MARKER, PLANNED, event_id
+from connectors.google.calendar_target import GoogleCalendarTarget
 from syncd.store import Store
 from tests.fakes.gcal import OWNER, GoogleCalendarFake, error
 from tests.fakes.gcal_contract import Rig, calendar_rig

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from connectors import gmail_client
 from connectors.base import AuthRequired, Batch, ConnectorError
-from connectors.gmail import Cursor, GmailSource
+from connectors.google import gmail_client
+from connectors.google.gmail import Cursor, GmailSource
 from connectors.throttle import RateBudget, RetryPolicy, Throttle
 from syncd.store import Store
 from tests.fakes.gmail import GmailWorld, google_error, start_world

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from connectors.base import Batch, CursorExpired, FollowupEvent, Interaction
-from connectors.graph_calendar import OutlookCalendarSource, is_own, transaction_id
-from connectors.graph_calendar_target import OutlookCalendarTarget
+from connectors.microsoft.calendar import OutlookCalendarSource, is_own, transaction_id
+from connectors.microsoft.calendar_target import OutlookCalendarTarget
 from syncd.store import Store
 from tests.fakes.graph_calendar import GraphCalendarFake
 from tests.fakes.graph_calendar_contract import TOKEN, no_sleep_throttle, settings
@@ -245,8 +245,8 @@ def test_without_a_token_callable_the_login_comes_from_microsoft_auth(server: Fa
 
 
 def test_one_microsoft_account_reads_mail_and_meetings_with_a_real_login(store: Store) -> None:
-    from connectors.microsoft import MicrosoftSource
-    from connectors.microsoft_auth import login
+    from connectors.microsoft.auth import login
+    from connectors.microsoft.source import MicrosoftSource
     from tests.fakes.entra import AUTHORITY, CLIENT_ID, FakeEntra
     from tests.fakes.graph_mail import GraphMailFake
     from tests.fakes.slot import MemorySlot

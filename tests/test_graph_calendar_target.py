@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from connectors.base import ConnectorError, FollowupEvent
-from connectors.graph_calendar import KEY_PROP, META_PROP, transaction_id
-from connectors.graph_calendar_target import OutlookCalendarTarget
+from connectors.microsoft.calendar import KEY_PROP, META_PROP, transaction_id
+from connectors.microsoft.calendar_target import OutlookCalendarTarget
 from connectors.throttle import RateBudget, RetryPolicy, Throttle
 from syncd.config import FollowupsConfig
 from syncd.model import DueFollowup

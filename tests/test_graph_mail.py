@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from connectors.base import AuthRequired, Batch, ConnectorError, CursorExpired, Interaction, Skip
-from connectors.graph_mail import SELECT, OutlookMailSource
-from connectors.microsoft_auth import login, token_provider
-from connectors.msgraph import GraphClient
+from connectors.microsoft.auth import login, token_provider
+from connectors.microsoft.graph import GraphClient
+from connectors.microsoft.mail import SELECT, OutlookMailSource
 from connectors.throttle import RateBudget, RetryPolicy, Throttle
 from syncd.store import Store
 from tests.fakes.clock import FakeClock
@@ -142,7 +142,7 @@ def test_metadata_only_and_what_each_message_becomes(env: Env) -> None:
 
 
 def test_convert_keeps_the_last_of_repeated_entries() -> None:
-    from connectors.graph_mail import _convert
+    from connectors.microsoft.mail import _convert
 
     message = {"id": "A", "from": {"emailAddress": {"address": "x@example.org"}}, "toRecipients": [],
                "receivedDateTime": "2026-01-05T09:00:00Z", "isDraft": False}

@@ -12,8 +12,8 @@ import icalendar
 import pytest
 
 from connectors.base import ConnectorError, FollowupEvent, SourceUnavailable
-from connectors.ics import IcsSource
-from connectors.ics_target import IcsFileTarget
+from connectors.local.ics import IcsSource
+from connectors.local.ics_target import IcsFileTarget
 from tests.test_mail_sources import Harness, items, skips
 
 DATA = Path(__file__).parent / "data"
@@ -116,7 +116,7 @@ def followup(key: str, start: datetime = START, title: str = "Reach out to Ann")
 
 def test_target_writes_a_calendar_any_app_can_read(tmp_path: Path) -> None:
     path = tmp_path / "followups.ics"
-    target = IcsFileTarget(path)
+    target = IcsFileTarget("ics", {"path": path})
     target.create(followup("k1"))
     target.commit()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -131,7 +131,7 @@ def test_target_writes_a_calendar_any_app_can_read(tmp_path: Path) -> None:
 
 def test_target_keeps_foreign_events_and_sees_user_moves_and_deletes(tmp_path: Path) -> None:
     path = tmp_path / "followups.ics"
-    target = IcsFileTarget(path)
+    target = IcsFileTarget("ics", {"path": path})
     target.create(followup("k1"))
     target.create(followup("k2"))
     target.commit()
@@ -149,7 +149,7 @@ def test_target_keeps_foreign_events_and_sees_user_moves_and_deletes(tmp_path: P
             calendar.subcomponents.remove(event)
     path.write_bytes(calendar.to_ical())
     foreign_before = foreign.to_ical()
-    target = IcsFileTarget(path)
+    target = IcsFileTarget("ics", {"path": path})
     (k1,) = target.list_own()
     assert k1.start == START + timedelta(days=2) and k1.planned_start == START
     target.update(followup("k1", start=k1.start, title="Reach out to Ann Lee"))
@@ -159,13 +159,13 @@ def test_target_keeps_foreign_events_and_sees_user_moves_and_deletes(tmp_path: P
     calendar = icalendar.Calendar.from_ical(path.read_bytes())
     (dentist,) = [e for e in calendar.walk("VEVENT") if str(e["UID"]) == "dentist-1"]
     assert dentist.to_ical() == foreign_before
-    assert {e.key for e in IcsFileTarget(path).list_own()} == {"k1", "k3"}
+    assert {e.key for e in IcsFileTarget("ics", {"path": path}).list_own()} == {"k1", "k3"}
 
 
 def test_target_refuses_to_overwrite_a_file_it_cannot_read(tmp_path: Path) -> None:
     path = tmp_path / "followups.ics"
     path.write_text("BEGIN:VCALENDAR\nthis is not right")
-    target = IcsFileTarget(path)
+    target = IcsFileTarget("ics", {"path": path})
     with pytest.raises(ConnectorError, match="not valid iCalendar"):
         target.list_own()
     assert path.read_text() == "BEGIN:VCALENDAR\nthis is not right"
@@ -173,11 +173,11 @@ def test_target_refuses_to_overwrite_a_file_it_cannot_read(tmp_path: Path) -> No
 
 def test_commit_without_changes_does_not_rewrite(tmp_path: Path) -> None:
     path = tmp_path / "followups.ics"
-    target = IcsFileTarget(path)
+    target = IcsFileTarget("ics", {"path": path})
     target.create(followup("k1"))
     target.commit()
     os.utime(path, ns=(1, 1))
-    target = IcsFileTarget(path)
+    target = IcsFileTarget("ics", {"path": path})
     target.list_own()
     target.delete("absent")
     target.commit()

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from connectors.base import Batch, Interaction, SourceUnavailable
-from connectors.ics import IcsSource
-from connectors.ics_target import IcsFileTarget
+from connectors.local.ics import IcsSource
+from connectors.local.ics_target import IcsFileTarget
 from syncd.store import Store
 from tests.test_ics_target import followup
 
@@ -180,7 +180,7 @@ def test_missing_path_fails_the_whole_source_naming_it(tmp_path: Path) -> None:
 
 
 def test_syncd_followups_file_yields_no_meetings(tmp_path: Path) -> None:
-    target = IcsFileTarget(tmp_path / "followups.ics")
+    target = IcsFileTarget("ics", {"path": tmp_path / "followups.ics"})
     target.create(followup("k1"))
     target.create(followup("k2"))
     target.commit()

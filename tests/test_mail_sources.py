@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from connectors.base import Batch, CursorExpired, Interaction
-from connectors.maildir import MaildirSource
+from connectors.local.maildir import MaildirSource
+from connectors.local.mbox import MboxSource
 from connectors.mailparse import parse_headers
-from connectors.mbox import MboxSource
 from syncd.store import Store
 
 ME = "me@example.com"

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from connectors import maildir
 from connectors.base import SourceUnavailable
-from connectors.maildir import MaildirSource, is_sent_folder
+from connectors.local import maildir
+from connectors.local.maildir import MaildirSource, is_sent_folder
 from tests.mailfactory import (
     BOB,
     ME,

@@ -58,7 +58,7 @@ def test_x500_and_group_syntax_are_dropped_and_counted() -> None:
 def test_enron_quirks_dotted_from_and_x_from_name() -> None:
     raw = (b"From: legal <.hall@enron.com>\nTo: me@example.com\nX-From: Hall, Steve C. </O=ENRON/OU=NA/CN=X>\n" + DATE.encode())
     interaction, _ = parse(raw)
-    assert interaction.participants[0].address == ".hall@enron.com"  # as written; syncd.addresses normalises
+    assert interaction.participants[0].address == ".hall@enron.com"  # as written; connectors.addresses normalises
     assert interaction.participants[0].name == "legal"
     bare, _ = parse(b"From: steve.hall@enron.com\nTo: me@example.com\nX-From: Hall, Steve C. </O=ENRON/OU=NA/CN=X>\n" + DATE.encode())
     assert bare.participants[0].name == "Hall, Steve C."

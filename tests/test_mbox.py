@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connectors import mbox
 from connectors.base import CursorExpired, SourceUnavailable
+from connectors.local import mbox
+from connectors.local.mbox import MboxSource, scan
 from connectors.mailparse import header_block
-from connectors.mbox import MboxSource, scan
 from tests.mailfactory import Harness, items, message, reasons, write_mbox
 
 

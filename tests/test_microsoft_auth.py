@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from connectors import microsoft_auth
 from connectors.base import AuthRequired, ConnectorError
+from connectors.microsoft import auth as microsoft_auth
 from tests.fakes.entra import AUTHORITY, CLIENT_ID, FakeEntra
 from tests.fakes.slot import MemorySlot
 
@@ -200,7 +200,7 @@ def test_describe_names_the_user_and_no_secret() -> None:
 
 
 def test_token_errors_are_needs_login_or_one_sentence_about_the_app() -> None:
-    from connectors.microsoft_auth import _failure
+    from connectors.microsoft.auth import _failure
 
     for error in ("invalid_grant", "interaction_required", "consent_required", "login_required"):
         assert isinstance(_failure("work", {"error": error}), AuthRequired)

@@ -20,13 +20,13 @@ from urllib.parse import unquote
 
 import pytest
 
-from connectors import graph_mail
 from connectors.base import AuthRequired, Batch, ConnectorError, FollowupEvent
-from connectors.graph_calendar import KEY_PROP, META_PROP, OutlookCalendarSource, graph_time
-from connectors.graph_calendar_target import OutlookCalendarTarget
-from connectors.graph_mail import SELECT, OutlookMailSource
-from connectors.microsoft_auth import login, token_provider
-from connectors.msgraph import GraphClient, GraphError
+from connectors.microsoft import mail as graph_mail
+from connectors.microsoft.auth import login, token_provider
+from connectors.microsoft.calendar import KEY_PROP, META_PROP, OutlookCalendarSource, graph_time
+from connectors.microsoft.calendar_target import OutlookCalendarTarget
+from connectors.microsoft.graph import GraphClient, GraphError
+from connectors.microsoft.mail import SELECT, OutlookMailSource
 from connectors.throttle import RetryPolicy, Throttle
 from syncd.store import Store
 from tests.fakes.clock import FakeClock

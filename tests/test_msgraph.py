@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from connectors.base import AuthRequired, ConnectorError
-from connectors.msgraph import DeltaExpired, GraphClient, GraphError, mailbox_throttle
+from connectors.microsoft.graph import DeltaExpired, GraphClient, GraphError, mailbox_throttle
 from connectors.throttle import RetryPolicy, Throttle
 from tests.fakes.server import DROP, TRUNCATE, FakeServer, Request, Response
 

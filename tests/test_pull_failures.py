@@ -9,7 +9,6 @@ import keyring
 import pytest
 from keyring.backends import fail
 
-import connectors
 from connectors.base import Batch, CursorExpired, KnownIds, Source
 from syncd import pull
 from syncd.config import AccountConfig
@@ -44,14 +43,14 @@ def store(tmp_path, monkeypatch: pytest.MonkeyPatch) -> Store:  # type: ignore[n
 
 
 def test_a_dropped_connection_is_named_as_the_network_not_as_a_file(store: Store, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(connectors, "source_class", lambda provider: _Failing)
+    monkeypatch.setattr(pull, "open_source", lambda account: _Failing(account.name, {}))
     summary = pull.pull_account(store, _account())
     assert summary.error == "the connection to the provider failed (ConnectionResetError); syncd tries again later"
     assert not summary.needs_login
 
 
 def test_a_cursor_that_keeps_expiring_gives_up_for_this_pull(store: Store, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(connectors, "source_class", lambda provider: _AlwaysExpired)
+    monkeypatch.setattr(pull, "open_source", lambda account: _AlwaysExpired(account.name, {}))
     summary = pull.pull_account(store, _account())
     assert summary.error == "gmail: cursor keeps expiring; giving up for now"
     assert summary.resynced == ["gmail"] * pull.MAX_RESYNCS

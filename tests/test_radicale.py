@@ -23,7 +23,7 @@ import icalendar
 import pytest
 
 from connectors.base import FollowupEvent
-from connectors.ics_target import PRODID, IcsFileTarget
+from connectors.local.ics_target import PRODID, IcsFileTarget
 
 pytest.importorskip("radicale")
 
@@ -89,7 +89,7 @@ def radicale(tmp_path: Path) -> Iterator[str]:
 
 def _followups(path: Path) -> icalendar.Calendar:
     """A follow-ups file as the target writes it: several zones, a reminder of 0, a text to escape."""
-    target = IcsFileTarget(path)
+    target = IcsFileTarget("ics", {"path": path})
     starts = [
         datetime(2026, 3, 3, 9, 30, tzinfo=ZoneInfo("Europe/Berlin")),
         datetime(2026, 3, 4, 9, 30, tzinfo=ZoneInfo("America/New_York")),
@@ -136,7 +136,7 @@ def test_every_followup_is_accepted_by_a_caldav_server(radicale: str, tmp_path: 
         status, body = _request("PUT", f"{collection}{event['X-SYNCD-KEY']}.ics", _single(event, timezones))
         assert status == 201, f"{event['SUMMARY']}: HTTP {status} {body[:300]!r}"
     # An update (the same UID again, SEQUENCE raised) replaces the object.
-    target = IcsFileTarget(tmp_path / "followups.ics")
+    target = IcsFileTarget("ics", {"path": tmp_path / "followups.ics"})
     (first, *_) = target.list_own()
     first.title = "Reach out to Person 0 (refreshed)"
     target.update(first)

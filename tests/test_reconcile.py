@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from connectors.base import FollowupEvent
-from connectors.ics_target import IcsFileTarget
+from connectors.local.ics_target import IcsFileTarget
 from syncd.config import FollowupsConfig
 from syncd.model import DueFollowup, Origin
 from syncd.planner import followup_key, slot_start
@@ -370,16 +370,16 @@ def test_an_interrupted_move_is_placed_again_not_taken_for_a_snooze(store: Store
 def test_the_ics_target_round_trips_without_churn(store: Store, tmp_path: Path) -> None:
     path = tmp_path / "followups.ics"
     wanted = [due("a@x.com", date(2026, 3, 1)), due("b@x.com", date(2026, 3, 3), origin="series", cycle="s")]
-    assert reconcile(wanted, store, IcsFileTarget(path), MONDAY, CFG).created == 2
+    assert reconcile(wanted, store, IcsFileTarget("ics", {"path": path}), MONDAY, CFG).created == 2
     data = path.read_bytes()
-    assert quiet(reconcile(wanted, store, IcsFileTarget(path), MONDAY, CFG))
+    assert quiet(reconcile(wanted, store, IcsFileTarget("ics", {"path": path}), MONDAY, CFG))
     assert path.read_bytes() == data
-    second = plan(wanted, load_records(store), IcsFileTarget(path).list_own(), MONDAY, CFG)
+    second = plan(wanted, load_records(store), IcsFileTarget("ics", {"path": path}).list_own(), MONDAY, CFG)
     assert not second.actions
-    target = IcsFileTarget(path)
+    target = IcsFileTarget("ics", {"path": path})
     apply(second, target, store)
     assert path.read_bytes() == data
-    assert {e.start.astimezone(BERLIN).time() for e in IcsFileTarget(path).list_own()} == {time(9, 30)}
+    assert {e.start.astimezone(BERLIN).time() for e in IcsFileTarget("ics", {"path": path}).list_own()} == {time(9, 30)}
 
 
 def test_records_are_in_flight_before_the_target_is_touched(
@@ -407,12 +407,12 @@ def test_records_are_in_flight_before_the_target_is_touched(
 def test_a_move_made_in_the_ics_file_is_a_snooze(store: Store, tmp_path: Path) -> None:
     path = tmp_path / "followups.ics"
     wanted = [due("a@x.com", date(2026, 3, 4))]
-    reconcile(wanted, store, IcsFileTarget(path), MONDAY, CFG)
-    user = IcsFileTarget(path)  # a calendar app changes DTSTART and keeps the X- properties
+    reconcile(wanted, store, IcsFileTarget("ics", {"path": path}), MONDAY, CFG)
+    user = IcsFileTarget("ics", {"path": path})  # a calendar app changes DTSTART and keeps the X- properties
     [event] = user.list_own()
     user.update(dataclasses.replace(event, start=event.start + timedelta(days=2)))
     user.commit()
-    result = reconcile([due("a@x.com", date(2026, 3, 4), description="new")], store, IcsFileTarget(path), MONDAY, CFG)
+    result = reconcile([due("a@x.com", date(2026, 3, 4), description="new")], store, IcsFileTarget("ics", {"path": path}), MONDAY, CFG)
     assert result.updated == 1
-    [after] = IcsFileTarget(path).list_own()
+    [after] = IcsFileTarget("ics", {"path": path}).list_own()
     assert after.start == event.start + timedelta(days=2) and after.description == "new"

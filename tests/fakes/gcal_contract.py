@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from connectors.base import CalendarTarget
-from connectors.gcal import GoogleCalendarSource
-from connectors.gcal_target import GoogleCalendarTarget
-from connectors.google_auth import CALENDAR_APP_CREATED, CALENDAR_EVENTS, CALENDAR_LIST_READ, CALENDAR_READ
+from connectors.google.auth import CALENDAR_APP_CREATED, CALENDAR_EVENTS, CALENDAR_LIST_READ, CALENDAR_READ
+from connectors.google.calendar import GoogleCalendarSource
+from connectors.google.calendar_target import GoogleCalendarTarget
 from connectors.throttle import RateBudget, RetryPolicy, Throttle
 from tests.fakes.gcal import GoogleCalendarFake
 from tests.fakes.google_oauth import GoogleOAuthFake

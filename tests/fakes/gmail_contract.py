@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from connectors.base import Source
-from connectors.google import GoogleSource
-from connectors.google_auth import CALENDAR_READ, GMAIL_METADATA
+from connectors.google.auth import CALENDAR_READ, GMAIL_METADATA
+from connectors.google.source import GoogleSource
 from tests.fakes.gcal import GoogleCalendarFake
 from tests.fakes.gmail import start_world
 from tests.fakes.slot import MemorySlot

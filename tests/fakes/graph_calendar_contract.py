@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.base import CalendarTarget
-from connectors.graph_calendar_target import OutlookCalendarTarget
+from connectors.microsoft.calendar_target import OutlookCalendarTarget
 from connectors.throttle import RateBudget, RetryPolicy, Throttle
 from tests.fakes.graph_calendar import GraphCalendarFake
 from tests.fakes.server import FakeServer

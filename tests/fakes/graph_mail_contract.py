@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from connectors.base import Source
-from connectors.microsoft import MicrosoftSource
-from connectors.microsoft_auth import login
+from connectors.microsoft.auth import login
+from connectors.microsoft.source import MicrosoftSource
 from tests.fakes.entra import AUTHORITY, CLIENT_ID, FakeEntra
 from tests.fakes.graph_calendar import GraphCalendarFake
 from tests.fakes.graph_mail import GraphMailFake

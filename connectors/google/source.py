@@ -12,6 +12,6 @@ from connectors.base import ChainedSource
 class GoogleSource(ChainedSource):
     provider = "google"
     parts = (
-        ("gmail", True, "connectors.gmail:GmailSource"),
-        ("calendars", ("primary",), "connectors.gcal:GoogleCalendarSource"),
+        ("gmail", True, "connectors.google.gmail:GmailSource"),
+        ("calendars", ("primary",), "connectors.google.calendar:GoogleCalendarSource"),
     )

@@ -22,9 +22,16 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from connectors import google_auth
 from connectors.base import Batch, CursorExpired, Interaction, KnownIds, SecretSlot, Skip, Source
-from connectors.gmail_client import BATCH_LIMIT, RESOURCE, GmailClient, GoneError, StalePageToken, default_throttle
+from connectors.google import auth as google_auth
+from connectors.google.gmail_client import (
+    BATCH_LIMIT,
+    RESOURCE,
+    GmailClient,
+    GoneError,
+    StalePageToken,
+    default_throttle,
+)
 from connectors.mailparse import parse_headers
 from connectors.throttle import Throttle
 

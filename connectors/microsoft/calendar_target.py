@@ -1,6 +1,6 @@
 """Outlook calendar target: syncd's follow-ups tagged with one fixed extended property and a transactionId.
 
-Shared pieces (the property ids, time conversion, the client) are in :mod:`connectors.graph_calendar`,
+Shared pieces (the property ids, time conversion, the client) are in :mod:`connectors.microsoft.calendar`,
 whose docstring explains the choices (apis.md §3.2).
 """
 
@@ -21,7 +21,7 @@ from connectors.base import (
     FollowupEvent,
     SecretSlot,
 )
-from connectors.graph_calendar import (
+from connectors.microsoft.calendar import (
     KEY_PROP,
     META_PROP,
     PAGE_SIZE,
@@ -31,7 +31,7 @@ from connectors.graph_calendar import (
     iso_z,
     transaction_id,
 )
-from connectors.msgraph import DeltaExpired, GraphClient, GraphError, TokenProvider, account_client
+from connectors.microsoft.graph import DeltaExpired, GraphClient, GraphError, TokenProvider, account_client
 from connectors.throttle import RetryPolicy, Throttle
 
 
@@ -51,8 +51,7 @@ class OutlookCalendarTarget(CalendarTarget):
         self, name: str, settings: Mapping[str, Any], secret: SecretSlot | None = None, *,
         token: TokenProvider | None = None, throttle: Throttle | None = None,
     ) -> None:
-        self.name = name
-        self.settings = settings
+        super().__init__(name, settings, secret)
         self.client = account_client(name, settings, secret, token, throttle, writes=True)
         # One attempt per POST: a create whose answer was lost is settled by looking for what it made, never
         # by sending it blindly again (what Graph does with a repeated transactionId is undocumented, §3.2).

@@ -1,7 +1,7 @@
 """Google Calendar: the selected calendars' meetings in (a Source), syncd's follow-ups out (a CalendarTarget).
 
 Both speak Calendar v3 through google-api-python-client on the account's credentials
-(:mod:`connectors.google_auth`), every request through one :class:`connectors.throttle.Throttle` (the
+(:mod:`connectors.google.auth`), every request through one :class:`connectors.throttle.Throttle` (the
 per-user budget of ``calendar_quota`` requests a minute, backoff on 429/403 rateLimitExceeded/5xx; the
 library's own retries ignore Retry-After, apis.md §10.3).
 
@@ -47,7 +47,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from connectors import google_auth
 from connectors.base import (
     AuthRequired,
     Batch,
@@ -61,6 +60,7 @@ from connectors.base import (
     Skip,
     Source,
 )
+from connectors.google import auth as google_auth
 from connectors.throttle import Retry, Throttle
 
 DEFAULT_ENDPOINT = "https://www.googleapis.com/calendar/v3/"

@@ -41,7 +41,7 @@ from connectors.base import (
     Source,
 )
 from connectors.mailparse import _message_id
-from connectors.msgraph import DeltaExpired, GraphClient, GraphError, Page, account_client
+from connectors.microsoft.graph import DeltaExpired, GraphClient, GraphError, Page, account_client
 
 # The metadata fields, exactly apis.md §3.1's list: Mail.ReadBasic covers them, and nothing here is content.
 SELECT = ("id,from,sender,toRecipients,ccRecipients,sentDateTime,receivedDateTime,inferenceClassification,"
@@ -58,7 +58,7 @@ class OutlookMailSource(Source):
         token: Callable[[bool], str] | None = None, client: GraphClient | None = None,
     ) -> None:
         """``token`` or a whole ``client`` replace the MSAL login (tests, embedding); by default the access
-        token comes from :func:`connectors.microsoft_auth.token_provider`, whose MSAL http_client can be set
+        token comes from :func:`connectors.microsoft.auth.token_provider`, whose MSAL http_client can be set
         with the ``msal_http_client`` setting (only code can: it is no config key)."""
         super().__init__(name, settings, secret)
         self._token = token

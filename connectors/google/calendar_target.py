@@ -1,6 +1,6 @@
 """Google Calendar target: syncd's follow-ups in a dedicated (or the chosen) calendar, tagged and idempotent.
 
-Shared pieces (the client wrapper, tags, time helpers) are in :mod:`connectors.gcal`; the module
+Shared pieces (the client wrapper, tags, time helpers) are in :mod:`connectors.google.calendar`; the module
 docstring there explains the tag, the deterministic ids and the 409/410 handling (apis.md §2.3).
 """
 
@@ -12,14 +12,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from connectors import google_auth
 from connectors.base import (
     CalendarTarget,
     ConnectorError,
     FollowupEvent,
     SecretSlot,
 )
-from connectors.gcal import (
+from connectors.google import auth as google_auth
+from connectors.google.calendar import (
     KEY,
     MARKER,
     MINUTES,
@@ -42,9 +42,7 @@ class GoogleCalendarTarget(CalendarTarget):
 
     def __init__(self, name: str, settings: Mapping[str, Any], secret: SecretSlot | None = None, *,
                  throttle: Throttle | None = None) -> None:
-        self.name = name
-        self.settings = settings
-        self.secret = secret
+        super().__init__(name, settings, secret)
         self.throttle = throttle
         self.calendar_name = str(settings.get("calendar_name") or "Follow-ups")
         self._client: CalendarClient | None = None

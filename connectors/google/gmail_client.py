@@ -13,8 +13,8 @@ import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from connectors import google_auth
 from connectors.base import ConnectorError
+from connectors.google import auth as google_auth
 from connectors.throttle import Retry, Throttle
 
 RESOURCE = "gmail"

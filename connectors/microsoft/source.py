@@ -12,6 +12,6 @@ from connectors.base import ChainedSource
 class MicrosoftSource(ChainedSource):
     provider = "microsoft"
     parts = (
-        ("mail", True, "connectors.graph_mail:OutlookMailSource"),
-        ("calendar", True, "connectors.graph_calendar:OutlookCalendarSource"),
+        ("mail", True, "connectors.microsoft.mail:OutlookMailSource"),
+        ("calendar", True, "connectors.microsoft.calendar:OutlookCalendarSource"),
     )

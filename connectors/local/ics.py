@@ -46,7 +46,7 @@ from connectors.base import (
     Source,
     SourceUnavailable,
 )
-from connectors.ics_target import TAG
+from connectors.local.ics_target import TAG
 
 PARTSTATS: dict[str, Response] = {
     "ACCEPTED": "accepted", "DECLINED": "declined", "TENTATIVE": "tentative",

@@ -20,13 +20,15 @@ import os
 import re
 import tempfile
 import warnings
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import icalendar
 
-from connectors.base import CalendarTarget, ConnectorError, FollowupEvent
+from connectors.base import CalendarTarget, ConnectorError, FollowupEvent, SecretSlot
 
 TAG = "X-SYNCD-KEY"
 PERSON = "X-SYNCD-PERSON"
@@ -138,9 +140,10 @@ def _vevent_blocks(data: bytes) -> list[tuple[bytes, bool]]:
 class IcsFileTarget(CalendarTarget):
     provider = "ics"
 
-    def __init__(self, path: Path, calendar_name: str = "Follow-ups") -> None:
-        self.path = Path(path)
-        self.calendar_name = calendar_name
+    def __init__(self, name: str, settings: Mapping[str, Any], secret: SecretSlot | None = None) -> None:
+        super().__init__(name, settings, secret)  # None: a local file needs no login
+        self.path = Path(settings["path"])
+        self.calendar_name = str(settings.get("calendar_name") or "Follow-ups")
         # key -> the event to write, or None to delete it; applied to the file as it is at commit.
         self._pending: dict[str, FollowupEvent | None] = {}
 

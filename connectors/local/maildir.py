@@ -28,9 +28,9 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from connectors.addresses import normalise
 from connectors.base import Batch, KnownIds, Participant, SecretSlot, Skip, Source, SourceUnavailable
 from connectors.mailparse import parse_headers, read_headers
-from syncd.addresses import normalise
 
 BATCH_SIZE = 1000
 MAILDIR_PARTS = ("cur", "new")

@@ -110,7 +110,7 @@ def _failure(account: str, result: Mapping[str, Any]) -> ConnectorError:
 def token_provider(
     account: str, settings: Mapping[str, Any], secret: SecretSlot | None, *, http_client: Any = None
 ) -> Callable[[bool], str]:
-    """A callable(force_refresh) → access token, for :class:`connectors.msgraph.GraphClient`.
+    """A callable(force_refresh) → access token, for :class:`connectors.microsoft.graph.GraphClient`.
 
     The app and the token are kept between calls: Graph asks before every request, the token endpoint is
     hit only when the token is near expiry or Graph answered 401 (``force_refresh``).

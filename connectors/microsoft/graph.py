@@ -207,7 +207,7 @@ def account_client(
 ) -> GraphClient:
     """One account's client: its login (MSAL, unless a token callable is given), Graph root and mailbox throttle."""
     if token is None:
-        from connectors import microsoft_auth  # lazily: only real accounts need MSAL
+        from connectors.microsoft import auth as microsoft_auth  # lazily: only real accounts need MSAL
 
         # A target writes events: its token must carry Calendars.ReadWrite, which microsoft_auth asks for when
         # the account holds the follow-ups (``followups_target``); a source reads with Calendars.Read.

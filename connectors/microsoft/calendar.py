@@ -41,7 +41,7 @@ from connectors.base import (
     Skip,
     Source,
 )
-from connectors.msgraph import DeltaExpired, TokenProvider, account_client
+from connectors.microsoft.graph import DeltaExpired, TokenProvider, account_client
 from connectors.throttle import Throttle
 
 RESOURCE = "calendar"
