@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from connectors.addresses import normalise
 from syncd.config import Config
-from syncd.engine import Persons
+from syncd.engine.refresh import Persons
 from syncd.errors import UsageError
 from syncd.store import Store
 

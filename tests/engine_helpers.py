@@ -12,7 +12,7 @@ from typing import Any
 from connectors.base import Batch, Interaction, Participant, Response
 from syncd import engine
 from syncd.config import AccountConfig, Config, EngineConfig, PersonConfig, TierConfig
-from syncd.model import PersonStatus
+from syncd.engine.standing import PersonStatus
 from syncd.store import Store
 
 ME = "me@example.com"

@@ -13,6 +13,7 @@ import icalendar
 import pytest
 
 from syncd import cli
+from syncd.cli.pull import progress_line
 from syncd.sample import write_sample
 
 ANCHOR = date(2026, 3, 2)
@@ -210,12 +211,12 @@ def test_unusable_state_database_is_exit_3(run: Run, sample: Path, tmp_path: Pat
 
 
 def test_an_unexpected_error_is_one_sentence_with_exit_70(run: Run, sample: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import syncd.job
+    import syncd.pipeline
 
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(syncd.job, "run_job", boom)
+    monkeypatch.setattr(syncd.pipeline, "run_job", boom)
     code, _, err = run("pull")
     assert code == 70 and "internal error: RuntimeError: disk on fire" in err and "--traceback" in err
 
@@ -228,5 +229,5 @@ def test_unknown_account_and_bad_date(run: Run, sample: Path) -> None:
 
 
 def test_progress_line_has_a_bar_and_an_eta_when_the_total_is_known() -> None:
-    assert cli.progress_line("work", 500, None, 250.0) == "work: 500 read (250/s)"
-    assert cli.progress_line("work", 500, 2000, 250.0) == "work: [#####               ] 500/2,000 (250/s, ETA 0:06)"
+    assert progress_line("work", 500, None, 250.0) == "work: 500 read (250/s)"
+    assert progress_line("work", 500, 2000, 250.0) == "work: [#####               ] 500/2,000 (250/s, ETA 0:06)"

@@ -15,19 +15,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import connectors
-from connectors.settings import format_duration, parse_duration
+from connectors.settings import REQUIRED, Key, format_duration, parse_duration
 from syncd.config import (
     ACCOUNT_KEYS,
     ENGINE_KEYS,
     FOLLOWUP_KEYS,
     PEOPLE_KEYS,
     PROVIDER_KEYS,
-    REQUIRED,
     STARTER_CONFIG,
     TIER_KEYS,
     EngineConfig,
     FollowupsConfig,
-    Key,
     PersonConfig,
     TierConfig,
     default_value,

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from syncd import job
-from syncd.daemon import JUMP_SECONDS, Daemon
+from syncd import pipeline
 from syncd.pull import AccountSummary
 from syncd.sample import write_sample
+from syncd.service.daemon import JUMP_SECONDS, Daemon
 from syncd.store import Store
 from tests.test_crash import gen_maildir
 
@@ -76,10 +76,10 @@ def clock_of(daemon: Daemon) -> FakeClock:
 
 
 def fake_runner(calls: list[str], target_error: str | None = None):  # type: ignore[no-untyped-def]
-    def run(name: str) -> job.JobResult:
+    def run(name: str) -> pipeline.JobResult:
         calls.append(name)
         summary = AccountSummary(name, error="token revoked" if name == "bad" else None)
-        return job.JobResult([summary], None, None, target_error=target_error)
+        return pipeline.JobResult([summary], None, None, target_error=target_error)
 
     return run
 
@@ -101,7 +101,7 @@ def test_a_failing_account_backs_off_while_the_other_keeps_its_rhythm(daemon: Da
 
 def test_an_account_that_needs_login_says_so_and_how_in_the_status(daemon: Daemon) -> None:
     revoked = "account 'bad' needs login (the token was revoked or has expired): run 'syncd auth login bad'"
-    daemon.runner = lambda name: job.JobResult([AccountSummary(name, error=revoked, needs_login=True)], None, None)
+    daemon.runner = lambda name: pipeline.JobResult([AccountSummary(name, error=revoked, needs_login=True)], None, None)
     daemon.pull("bad")
     assert "account bad needs login: run syncd auth login bad" in daemon.status_line()
     daemon.runner = fake_runner([])
@@ -126,8 +126,8 @@ def test_back_off_is_capped_and_counts_time_asleep(daemon: Daemon) -> None:
 def test_success_resets_the_back_off(daemon: Daemon) -> None:
     outcomes = iter([True, True, False])
 
-    def flaky(name: str) -> job.JobResult:
-        return job.JobResult([AccountSummary(name, error="down" if next(outcomes) else None)], None, None)
+    def flaky(name: str) -> pipeline.JobResult:
+        return pipeline.JobResult([AccountSummary(name, error="down" if next(outcomes) else None)], None, None)
 
     daemon.runner = flaky
     daemon.pull("good")
@@ -140,7 +140,7 @@ def test_success_resets_the_back_off(daemon: Daemon) -> None:
 
 
 def test_an_internal_error_is_logged_and_backed_off_not_raised(daemon: Daemon) -> None:
-    def broken(name: str) -> job.JobResult:
+    def broken(name: str) -> pipeline.JobResult:
         raise RuntimeError("bug")
 
     daemon.runner = broken
@@ -157,7 +157,7 @@ def test_a_calendar_failure_is_reported_on_its_own_without_backing_accounts_off(
     assert daemon.states["good"].failures == 0
     assert "follow-ups calendar needs attention: followups.ics: permission denied" in daemon.status_line()
     # Written again (any ApplyResult): the calendar is no longer reported.
-    daemon.runner = lambda name: job.JobResult([AccountSummary(name)], None, object())  # type: ignore[arg-type]
+    daemon.runner = lambda name: pipeline.JobResult([AccountSummary(name)], None, object())  # type: ignore[arg-type]
     daemon.pull("good")
     assert "calendar" not in daemon.status_line()
 
@@ -198,7 +198,7 @@ def test_sigusr1_pulls_now_even_a_backed_off_account(daemon: Daemon) -> None:
 def test_a_stop_request_skips_the_remaining_pulls(daemon: Daemon) -> None:
     calls: list[str] = []
 
-    def stopping(name: str) -> job.JobResult:
+    def stopping(name: str) -> pipeline.JobResult:
         daemon.stopping = True  # SIGTERM arrives during the first account's pull
         return fake_runner(calls)(name)
 
@@ -235,7 +235,7 @@ def test_status_counts_todays_follow_ups_and_the_next_real_pull(daemon: Daemon, 
         )
     assert "2 follow-ups due today" in daemon.status_line()
     # Both accounts backed off for hours: the next pull is then, not at their jobs' next tick.
-    daemon.runner = lambda name: job.JobResult([AccountSummary(name, error="down")], None, None)
+    daemon.runner = lambda name: pipeline.JobResult([AccountSummary(name, error="down")], None, None)
     daemon.states["good"].failures = daemon.states["bad"].failures = 6
     daemon.pull("good")
     daemon.pull("bad")
@@ -247,7 +247,7 @@ def test_log_lines_carry_syslog_levels_only_under_journald(monkeypatch: pytest.M
                                                           capsys: pytest.CaptureFixture[str]) -> None:
     import logging
 
-    from syncd.daemon import log, setup_logging
+    from syncd.service.daemon import log, setup_logging
 
     monkeypatch.setenv("JOURNAL_STREAM", "8:1234")
     setup_logging(0)
@@ -271,12 +271,12 @@ def test_the_watchdog_is_fed_between_the_batches_of_a_long_pull(daemon: Daemon, 
     monkeypatch.setenv("WATCHDOG_USEC", "20000000")  # ping every 10 s
     monkeypatch.delenv("WATCHDOG_PID", raising=False)
 
-    def long_pull(name: str) -> job.JobResult:
+    def long_pull(name: str) -> pipeline.JobResult:
         for seen in range(0, 60_000, 1000):  # one batch a second, for a minute: longer than the watchdog
             clock_of(daemon).advance(1)
             daemon._progress(name, seen, 60_000)
             assert not daemon._should_stop()
-        return job.JobResult([AccountSummary(name)], None, None)
+        return pipeline.JobResult([AccountSummary(name)], None, None)
 
     daemon.runner = long_pull
     daemon.pull("good")

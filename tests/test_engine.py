@@ -13,9 +13,9 @@ import pytest
 from connectors.base import Batch, Interaction, Participant
 from syncd import engine
 from syncd.config import parse_config
-from syncd.due import due_followups
+from syncd.engine.due import due_followups
+from syncd.engine.standing import PersonStatus
 from syncd.errors import UsageError
-from syncd.model import PersonStatus
 from syncd.people import add_reminder, merge, resolve, set_person, unmerge
 from syncd.store import Store
 

@@ -201,7 +201,7 @@ def test_nothing_to_do_recomputes_nobody() -> None:
 def test_as_of_agrees_with_the_cache_when_nothing_is_booked() -> None:
     world = World().add(*[mail(ME, [a], NOW - timedelta(days=7 * i + 1)) for i, a in enumerate(ADDRESSES)])
     cached = world.people()
-    fresh = {s.key: s for s in engine.people(world.store, world.config, NOW, as_of=True)}
+    fresh = {s.key: s for s in engine.people(world.store, world.config, NOW, historical=True)}
     assert cached == fresh
 
 

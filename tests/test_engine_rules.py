@@ -8,6 +8,9 @@ import pytest
 
 from syncd import engine
 from syncd.config import PersonConfig, TierConfig
+from syncd.engine.due import due_followups
+from syncd.engine.refresh import owner_addresses
+from syncd.engine.why import explain
 from syncd.people import add_reminder, merge, set_person
 from tests.engine_helpers import ME, NOW, World, ago, config, mail, meeting
 
@@ -24,7 +27,7 @@ def others(n: int) -> list[str]:
 
 def test_owner_addresses_are_the_union_of_me_and_what_providers_reported() -> None:
     world = World(config(me=(" Alias@Example.COM ",)), owners=(ME, "work@corp.example"))
-    assert engine.owner_addresses(world.store, world.config) == {ME, "alias@example.com", "work@corp.example"}
+    assert owner_addresses(world.store, world.config) == {ME, "alias@example.com", "work@corp.example"}
 
 
 def test_mail_from_a_configured_me_address_is_outbound() -> None:
@@ -419,7 +422,7 @@ def test_not_a_relationship_is_not_reminded() -> None:
 
 def _due(world: World, now: datetime = NOW) -> dict[tuple[str, str], engine.DueFollowup]:
     statuses = list(world.people(now).values())
-    return {(d.person, d.origin): d for d in engine.due_followups(statuses, world.store, world.config, now)}
+    return {(d.person, d.origin): d for d in due_followups(statuses, world.store, world.config, now)}
 
 
 def test_cycle_follow_up_carries_last_contact_rhythm_and_note() -> None:
@@ -469,7 +472,7 @@ def test_explain_names_the_evidence_the_rule_and_merge_suggestions() -> None:
                         mail("bob@home.org", [ME], ago(4), name="Bob Smith"),
                         mail(BOB, [ME], ago(3), name="Bob Smith"))
     world.refresh()
-    text = "\n".join(engine.explain(world.store, world.config, BOB, NOW))
+    text = "\n".join(explain(world.store, world.config, BOB, NOW))
     assert BOB in text and "Budget" in text and "[a: inbox]" in text
     assert "default rhythm" in text and "bob@home.org" in text  # suggested, not applied
     assert "bob@home.org" in world.people()
@@ -482,7 +485,7 @@ def test_as_of_ignores_later_interactions() -> None:
     world = World().add(mail(ME, [BOB], ago(100)), mail(ME, [BOB], ago(10)), mail(ME, [ANN], ago(5)))
     world.refresh()
     then = ago(50)
-    found = {s.key: s for s in engine.people(world.store, world.config, then, as_of=True)}
+    found = {s.key: s for s in engine.people(world.store, world.config, then, historical=True)}
     assert set(found) == {BOB}
     last = found[BOB].last_contact
     assert last is not None and last.at == ago(100)

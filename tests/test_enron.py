@@ -106,7 +106,7 @@ def test_relationships_and_last_contact_match_an_independent_computation(corpus:
     config = Config(accounts={user: account})
     pull_account(store, account)
     engine.refresh(store, config, datetime.now(UTC))
-    found = {s.key: s for s in engine.people(store, config, AS_OF, as_of=True)}
+    found = {s.key: s for s in engine.people(store, config, AS_OF, historical=True)}
     expected = _independent(corpus / user, owner)
     relationships = {p for p, (_, out) in expected.items() if out}
     assert {k for k, s in found.items() if s.relationship} == relationships

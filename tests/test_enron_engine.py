@@ -62,7 +62,7 @@ def _messages(mailbox: Path) -> Iterator[email.message.Message]:
         yield email.message_from_bytes(head, policy=email.policy.compat32)
 
 
-def independent(mailbox: Path, owner: str, as_of: datetime) -> dict[str, dict[str, datetime]]:
+def independent(mailbox: Path, owner: str, cutoff: datetime) -> dict[str, dict[str, datetime]]:
     """address -> {"outbound"/"inbound": latest qualifying time} for one mailbox, as of a day."""
     seen: set[str] = set()
     found: dict[str, dict[str, datetime]] = {}
@@ -75,7 +75,7 @@ def independent(mailbox: Path, owner: str, as_of: datetime) -> dict[str, dict[st
             when = parsedate_to_datetime(str(message["Date"])).astimezone(UTC)
         except (TypeError, ValueError):
             continue
-        if not EARLIEST <= when <= as_of:
+        if not EARLIEST <= when <= cutoff:
             continue
         senders = [a for a in (_address(x) for _, x in getaddresses(message.get_all("From", []))) if a]
         entries = [x for _, x in getaddresses(message.get_all("To", []) + message.get_all("Cc", [])) if x.strip()]
@@ -115,17 +115,17 @@ def pull(store: Store, mailbox: Path, user: str, owner: str) -> Config:
 
 
 @pytest.mark.parametrize(("user", "owner"), MAILBOXES)
-@pytest.mark.parametrize("as_of", [datetime(2001, 10, 1, tzinfo=UTC), datetime(2002, 12, 31, 23, 59, 59, tzinfo=UTC)])
+@pytest.mark.parametrize("cutoff", [datetime(2001, 10, 1, tzinfo=UTC), datetime(2002, 12, 31, 23, 59, 59, tzinfo=UTC)])
 def test_relationships_and_last_contacts_match_the_raw_files(
-    corpus: Path, user: str, owner: str, as_of: datetime
+    corpus: Path, user: str, owner: str, cutoff: datetime
 ) -> None:
     store = Store(":memory:")
     config = pull(store, corpus / user, user, owner)
     stats = engine.refresh(store, config, datetime.now(UTC))
     assert stats.full and stats.interactions > 300
     assert stats.implausible >= 0
-    found = {s.key: s for s in engine.people(store, config, as_of, as_of=True)}
-    expected = independent(corpus / user, owner, as_of)
+    found = {s.key: s for s in engine.people(store, config, cutoff, historical=True)}
+    expected = independent(corpus / user, owner, cutoff)
 
     relationships = {p for p, kinds in expected.items() if "outbound" in kinds}
     assert {k for k, s in found.items() if s.relationship} == relationships
@@ -148,7 +148,7 @@ def test_the_cached_standing_equals_the_as_of_computation_at_the_same_time(corpu
     # booked meetings differ, and a mail archive has no meetings).
     engine.recompute(store, config, now)
     cached = engine.people(store, config, now)
-    fresh = engine.people(store, config, now, as_of=True)
+    fresh = engine.people(store, config, now, historical=True)
     assert [(s.key, s.last_contact, s.due, s.remind) for s in cached] == [
         (s.key, s.last_contact, s.due, s.remind) for s in fresh
     ]

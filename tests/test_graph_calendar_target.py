@@ -1,5 +1,5 @@
 """Outlook follow-ups target against the stateful Graph calendar fake, over real loopback HTTP, and driven
-by syncd.reconcile for the user's moves, deletions and crashes."""
+by syncd.plan.reconcile for the user's moves, deletions and crashes."""
 
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ from connectors.microsoft.calendar import KEY_PROP, META_PROP, transaction_id
 from connectors.microsoft.calendar_target import OutlookCalendarTarget
 from connectors.throttle import RateBudget, RetryPolicy, Throttle
 from syncd.config import FollowupsConfig
-from syncd.model import DueFollowup
-from syncd.planner import followup_key
-from syncd.reconcile import ApplyResult, reconcile
+from syncd.engine.standing import DueFollowup
+from syncd.plan.placement import followup_key
+from syncd.plan.reconcile import ApplyResult, reconcile
 from syncd.store import Store
 from tests.fakes.graph_calendar import PRIMARY, GraphCalendarFake
 from tests.fakes.graph_calendar_contract import TOKEN, no_sleep_throttle, settings

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from syncd.errors import ExitCode, StateError
-from syncd.lock import writer_lock
+from syncd.service.lock import writer_lock
 
 ROOT = Path(__file__).resolve().parents[1]
-HOLD = "import sys, time; from pathlib import Path; from syncd.lock import writer_lock\n" \
+HOLD = "import sys, time; from pathlib import Path; from syncd.service.lock import writer_lock\n" \
        "with writer_lock(Path(sys.argv[1]), sys.argv[2]):\n    print('held', flush=True); time.sleep(float(sys.argv[3]))\n"
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from syncd.notify import notify, watchdog_seconds
+from syncd.service.notify import notify, watchdog_seconds
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ from datetime import date, timedelta
 import pytest
 
 from connectors.base import Batch
-from syncd import engine
 from syncd.config import PersonConfig
+from syncd.engine.due import due_followups
 from syncd.errors import UsageError
 from syncd.people import add_reminder, merge, resolve, set_person, unmerge
 from tests.engine_helpers import ME, NOW, World, ago, config, mail
@@ -203,7 +203,7 @@ def test_decisions_survive_a_full_resync_that_deletes_and_re_adds_everything() -
     after = w.people()
     assert after[BOB].every_days == 11 and after[BOB].note == "golf" and set(after[BOB].addresses) == {BOB, BOB_HOME}
     assert after[ANN].ignored and not after[ANN].remind
-    due = engine.due_followups(list(after.values()), w.store, w.config, NOW)
+    due = due_followups(list(after.values()), w.store, w.config, NOW)
     assert any(d.origin == "reminder" and d.cycle == str(rid) for d in due)
     assert [(s.key, s.every_days, s.note, s.ignored) for s in after.values()] == [
         (s.key, s.every_days, s.note, s.ignored) for s in before.values()

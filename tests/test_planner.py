@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from syncd.config import FollowupsConfig
-from syncd.planner import (
+from syncd.plan.placement import (
     Request,
     first_day,
     followup_key,

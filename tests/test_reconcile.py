@@ -13,9 +13,9 @@ import pytest
 from connectors.base import FollowupEvent
 from connectors.local.ics_target import IcsFileTarget
 from syncd.config import FollowupsConfig
-from syncd.model import DueFollowup, Origin
-from syncd.planner import followup_key, slot_start
-from syncd.reconcile import ApplyResult, apply, load_records, plan, reconcile
+from syncd.engine.standing import DueFollowup, Origin
+from syncd.plan.placement import followup_key, slot_start
+from syncd.plan.reconcile import ApplyResult, apply, load_records, plan, reconcile
 from syncd.store import Store
 from tests.memtarget import ForeignEvent, MemTarget, TargetCrash
 

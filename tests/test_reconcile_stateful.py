@@ -23,9 +23,9 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from connectors.base import FollowupEvent
 from syncd.config import FollowupsConfig
-from syncd.model import DueFollowup
-from syncd.planner import followup_key
-from syncd.reconcile import reconcile
+from syncd.engine.standing import DueFollowup
+from syncd.plan.placement import followup_key
+from syncd.plan.reconcile import reconcile
 from syncd.store import Store
 from tests.memtarget import ForeignEvent, MemTarget, TargetCrash
 

@@ -1,7 +1,7 @@
 """The product file's "Definitions", one small test per rule, against the engine's public entry points.
 
 Every test builds interactions in an in-memory store (``Store.apply_batch``), runs ``engine.refresh`` at a
-fixed "now" and asserts on the :class:`syncd.model.PersonStatus` that ``engine.people`` returns.
+fixed "now" and asserts on the :class:`syncd.engine.standing.PersonStatus` that ``engine.people`` returns.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ import pytest
 from connectors.base import Batch, Interaction, Participant
 from syncd import engine
 from syncd.config import parse_config
-from syncd.due import due_followups
+from syncd.engine.due import due_followups
+from syncd.engine.refresh import Persons
+from syncd.engine.standing import PersonStatus
 from syncd.errors import UsageError
-from syncd.model import PersonStatus
 from syncd.people import add_reminder, merge, resolve, set_person, unmerge
 from syncd.store import Store
 
@@ -680,7 +681,7 @@ def _play(world: World, step: tuple[Any, ...], full: bool) -> None:
     store = world.store
 
     def key(address: str) -> str:
-        return engine.Persons(store, world.config).key(address)
+        return Persons(store, world.config).key(address)
 
     if kind == "batch":
         world.add(*step[1])

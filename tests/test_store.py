@@ -11,8 +11,8 @@ import pytest
 
 from connectors.base import Batch, Interaction, Participant
 from syncd.errors import StateError
-from syncd.schema import MIGRATIONS, SCHEMA_VERSION, statements
 from syncd.store import Store
+from syncd.store.schema import MIGRATIONS, SCHEMA_VERSION, statements
 
 
 def mail(provider_id: str, message_id: str | None = None, to: str = "bob@example.org") -> Interaction:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from syncd import cli
-from syncd.service_cli import UNITS, UnitPaths, render_unit
+from syncd.cli.service import UNITS, UnitPaths, render_unit
 
 ANALYZE = shutil.which("systemd-analyze")
 needs_analyze = pytest.mark.skipif(ANALYZE is None, reason="systemd-analyze is not installed")
@@ -91,7 +91,7 @@ def test_both_services_write_where_the_cli_reads(unit: str) -> None:
 
 
 def test_unit_values_escape_specifiers_and_blanks() -> None:
-    from syncd.service_cli import unit_value
+    from syncd.cli.service import unit_value
 
     assert unit_value("/home/a%b/x y") == '"/home/a%%b/x y"'
     assert unit_value("/plain") == "/plain"

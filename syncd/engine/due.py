@@ -1,6 +1,6 @@
 """Which follow-ups are wanted now: relationship cycles, one-off reminders, ended meeting series.
 
-The engine's standing of each person becomes :class:`syncd.model.DueFollowup` objects here; where and
+The engine's standing of each person becomes :class:`syncd.engine.standing.DueFollowup` objects here; where and
 when they land in a calendar is the planner's business.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 from syncd.config import Config
-from syncd.engine import SERIES_LOOKBACK, Persons
-from syncd.model import DueFollowup, PersonStatus
+from syncd.engine.refresh import SERIES_LOOKBACK, Persons
+from syncd.engine.standing import DueFollowup, PersonStatus
 from syncd.store import Store
 
 # A cycle follow-up due this close to a "series ended" one is folded into it.

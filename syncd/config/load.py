@@ -1,128 +1,44 @@
-"""The configuration file: one declarative spec that validates, builds typed settings and the JSON Schema.
+"""Reading the configuration file: one declarative spec validates it and builds the typed settings.
 
 Every problem is collected and reported at once with its key path (``config.toml: accounts.work.provder:
-unknown key (did you mean 'provider'?)``), never one at a time and never as a traceback. The spec (the
-``*_KEYS`` lists) is the only place a key is described: the validator, the JSON Schema and its defaults,
-and the test that checks ``config.example.toml`` all read it (khal's "the spec is the documentation").
+unknown key (did you mean 'provider'?)``), never one at a time and never as a traceback. The spec
+(:mod:`syncd.config.spec`, and each provider's declared keys) is the only place a key is described: the
+validator, the JSON Schema and its defaults, and the test that checks ``config.example.toml`` all read it
+(khal's "the spec is the documentation").
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
-import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping
 from datetime import time, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connectors import PROVIDERS
-from connectors.settings import REQUIRED, Key, expanded_path, format_duration
-from syncd.config_spec import (
+from connectors.settings import REQUIRED, Key, expanded_path
+from syncd.config.settings import (
+    AccountConfig,
+    Config,
+    EngineConfig,
+    FollowupsConfig,
+    PersonConfig,
+    TierConfig,
+    local_timezone,
+)
+from syncd.config.spec import (
     ACCOUNT_KEYS,
     ENGINE_KEYS,
     FOLLOWUP_KEYS,
-    KIND_SCHEMAS,
     PEOPLE_KEYS,
     PROVIDER_KEYS,
     TIER_KEYS,
     TOP_LEVEL,
-    WEEKDAYS,
-    weekday,
 )
 from syncd.errors import ConfigError
-
-# ---- typed settings ------------------------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class AccountConfig:
-    name: str
-    provider: str
-    path: Path | None
-    me: tuple[str, ...]
-    enabled: bool
-    options: Mapping[str, Any]  # the provider's own keys, and `interval`, already converted
-
-
-@dataclasses.dataclass(frozen=True)
-class EngineConfig:
-    max_recipients: int = 20
-    max_attendees: int = 20
-    min_every: timedelta = timedelta(days=14)
-    max_every: timedelta = timedelta(days=180)
-    default_every: timedelta = timedelta(days=90)
-    forget_after: timedelta = timedelta(days=3 * 365)
-    after_series_end: timedelta = timedelta(days=21)
-    meeting_grace: timedelta = timedelta(days=7)
-    blocklist: tuple[str, ...] = ()
-    provider_equivalences: bool = False
-
-
-def local_timezone() -> ZoneInfo:
-    """This machine's IANA zone: $TZ, else the /etc/localtime link, else UTC."""
-    for candidate in (os.environ.get("TZ", "").lstrip(":"), _localtime_link()):
-        if candidate:
-            try:
-                return ZoneInfo(candidate)
-            except (ZoneInfoNotFoundError, ValueError, OSError):  # POSIX rules like "CET-1CEST", folders
-                continue
-    return ZoneInfo("UTC")
-
-
-def _localtime_link() -> str:
-    try:
-        target = os.readlink("/etc/localtime")
-    except OSError:
-        return ""
-    return target.split("zoneinfo/", 1)[1] if "zoneinfo/" in target else ""
-
-
-@dataclasses.dataclass(frozen=True)
-class FollowupsConfig:
-    target: str = "ics"
-    ics_path: Path | None = None
-    calendar_name: str = "Follow-ups"
-    slot: time = time(9, 30)
-    duration: timedelta = timedelta(minutes=15)
-    per_day: int = 3
-    working_days: frozenset[int] = frozenset(range(5))
-    timezone: ZoneInfo = dataclasses.field(default_factory=local_timezone)
-    reminder: timedelta = timedelta(0)
-    title: str = "Reach out to {name}"
-    max_deletes: int = 20
-    horizon: timedelta = timedelta(days=14)
-
-
-@dataclasses.dataclass(frozen=True)
-class TierConfig:
-    name: str
-    remind: bool = True
-    every: timedelta | None = None
-    match: tuple[str, ...] = ()
-
-
-@dataclasses.dataclass(frozen=True)
-class PersonConfig:
-    addresses: tuple[str, ...]
-    name: str | None = None
-    every: timedelta | None = None
-    tier: str | None = None
-    note: str | None = None
-
-
-@dataclasses.dataclass(frozen=True)
-class Config:
-    path: Path | None = None
-    accounts: Mapping[str, AccountConfig] = dataclasses.field(default_factory=dict)
-    engine: EngineConfig = dataclasses.field(default_factory=EngineConfig)
-    followups: FollowupsConfig = dataclasses.field(default_factory=FollowupsConfig)
-    tiers: tuple[TierConfig, ...] = ()
-    people: tuple[PersonConfig, ...] = ()
-
 
 # ---- validation ----------------------------------------------------------------------------------
 
@@ -354,101 +270,3 @@ def load_config(path: Path, check_paths: bool = False) -> Config:
             raise ConfigError([f"{source}: not valid TOML: {message}"]) from None
         raise ConfigError([f"{source}: {where[1]}: not valid TOML: {message[: where.start()]}"]) from None
     return parse_config(data, source, path, check_paths)
-
-
-# ---- schema and starter ----------------------------------------------------------------------------
-
-
-def default_value(key: Key) -> Any:
-    """``key``'s default as a TOML/JSON value, or None when there is none to write (required, or computed)."""
-    def one(value: Any) -> Any:
-        if key.kind is weekday:
-            return WEEKDAYS[value]
-        return format_duration(value) if isinstance(value, timedelta | time) else value
-
-    if key.default is REQUIRED or key.default is None:
-        return None
-    return [one(item) for item in sorted(key.default)] if key.many else one(key.default)
-
-
-def _key_schema(key: Key) -> dict[str, Any]:
-    schema = dict(KIND_SCHEMAS.get(key.kind, {"type": "string"}))
-    if key.many:
-        schema = {"type": "array", "items": schema}
-    if key.choices:
-        schema["enum"] = list(key.choices)
-    if default_value(key) is not None:
-        schema["default"] = default_value(key)
-    schema["description"] = key.doc
-    return schema
-
-
-def _object(keys: list[Key]) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {key.name: _key_schema(key) for key in keys},
-        "required": [key.name for key in keys if key.default is REQUIRED],
-    }
-
-
-def _account_schema() -> dict[str, Any]:
-    """Common keys, then per provider (``if``/``then``) the keys it adds; other keys are refused."""
-    schema = _object(ACCOUNT_KEYS)
-    del schema["additionalProperties"]  # enforced inside each provider's `then`, which knows its keys
-    variants = []
-    for provider, extra in sorted(PROVIDER_KEYS.items()):
-        then = _object(extra)
-        then["properties"] = {key.name: True for key in ACCOUNT_KEYS} | then["properties"]
-        then["required"] = ["path"] if PROVIDERS[provider].reads_path else []
-        chosen = {"required": ["provider"], "properties": {"provider": {"const": provider}}}
-        variants.append({"if": chosen, "then": then})
-    schema["allOf"] = variants
-    return schema
-
-
-def json_schema() -> dict[str, Any]:
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": "syncd configuration",
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {
-            "accounts": {"type": "object", "additionalProperties": _account_schema()},
-            "engine": _object(ENGINE_KEYS),
-            "followups": _object(FOLLOWUP_KEYS),
-            "tiers": {"type": "array", "items": _object(TIER_KEYS)},
-            "people": {"type": "array", "items": _object(PEOPLE_KEYS)},
-        },
-    }
-
-
-STARTER_CONFIG = """\
-# syncd configuration. Every key is documented in config.example.toml;
-# check this file with `syncd config check`.
-
-# One table per mail archive, calendar export or online account:
-# [accounts.archive]
-# provider = "maildir"          # maildir | mbox | ics
-# path = "~/Mail"
-# me = ["you@example.com"]      # your own addresses
-#
-# [accounts.gmail]              # then: syncd auth login gmail
-# provider = "google"
-# client_secret = "~/.config/syncd/google-client.json"
-#
-# [accounts.outlook]            # then: syncd auth login outlook
-# provider = "microsoft"
-# client_id = "<your app registration's client id>"
-
-[followups]
-target = "ics"                  # an .ics file any calendar app imports, or an online account ("gmail")
-# ics_path = "~/followups.ics"
-slot = "09:30"
-per_day = 3
-
-[[tiers]]
-name = "directory"              # kept and findable, never reminded
-remind = false
-match = []
-"""

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from syncd import engine
 from syncd.config import Config
-from syncd.model import Evidence
+from syncd.engine.refresh import people
+from syncd.engine.standing import Evidence
 from syncd.store import Store
 
 
@@ -25,8 +25,8 @@ def _line(store: Store, label: str, evidence: Evidence | None) -> str:
     return f"  {label}: {evidence.at.strftime('%Y-%m-%d %H:%M')} UTC, {evidence.kind}{subject}{_where(store, evidence)}"
 
 
-def explain(store: Store, config: Config, key: str, now: datetime, as_of: bool = False) -> list[str]:
-    statuses = {s.key: s for s in engine.people(store, config, now, as_of=as_of)}
+def explain(store: Store, config: Config, key: str, now: datetime, historical: bool = False) -> list[str]:
+    statuses = {s.key: s for s in people(store, config, now, historical=historical)}
     status = statuses.get(key)
     if status is None:
         return [f"{key}: no qualifying contact (bulk, role address, over the recipient cap, or only cc'd)"]

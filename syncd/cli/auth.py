@@ -118,13 +118,13 @@ def status(click_ctx: click.Context) -> None:
 
 def _needs_login() -> dict[str, str]:
     """Accounts whose last pull ended in "needs login", from the state database (empty when there is none)."""
-    from syncd import job
+    from syncd import pipeline
 
-    path = job.state_dir() / job.DB_NAME
+    path = pipeline.state_dir() / pipeline.DB_NAME
     if not path.exists():
         return {}
     found = {}
-    with job.open_store() as store:
+    with pipeline.open_store() as store:
         for row in store.accounts():
             summary = json.loads(row["last_summary"] or "{}")
             if summary.get("needs_login") and row["last_error"]:

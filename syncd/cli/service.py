@@ -17,8 +17,8 @@ UNITS = ("syncd.service", "syncd-pull.service", "syncd-pull.timer")
 @click.pass_context
 def run(click_ctx: click.Context) -> None:
     """Run as a service: pull each account on its interval, keep follow-ups current (systemd-ready)."""
-    from syncd.daemon import Daemon, setup_logging
     from syncd.paths import find_config_path
+    from syncd.service.daemon import Daemon, setup_logging
 
     ctx = click_ctx.obj
     setup_logging(ctx.verbose)
@@ -30,7 +30,7 @@ def unit_source() -> Path:
     a wheel puts its data files (``share/syncd/systemd`` under the environment's prefix)."""
     from syncd.errors import UsageError
 
-    checkout = Path(__file__).resolve().parents[1] / "systemd"
+    checkout = Path(__file__).resolve().parents[2] / "systemd"
     for candidate in (checkout, Path(sys.prefix) / "share" / "syncd" / "systemd"):
         if (candidate / UNITS[0]).is_file():
             return candidate

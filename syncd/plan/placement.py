@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from connectors.base import FollowupEvent
 from syncd.config import FollowupsConfig
-from syncd.model import DueFollowup
+from syncd.engine.standing import DueFollowup
 
 # Google Calendar event ids must be base32hex (a-v, 0-9), 5..1024 characters. 26 characters are 130 bits
 # of sha256: collisions are not a concern, and the same key serves every target.
@@ -137,7 +137,7 @@ class Want:
 
 
 def resolve(record: Record, present: bool, occasion_wanted: bool) -> str:
-    """What a record means now, given whether its event is listed (the rules: ``syncd.reconcile``)."""
+    """What a record means now, given whether its event is listed (the rules: ``syncd.plan.reconcile``)."""
     state = record.state
     if state == "pending":
         return "active" if present else "unwritten"

@@ -17,7 +17,7 @@ accounts by its Message-ID.
 Full syncs use a generation number per (account, resource): every row a full sync sees is stamped with
 the new generation, and when its last batch commits, rows of that resource with an older generation are
 gone at the provider and are deleted. A full sync killed half-way simply starts over; nothing is lost.
-The tables themselves are defined, version by version, in ``syncd.schema``.
+The tables themselves are defined, version by version, in ``syncd.store.schema``.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from typing import Any
 from connectors.addresses import normalise
 from connectors.base import Batch, Interaction
 from syncd.errors import StateError
-from syncd.schema import MIGRATIONS, SCHEMA_VERSION, statements
+from syncd.store.schema import MIGRATIONS, SCHEMA_VERSION, statements
 
 
 def utc_now_iso() -> str:

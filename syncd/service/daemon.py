@@ -35,12 +35,12 @@ from typing import Protocol
 
 import schedule
 
-from syncd import job
+from syncd import pipeline
 from syncd.config import Config, load_config
 from syncd.errors import ConfigError, StateError, SyncdError
-from syncd.lock import writer_lock
-from syncd.notify import notify, watchdog_seconds
 from syncd.paths import state_dir
+from syncd.service.lock import writer_lock
+from syncd.service.notify import notify, watchdog_seconds
 from syncd.store import Store
 
 log = logging.getLogger("syncd")
@@ -80,7 +80,7 @@ class AccountState:
     pulls: int = 0
 
 
-Runner = Callable[[str], job.JobResult]
+Runner = Callable[[str], pipeline.JobResult]
 
 
 class Daemon:
@@ -131,10 +131,10 @@ class Daemon:
         for name in enabled:
             self._schedule(name)
 
-    def _run_job(self, name: str) -> job.JobResult:
+    def _run_job(self, name: str) -> pipeline.JobResult:
         assert self.store is not None
         try:
-            return job.run_job(self.store, self.config, only=name, progress=self._progress,
+            return pipeline.run_job(self.store, self.config, only=name, progress=self._progress,
                                should_stop=self._should_stop)
         finally:
             # The 64 MiB page cache (store.py) is for big recomputes; an idle service gives it back.
@@ -187,7 +187,7 @@ class Daemon:
             self.busy = False
             self.activity = None
 
-    def _target_outcome(self, result: job.JobResult) -> None:
+    def _target_outcome(self, result: pipeline.JobResult) -> None:
         # The calendar is shared by every account: its failure is reported on its own and retried with
         # the next pull (at the accounts' rhythm, not in a loop), instead of backing off an account.
         if result.target_error and result.target_error != self.target_error:
@@ -342,7 +342,7 @@ class Daemon:
                 if self.stopping:
                     return 0  # stopped while waiting for a `syncd pull` to finish: a clean stop, not a failure
                 raise
-            store = stack.enter_context(job.open_store(directory))
+            store = stack.enter_context(pipeline.open_store(directory))
             self.store = store
             notify("READY=1", f"STATUS=started with {len(self.states)} accounts")
             log.info("started: %d accounts, pid %d", len(self.states), os.getpid())

@@ -1,8 +1,8 @@
 """The relationship engine: persons, last contact, cadence, due — the rules of the product file.
 
-Two stages. ``syncd.contacts`` turns interactions into qualifying contacts (once per interaction, kept
+Two stages. ``syncd.engine.qualifying`` turns interactions into qualifying contacts (once per interaction, kept
 in the ``contacts`` table). This module groups addresses into persons and aggregates their contacts
-(in SQL) into a :class:`syncd.model.PersonStatus`. ``refresh`` is incremental: it derives contacts only
+(in SQL) into a :class:`syncd.engine.standing.PersonStatus`. ``refresh`` is incremental: it derives contacts only
 for new interactions and recomputes only persons they touched, persons whose decisions changed, and
 persons whose standing changes by itself with time (``valid_until``: a booked meeting that has started,
 a relationship turning dormant). ``recompute`` does everything and gives the same result.
@@ -19,9 +19,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from connectors.addresses import normalise, provider_equivalent
-from syncd import cadence, contacts
 from syncd.config import Config
-from syncd.model import DueFollowup, Evidence, PersonStatus
+from syncd.engine import cadence, qualifying
+from syncd.engine.standing import Evidence, PersonStatus
 from syncd.store import Store
 
 DAY = 86400
@@ -52,7 +52,7 @@ class RefreshStats:
         return text
 
     @classmethod
-    def of(cls, full: bool, persons: int, derived: contacts.DeriveStats | None) -> RefreshStats:
+    def of(cls, full: bool, persons: int, derived: qualifying.DeriveStats | None) -> RefreshStats:
         if derived is None:
             return cls(full, 0, persons)
         return cls(
@@ -71,8 +71,8 @@ def owner_addresses(store: Store, config: Config) -> set[str]:
     return {a for a in (normalise(x) for x in owners) if a}
 
 
-def _rules(store: Store, config: Config) -> contacts.Rules:
-    return contacts.Rules(
+def _rules(store: Store, config: Config) -> qualifying.Rules:
+    return qualifying.Rules(
         owners=frozenset(owner_addresses(store, config)),
         max_recipients=config.engine.max_recipients,
         max_attendees=config.engine.max_attendees,
@@ -311,7 +311,7 @@ def _save(store: Store, results: list[Result]) -> None:
 
 def recompute(store: Store, config: Config, now: datetime) -> RefreshStats:
     with store.transaction() as db:
-        _, derived = contacts.derive(db, _rules(store, config), now)
+        _, derived = qualifying.derive(db, _rules(store, config), now)
         db.execute("DELETE FROM pending_interactions")
         db.execute("DELETE FROM touched_addresses")
         db.execute("DELETE FROM person_status")
@@ -330,7 +330,7 @@ def refresh(store: Store, config: Config, now: datetime) -> RefreshStats:
         return recompute(store, config, now)
     with store.transaction() as db:
         pending = [r[0] for r in db.execute("SELECT interaction_id FROM pending_interactions")]
-        touched, derived = contacts.derive(db, _rules(store, config), now, pending) if pending else (set(), None)
+        touched, derived = qualifying.derive(db, _rules(store, config), now, pending) if pending else (set(), None)
         touched.update(r[0] for r in db.execute("SELECT address FROM touched_addresses"))
         expired = [
             r[0]
@@ -393,13 +393,13 @@ def _store_map(store: Store, mapping: dict[str, str]) -> None:
     )
 
 
-def people(store: Store, config: Config, now: datetime, as_of: bool = False) -> list[PersonStatus]:
+def people(store: Store, config: Config, now: datetime, historical: bool = False) -> list[PersonStatus]:
     """Everyone syncd knows, with their standing at ``now``.
 
-    ``as_of=False`` reads the standing ``refresh`` keeps; ``as_of=True`` computes it afresh as if today
+    ``historical=False`` reads the standing ``refresh`` keeps; ``historical=True`` computes it afresh as if today
     were ``now``, ignoring every interaction after it (booked meetings included).
     """
-    if as_of:
+    if historical:
         found = [status for _, status, _ in _compute(store, config, now, None, with_future=False)]
         return sorted((s for s in found if s is not None), key=lambda s: s.key)
     rows = store.db.execute("SELECT data FROM person_status WHERE data != 'null' ORDER BY person")
@@ -434,20 +434,3 @@ def _from_json(data: dict[str, Any]) -> PersonStatus:
     data["next_meeting"] = datetime.fromisoformat(data["next_meeting"]) if data["next_meeting"] else None
     data["addresses"] = tuple(data["addresses"])
     return PersonStatus(**data)
-
-
-# ---- the rest of the public API, where it lives ----------------------------------------------------------
-# Follow-ups and explanations are built in their own modules (``syncd.due``, ``syncd.why``), which read
-# this one; these names let callers find the whole engine API in one place (imported late: no cycle).
-
-
-def due_followups(statuses: list[PersonStatus], store: Store, config: Config, now: datetime) -> list[DueFollowup]:
-    from syncd.due import due_followups as build
-
-    return build(statuses, store, config, now)
-
-
-def explain(store: Store, config: Config, person_key: str, now: datetime, as_of: bool = False) -> list[str]:
-    from syncd.why import explain as build
-
-    return build(store, config, person_key, now, as_of=as_of)

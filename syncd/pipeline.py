@@ -11,12 +11,13 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 from connectors.base import AuthRequired, ConnectorError
-from syncd import engine, reconcile
+from syncd import engine
 from syncd.accounts import open_target
 from syncd.config import Config
-from syncd.due import due_followups
+from syncd.engine.due import due_followups
 from syncd.errors import SyncdError, UsageError
 from syncd.paths import state_dir
+from syncd.plan import reconcile
 from syncd.pull import AccountSummary, Progress, ShouldStop, pull_all
 from syncd.store import Store
 
@@ -27,9 +28,9 @@ def open_store(directory: Path | None = None) -> Store:
     return Store((directory or state_dir()) / DB_NAME)
 
 
-def refreshed_now(store: Store, config: Config, as_of: str | None) -> tuple[datetime, bool]:
+def refreshed_now(store: Store, config: Config, as_of: date | None) -> tuple[datetime, bool]:
     """A command's "now" and whether it is historical; the engine is brought up to date unless it is."""
-    now, historical = resolve_now(parse_day(as_of) if as_of else None)
+    now, historical = resolve_now(as_of)
     if not historical:
         engine.refresh(store, config, now)
     return now, historical
@@ -77,7 +78,7 @@ def run_job(
         return JobResult(pulls, None, None)  # stopping: recompute and reconcile on the next run
     now, historical = resolve_now(as_of)
     stats = engine.refresh(store, config, datetime.now(UTC))
-    statuses = engine.people(store, config, now, as_of=historical)
+    statuses = engine.people(store, config, now, historical=historical)
     due = due_followups(statuses, store, config, now)
     try:
         target = open_target(config)
@@ -86,11 +87,3 @@ def run_job(
         needs_login = isinstance(exc, AuthRequired)
         return JobResult(pulls, stats, None, target_error=str(exc), target_needs_login=needs_login)
     return JobResult(pulls, stats, result)
-
-
-def parse_day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise UsageError(f"'{text}' is not a date like 2001-10-01") from None
-

@@ -31,8 +31,8 @@ from typing import Literal
 
 from connectors.base import CalendarTarget, FollowupEvent
 from syncd.config import FollowupsConfig
-from syncd.model import DueFollowup
-from syncd.planner import (
+from syncd.engine.standing import DueFollowup
+from syncd.plan.placement import (
     Record,
     Request,
     Want,

@@ -1,0 +1,83 @@
+"""The user's decisions: ``syncd set``, ``merge``, ``unmerge`` and ``remind``."""
+
+from __future__ import annotations
+
+import click
+
+from syncd.cli.context import Context, parse_day, pass_context
+from syncd.errors import UsageError
+
+
+@click.command(name="set")
+@click.argument("person")
+@click.option("--every", help="Keep in touch this often, e.g. 30d or 6w.")
+@click.option("--tier", help="Put the person in this tier.")
+@click.option("--note", help="A note shown in their follow-ups (their preferences).")
+@click.option("--ignore/--unignore", default=None, help="Never remind about this person (or undo).")
+@pass_context
+def set_(ctx: Context, person: str, every: str | None, tier: str | None, note: str | None, ignore: bool | None) -> None:
+    """Set PERSON's cadence, tier, note, or ignore them."""
+    from connectors.settings import parse_duration
+    from syncd import pipeline
+    from syncd.people import resolve, set_person
+
+    config = ctx.config()
+    if tier is not None and tier not in {t.name for t in config.tiers}:
+        raise UsageError(f"no tier named '{tier}' in the configuration")
+    try:
+        every_td = parse_duration(every) if every else None
+    except ValueError as exc:
+        raise UsageError(f"--every: {exc}") from None
+    with pipeline.open_store() as store:
+        key = resolve(store, config, person)
+        set_person(store, key, every=every_td, tier=tier, note=note, ignore=ignore)
+    click.echo(f"{key}: updated")
+
+
+@click.command()
+@click.argument("a")
+@click.argument("b")
+@pass_context
+def merge(ctx: Context, a: str, b: str) -> None:
+    """Merge person B into person A (one person, several addresses)."""
+    from syncd import pipeline
+    from syncd.people import merge as merge_people
+    from syncd.people import resolve
+
+    config = ctx.config()
+    with pipeline.open_store() as store:
+        key_a, key_b = resolve(store, config, a), resolve(store, config, b)
+        merge_people(store, key_a, key_b)
+    click.echo(f"merged {key_b} into {key_a}")
+
+
+@click.command()
+@click.argument("address")
+@pass_context
+def unmerge(ctx: Context, address: str) -> None:
+    """Split ADDRESS off the person it was merged into."""
+    from syncd import pipeline
+    from syncd.people import unmerge as unmerge_address
+
+    ctx.config()
+    with pipeline.open_store() as store:
+        unmerge_address(store, address)
+    click.echo(f"{address}: now a person of its own")
+
+
+@click.command()
+@click.argument("person")
+@click.option("--on", "on", required=True, metavar="DATE", help="The day of the follow-up (YYYY-MM-DD).")
+@click.option("--note", help="What it is about.")
+@pass_context
+def remind(ctx: Context, person: str, on: str, note: str | None) -> None:
+    """A one-off follow-up with PERSON on DATE (e.g. after a project ends)."""
+    from syncd import pipeline
+    from syncd.people import add_reminder, resolve
+
+    config = ctx.config()
+    day = parse_day(on)
+    with pipeline.open_store() as store:
+        key = resolve(store, config, person)
+        add_reminder(store, key, day, note)
+    click.echo(f"{key}: follow-up on {day.isoformat()}; the next pull puts it in the calendar")

@@ -1,0 +1,68 @@
+"""The command line: the ``syncd`` group, its commands, and the single error boundary.
+
+``main`` is the single error boundary: every domain error becomes one sentence on stderr and a
+documented exit code (see ``syncd.errors.ExitCode`` and the README); ``--traceback`` shows the rest.
+Each command lives in its own module and imports what it needs when it runs, so ``syncd --help``
+stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from syncd.cli import auth, decisions, people, pull, service, setup, status
+from syncd.cli.context import Context
+from syncd.errors import ExitCode, SyncdError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", type=click.Path(path_type=Path), help="Configuration file to use.")
+@click.option("-v", "--verbose", count=True, help="Say more (repeat for even more).")
+@click.option("--traceback", is_flag=True, help="Show the full traceback of an error (for developers).")
+@click.version_option(package_name="syncd")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None, verbose: int, traceback: bool) -> None:
+    """syncd keeps relationships from going cold: it reads whom you wrote to and met, and puts
+    "reach out to X" follow-ups into your calendar when each relationship is due."""
+    ctx.obj = Context(config_path, verbose)
+
+
+for command in (
+    setup.init, setup.config_group, setup.sample,
+    pull.pull, status.status, people.people, people.why, pull.plan,
+    decisions.set_, decisions.merge, decisions.unmerge, decisions.remind,
+    auth.auth, service.run, service.install_units,
+):
+    cli.add_command(command)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    show_traceback = "--traceback" in args
+    try:
+        cli.main(args=args, prog_name="syncd", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("syncd: interrupted", err=True)
+        sys.exit(ExitCode.INTERRUPTED)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(ExitCode.USAGE)
+    except SyncdError as exc:
+        if show_traceback:
+            raise
+        for line in str(exc).splitlines() or [type(exc).__name__]:
+            click.echo(f"syncd: {line}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("syncd: interrupted; what was committed is kept, the next pull resumes", err=True)
+        sys.exit(ExitCode.INTERRUPTED)
+    except Exception as exc:  # the boundary: anything unexpected is still one sentence
+        if show_traceback:
+            raise
+        click.echo(f"syncd: internal error: {type(exc).__name__}: {exc} (run with --traceback for details)", err=True)
+        sys.exit(ExitCode.INTERNAL)

@@ -1,0 +1,1 @@
+"""``syncd run``: the long-running service, its state lock, and how it talks to systemd."""
