@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                 message_id=f"new{n}@bench")
             for n in range(100)
         ]
-        store.apply_batch("bench", Batch("x", "c", new))
+        store.synced.apply_batch("bench", Batch("x", "c", new))
         started = time.perf_counter()
         incremental = engine.refresh(store, config, NOW)
         incremental_seconds = time.perf_counter() - started

@@ -81,11 +81,11 @@ def run(messages: int = 100_000, quota: float = 300_000, latency: float = 0.05, 
         throttle = Throttle(RateBudget(quota * (1 - MARGIN), 60), RetryPolicy(base=0.05, cap=2.0, jitter=0.05))
         with tempfile.TemporaryDirectory() as tmp:
             store = Store(Path(tmp) / "state.sqlite3")
-            store.ensure_account("g", "google")
+            store.accounts.ensure("g", "google")
 
             class Known:
                 def known_ids(self, resource: str) -> set[str]:
-                    return store.known_ids("g", resource)
+                    return store.synced.known_ids("g", resource)
 
             source = GmailSource("g", world.settings, world.slot, throttle=throttle)
             missing = set(recent)
@@ -93,8 +93,8 @@ def run(messages: int = 100_000, quota: float = 300_000, latency: float = 0.05, 
             started = time.monotonic()
             assert throttle.budget is not None
             at_minute: float | None = None
-            for batch in source.pull(store.cursors("g"), Known()):
-                store.apply_batch("g", batch)
+            for batch in source.pull(store.synced.cursors("g"), Known()):
+                store.synced.apply_batch("g", batch)
                 if at_minute is None and time.monotonic() - started >= 60:
                     at_minute = throttle.budget.spent_total
                 if missing:
@@ -102,12 +102,12 @@ def run(messages: int = 100_000, quota: float = 300_000, latency: float = 0.05, 
                     if not missing:
                         recent_seconds = time.monotonic() - started
             seconds = time.monotonic() - started
-            stored = len(store.known_ids("g", "gmail"))
+            stored = len(store.synced.known_ids("g", "gmail"))
             units = throttle.budget.spent_total
             before = len(world.server.log)
             again = GmailSource("g", world.settings, world.slot, throttle=throttle)
-            for batch in again.pull(store.cursors("g"), Known()):
-                store.apply_batch("g", batch)
+            for batch in again.pull(store.synced.cursors("g"), Known()):
+                store.synced.apply_batch("g", batch)
             idle_requests = len(world.server.log) - before
             store.close()
         minimum = (math.ceil(units / quota) - 1) * 60.0

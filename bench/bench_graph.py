@@ -67,14 +67,14 @@ def _serve(pipe: Connection, messages: int, latency: float) -> None:
 
 
 def _pull(source: OutlookMailSource, store: Store | None) -> tuple[int, int, float]:
-    cursors = store.cursors("bench") if store is not None else _cursors
+    cursors = store.synced.cursors("bench") if store is not None else _cursors
     started = time.perf_counter()
     items = batches = 0
     for batch in source.pull(cursors, _NoKnown()):
         batches += 1
         items += len(batch.interactions)
         if store is not None:
-            store.apply_batch("bench", batch)
+            store.synced.apply_batch("bench", batch)
         elif batch.cursor is not None:
             _cursors[batch.resource] = batch.cursor
     return items, batches, time.perf_counter() - started
@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         store = None if args.no_store else Store(str(Path(tmp) / "bench.db"))
         if store is not None:
-            store.ensure_account("bench", "microsoft")
+            store.accounts.ensure("bench", "microsoft")
         source = OutlookMailSource("bench", settings, None, token=lambda force: TOKEN)
         items, batches, seconds = _pull(source, store)
         ours.send("count")

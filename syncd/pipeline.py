@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, date, datetime, time
-from pathlib import Path
 
 from connectors.base import AuthRequired, ConnectorError
 from syncd import engine
@@ -16,16 +15,9 @@ from syncd.accounts import open_target
 from syncd.config import Config
 from syncd.engine.due import due_followups
 from syncd.errors import SyncdError, UsageError
-from syncd.paths import state_dir
 from syncd.plan import reconcile
 from syncd.pull import AccountSummary, Progress, ShouldStop, pull_all
 from syncd.store import Store
-
-DB_NAME = "syncd.sqlite3"
-
-
-def open_store(directory: Path | None = None) -> Store:
-    return Store((directory or state_dir()) / DB_NAME)
 
 
 def refreshed_now(store: Store, config: Config, as_of: date | None) -> tuple[datetime, bool]:

@@ -86,7 +86,7 @@ class _KnownIds:
         self.account = account
 
     def known_ids(self, resource: str) -> set[str]:
-        return self.store.known_ids(self.account, resource)
+        return self.store.synced.known_ids(self.account, resource)
 
 
 def pull_account(
@@ -94,25 +94,25 @@ def pull_account(
 ) -> AccountSummary:
     summary = AccountSummary(account.name)
     started = time.monotonic()
-    store.ensure_account(account.name, account.provider)
-    store.record_pull(account.name, started=utc_now_iso())
+    store.accounts.ensure(account.name, account.provider)
+    store.accounts.record_pull(account.name, started=utc_now_iso())
     try:
         source = open_source(account)
         resyncs: Counter[str] = Counter()
-        reported = store.owner_addresses(account.name)
+        reported = store.accounts.owner_addresses(account.name)
         while True:
             try:
                 expected: int | None = None
-                for batch in source.pull(store.cursors(account.name), _KnownIds(store, account.name)):
+                for batch in source.pull(store.synced.cursors(account.name), _KnownIds(store, account.name)):
                     expected = batch.expected if batch.expected is not None else expected
-                    summary.add(batch, store.apply_batch(account.name, batch))
+                    summary.add(batch, store.synced.apply_batch(account.name, batch))
                     if batch.owner_addresses and provider_of(account).needs_secret:
                         # The provider's profile and aliases: facts, kept whatever `me` says, never "guessed",
                         # and only ever added to (mail sent from a former alias was still yours).
                         merged = list(dict.fromkeys([*reported, *batch.owner_addresses]))
                         if merged != reported:
                             reported = merged
-                            store.set_owner_addresses(account.name, reported)
+                            store.accounts.set_owner_addresses(account.name, reported)
                     elif batch.owner_addresses and not account.me:
                         _note_owner_guess(store, account.name, batch.owner_addresses, summary)
                     if progress is not None:
@@ -125,7 +125,7 @@ def pull_account(
                 resyncs[expired.resource] += 1
                 if resyncs[expired.resource] > MAX_RESYNCS:
                     raise ConnectorError(f"{expired.resource}: cursor keeps expiring; giving up for now") from None
-                store.reset_cursor(account.name, expired.resource)
+                store.synced.reset_cursor(account.name, expired.resource)
                 summary.resynced.append(expired.resource)
     except AuthRequired as exc:
         summary.error = str(exc)
@@ -139,19 +139,19 @@ def pull_account(
             summary.error = f"cannot read {exc.filename or account.path}: {exc.strerror or exc}"
     summary.seconds = time.monotonic() - started
     if summary.error is None and not summary.stopped:
-        store.record_pull(account.name, success=utc_now_iso(), summary=summary.as_json())
+        store.accounts.record_pull(account.name, success=utc_now_iso(), summary=summary.as_json())
     elif summary.stopped:
         # Not a complete pull: the last success stays where it was, so the next start catches up.
-        store.record_pull(account.name, summary=summary.as_json())
+        store.accounts.record_pull(account.name, summary=summary.as_json())
     else:
-        store.record_pull(account.name, error=summary.error, summary=summary.as_json())
+        store.accounts.record_pull(account.name, error=summary.error, summary=summary.as_json())
     return summary
 
 
 def _note_owner_guess(store: Store, account: str, addresses: list[str], summary: AccountSummary) -> None:
     if addresses != summary.owner_guess:
         summary.owner_guess = list(addresses)
-        store.set_owner_addresses(account, addresses)
+        store.accounts.set_owner_addresses(account, addresses)
 
 
 def pull_all(

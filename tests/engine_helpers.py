@@ -12,7 +12,7 @@ from typing import Any
 from connectors.base import Batch, Interaction, Participant, Response
 from syncd import engine
 from syncd.config import AccountConfig, Config, EngineConfig, PersonConfig, TierConfig
-from syncd.engine.standing import PersonStatus
+from syncd.engine.status import PersonStatus
 from syncd.store import Store
 
 ME = "me@example.com"
@@ -88,8 +88,8 @@ class World:
 
     def __init__(self, cfg: Config | None = None, owners: Sequence[str] = (ME,)) -> None:
         self.store = Store(":memory:")
-        self.store.ensure_account("a", "maildir")
-        self.store.set_owner_addresses("a", owners)
+        self.store.accounts.ensure("a", "maildir")
+        self.store.accounts.set_owner_addresses("a", owners)
         self.config = cfg or config()
 
     def with_config(self, **changes: Any) -> World:
@@ -97,7 +97,7 @@ class World:
         return self
 
     def add(self, *items: Interaction, resource: str = "inbox", full: bool = False) -> World:
-        self.store.apply_batch("a", Batch(resource, "c", list(items), full=full, complete=full))
+        self.store.synced.apply_batch("a", Batch(resource, "c", list(items), full=full, complete=full))
         return self
 
     def refresh(self, now: datetime = NOW) -> engine.RefreshStats:

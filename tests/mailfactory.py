@@ -85,16 +85,16 @@ class Harness:
         self.source = source
         self.account = account
         self.store = Store(":memory:")
-        self.store.ensure_account(account, source.provider)
+        self.store.accounts.ensure(account, source.provider)
 
     def known_ids(self, resource: str) -> set[str]:
-        return self.store.known_ids(self.account, resource)
+        return self.store.synced.known_ids(self.account, resource)
 
     def pull(self, limit: int | None = None) -> list[Batch]:
         """Pull and commit every batch; ``limit`` stops after that many, like a pull killed mid-way."""
         batches: list[Batch] = []
-        for batch in self.source.pull(self.store.cursors(self.account), self):
-            self.store.apply_batch(self.account, batch)
+        for batch in self.source.pull(self.store.synced.cursors(self.account), self):
+            self.store.synced.apply_batch(self.account, batch)
             batches.append(batch)
             if limit is not None and len(batches) >= limit:
                 break

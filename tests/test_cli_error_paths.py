@@ -205,9 +205,9 @@ def test_a_stop_request_ends_after_a_whole_batch_and_skips_the_next_account(tmp_
     assert [s.account for s in summaries] == ["a"]  # "b" was not started
     (first,) = summaries
     assert first.stopped and first.error is None and seen == [("a", 3, None)]
-    rows = {row["name"]: row for row in store.accounts()}
-    assert rows["a"]["last_success"] is None  # an interrupted pull is not a success: the next one catches up
-    assert json.loads(rows["a"]["last_summary"])["seen"] == 3
+    records = {record.name: record for record in store.accounts.records()}
+    assert records["a"].last_success is None  # an interrupted pull is not a success: the next one catches up
+    assert records["a"].summary["seen"] == 3
     assert store.count("interactions") == 3  # the whole batch is committed, nothing lost
     again = pull.pull_all(store, config)
     assert [(s.account, s.stopped, s.error) for s in again] == [("a", False, None), ("b", False, None)]
@@ -222,8 +222,8 @@ def test_a_local_path_the_system_cannot_open_is_named(tmp_path: Path, monkeypatc
     summary = pull.pull_account(store, AccountConfig("archive", "maildir", path, (), True, {}))
     assert summary.error == f"cannot read {path}: File name too long"
     assert not summary.needs_login
-    (row,) = store.accounts()
-    assert row["last_error"] == summary.error and row["last_success"] is None
+    (record,) = store.accounts.records()
+    assert record.last_error == summary.error and record.last_success is None
 
 
 def test_a_backfill_that_ends_within_a_pull_no_longer_reports_partial_coverage(

@@ -74,15 +74,15 @@ def source(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Source]:
 
 
 def _pull_into(store: Store, source: Source) -> list[Batch]:
-    batches = list(source.pull(store.cursors("acct"), _Known(store)))
+    batches = list(source.pull(store.synced.cursors("acct"), _Known(store)))
     for batch in batches:
-        store.apply_batch("acct", batch)
+        store.synced.apply_batch("acct", batch)
     return batches
 
 
 def test_source_yields_well_formed_batches(source: Source) -> None:
     store = Store(":memory:")
-    store.ensure_account("acct", source.provider)
+    store.accounts.ensure("acct", source.provider)
     batches = _pull_into(store, source)
     items = [item for batch in batches for item in batch.interactions]
     assert items, "the sample has interactions for every source"
@@ -102,7 +102,7 @@ def test_source_yields_well_formed_batches(source: Source) -> None:
 
 def test_source_resumes_from_its_cursor_without_new_rows(source: Source) -> None:
     store = Store(":memory:")
-    store.ensure_account("acct", source.provider)
+    store.accounts.ensure("acct", source.provider)
     _pull_into(store, source)
     before = store.count("sightings")
     again = _pull_into(store, source)

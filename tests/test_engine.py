@@ -14,9 +14,9 @@ from connectors.base import Batch, Interaction, Participant
 from syncd import engine
 from syncd.config import parse_config
 from syncd.engine.due import due_followups
-from syncd.engine.standing import PersonStatus
+from syncd.engine.lookup import resolve
+from syncd.engine.status import PersonStatus
 from syncd.errors import UsageError
-from syncd.people import add_reminder, merge, resolve, set_person, unmerge
 from syncd.store import Store
 
 ME = "me@example.com"
@@ -49,12 +49,12 @@ def meeting(attendees: list[tuple[str, str]], when: datetime, organizer: str = M
 class World:
     def __init__(self, **config: Any) -> None:
         self.store = Store(":memory:")
-        self.store.ensure_account("a", "maildir")
-        self.store.set_owner_addresses("a", [ME])
+        self.store.accounts.ensure("a", "maildir")
+        self.store.accounts.set_owner_addresses("a", [ME])
         self.config = parse_config(config)
 
     def add(self, *items: Interaction) -> World:
-        self.store.apply_batch("a", Batch("r", "c", list(items)))
+        self.store.synced.apply_batch("a", Batch("r", "c", list(items)))
         return self
 
     def people(self, now: datetime = NOW) -> dict[str, PersonStatus]:
@@ -163,12 +163,12 @@ def test_implausible_dates_are_not_contacts_and_are_counted() -> None:
 
 def test_last_contact_over_all_addresses_of_a_merged_person() -> None:
     world = World().add(mail(ME, ["bob@work.example"], days_ago(40)), mail(ME, ["bob@home.example"], days_ago(4)))
-    merge(world.store, "bob@work.example", "bob@home.example")
+    world.store.decisions.merge("bob@work.example", "bob@home.example")
     bob = world.people()["bob@work.example"]
     assert bob.addresses == ("bob@home.example", "bob@work.example")
     assert bob.last_contact and bob.last_contact.at == days_ago(4).replace(microsecond=0)
     assert "bob@home.example" not in world.people()
-    unmerge(world.store, "bob@home.example")
+    world.store.decisions.unmerge("bob@home.example")
     assert {"bob@work.example", "bob@home.example"} <= set(world.people())
 
 
@@ -214,7 +214,7 @@ def test_cadence_precedence_person_then_tier_then_learned() -> None:
     world = contacts_every(World(tiers=[{"name": "inner", "every": "21d", "match": ["x.org"]}]), "eve@x.org", 20, 5)
     eve = world.person("eve@x.org")
     assert (eve.tier, eve.every_days, eve.cadence_rule) == ("inner", 21, "tier 'inner'")
-    set_person(world.store, "eve@x.org", every=timedelta(days=45))
+    world.store.decisions.set_person("eve@x.org", every=timedelta(days=45))
     eve = world.person("eve@x.org")
     assert eve.every_days == 45 and eve.cadence_rule.startswith("per-person")
 
@@ -236,9 +236,9 @@ def test_directory_tier_is_listed_never_reminded() -> None:
 
 def test_ignored_people_are_not_reminded() -> None:
     world = World().add(mail(ME, ["gus@x.org"], days_ago(200)))
-    set_person(world.store, "gus@x.org", ignore=True)
+    world.store.decisions.set_person("gus@x.org", ignore=True)
     assert not world.person("gus@x.org").remind
-    set_person(world.store, "gus@x.org", ignore=False)
+    world.store.decisions.set_person("gus@x.org", ignore=False)
     assert world.person("gus@x.org").remind
 
 
@@ -262,7 +262,7 @@ def test_dormant_after_forget_after() -> None:
 
 def test_user_added_person_is_a_relationship() -> None:
     world = World().add(mail("kay@x.org", [ME], days_ago(10)))
-    set_person(world.store, "kay@x.org", every=timedelta(days=30))
+    world.store.decisions.set_person("kay@x.org", every=timedelta(days=30))
     kay = world.person("kay@x.org")
     assert kay.relationship and kay.remind and kay.due == (days_ago(10) + timedelta(days=30)).date()
 
@@ -273,7 +273,7 @@ def test_user_added_person_is_a_relationship() -> None:
 def test_one_off_reminder_and_series_ended() -> None:
     world = World().add(*[meeting([("lea@x.org", "accepted")], days_ago(10 + 7 * i), series="proj") for i in range(6)])
     world.add(*[meeting([("max@x.org", "accepted")], days_ago(10 - 7 * i), series="ongoing") for i in range(6)])
-    add_reminder(world.store, "max@x.org", date(2026, 3, 5), "intro")
+    world.store.decisions.add_reminder("max@x.org", date(2026, 3, 5), "intro")
     statuses = list(world.people().values())
     due = {(d.person, d.origin): d for d in due_followups(statuses, world.store, world.config, NOW)}
     assert due[("lea@x.org", "series")].due == (days_ago(10) + timedelta(days=21)).date()
@@ -286,8 +286,8 @@ def test_one_off_reminder_and_series_ended() -> None:
 
 def test_decisions_survive_a_full_resync() -> None:
     world = World().add(mail(ME, ["nia@x.org"], days_ago(5)))
-    set_person(world.store, "nia@x.org", every=timedelta(days=7), note="coffee")
-    world.store.apply_batch("a", Batch("r", "c2", [], full=True, complete=True))
+    world.store.decisions.set_person("nia@x.org", every=timedelta(days=7), note="coffee")
+    world.store.synced.apply_batch("a", Batch("r", "c2", [], full=True, complete=True))
     assert world.store.count("interactions") == 0
     gone = world.person("nia@x.org")  # kept: the user decided about her
     assert gone.last_contact is None and gone.every_days == 7 and gone.reason == "no qualifying contact yet"
@@ -324,13 +324,13 @@ def test_incremental_refresh_equals_a_full_recompute(seed: int) -> None:
         elif choice < 0.75:
             world.add(meeting([(who, "accepted")], NOW + timedelta(days=rng.randrange(-200, 30))))
         elif choice < 0.85:
-            set_person(world.store, who, every=timedelta(days=rng.choice([7, 30, 90])))
+            world.store.decisions.set_person(who, every=timedelta(days=rng.choice([7, 30, 90])))
         elif choice < 0.95:
             other = rng.choice(people)
             if other != who and resolve_safe(world, who) and resolve_safe(world, other):
-                merge(world.store, who, other)
+                world.store.decisions.merge(who, other)
         else:
-            world.store.apply_batch("a", Batch("r", "c", [], full=True, complete=True))
+            world.store.synced.apply_batch("a", Batch("r", "c", [], full=True, complete=True))
         later = NOW + timedelta(days=step)
         engine.refresh(world.store, world.config, later)
         incremental = {s.key: s for s in engine.people(world.store, world.config, later)}

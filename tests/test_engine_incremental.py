@@ -22,7 +22,6 @@ from connectors.base import Batch, Interaction
 from syncd import engine
 from syncd.config import PersonConfig, TierConfig
 from syncd.errors import UsageError
-from syncd.people import add_reminder, merge, set_person, unmerge
 from tests.engine_helpers import ME, NOW, World, config, mail, meeting
 
 ADDRESSES = [
@@ -48,14 +47,16 @@ class Twins:
 
     def both(self, action: str, *args: object, **kwargs: object) -> None:
         for world in (self.inc, self.ref):
-            operation = {"merge": merge, "unmerge": unmerge, "set": set_person, "remind": add_reminder}[action]
-            operation(world.store, *args, **kwargs)  # type: ignore[operator]
+            decisions = world.store.decisions
+            operation = {"merge": decisions.merge, "unmerge": decisions.unmerge, "set": decisions.set_person,
+                         "remind": decisions.add_reminder}[action]
+            operation(*args, **kwargs)  # type: ignore[operator]
 
     def batch(self, resource: str, items: list[Interaction], deleted: Sequence[str] = (), full: bool = False) -> None:
         for world in (self.inc, self.ref):
             # Interaction objects are mutable: each store gets its own copy.
             copies = [dataclasses.replace(item, participants=list(item.participants)) for item in items]
-            world.store.apply_batch("a", Batch(resource, "c", copies, list(deleted), full=full, complete=full))
+            world.store.synced.apply_batch("a", Batch(resource, "c", copies, list(deleted), full=full, complete=full))
 
     def interaction(self, resource: str, pid: str | None = None) -> Interaction:
         rng = self.rng
@@ -173,7 +174,7 @@ def test_a_config_change_forces_a_full_recompute() -> None:
 def test_new_owner_address_forces_a_full_recompute() -> None:
     world = World().add(mail("alias@example.com", ["ann@x.org"], NOW - timedelta(days=3)))
     assert world.people() == {}
-    world.store.set_owner_addresses("a", [ME, "alias@example.com"])
+    world.store.accounts.set_owner_addresses("a", [ME, "alias@example.com"])
     stats = world.refresh()
     assert stats.full and set(world.people()) == {"ann@x.org"}
 
@@ -219,7 +220,7 @@ def test_an_address_merged_out_of_an_equivalence_group_leaves_it() -> None:
     world.add(mail(ME, ["john.doe@gmail.com"], NOW - timedelta(days=9)),
               mail(ME, ["johndoe@googlemail.com"], NOW - timedelta(days=3)), mail(ME, ["bob@x.org"], NOW))
     assert world.people()["johndoe@gmail.com"].contact_days == 2
-    merge(world.store, "bob@x.org", "john.doe@gmail.com")
+    world.store.decisions.merge("bob@x.org", "john.doe@gmail.com")
     found = world.people()
     assert found["johndoe@gmail.com"].addresses == ("johndoe@gmail.com", "johndoe@googlemail.com")
     assert found["bob@x.org"].addresses == ("bob@x.org", "john.doe@gmail.com")

@@ -11,7 +11,6 @@ from syncd.config import PersonConfig, TierConfig
 from syncd.engine.due import due_followups
 from syncd.engine.refresh import owner_addresses
 from syncd.engine.why import explain
-from syncd.people import add_reminder, merge, set_person
 from tests.engine_helpers import ME, NOW, World, ago, config, mail, meeting
 
 BOB = "bob@x.org"
@@ -254,7 +253,7 @@ def test_the_same_message_in_two_folders_is_one_contact() -> None:
 
 def test_user_merge_combines_last_contact_and_reciprocity() -> None:
     world = World().add(mail(ME, ["bob@home.org"], ago(50)), mail(BOB, [ME], ago(5)))
-    merge(world.store, BOB, "bob@home.org")
+    world.store.decisions.merge(BOB, "bob@home.org")
     found = world.people()
     assert "bob@home.org" not in found
     bob = found[BOB]
@@ -293,14 +292,14 @@ def test_display_name_is_the_most_common_one() -> None:
 
 def test_user_settings_make_a_relationship() -> None:
     world = World().add(mail(ANN, [ME], ago(3)))
-    set_person(world.store, ANN, every=timedelta(days=30))
+    world.store.decisions.set_person(ANN, every=timedelta(days=30))
     ann = world.person(ANN)
     assert ann.relationship and ann.remind and ann.due == (ago(3) + timedelta(days=30)).date()
 
 
 def test_a_note_alone_does_not_make_a_relationship() -> None:
     world = World().add(mail(ANN, [ME], ago(3)))
-    set_person(world.store, ANN, note="met at a conference")
+    world.store.decisions.set_person(ANN, note="met at a conference")
     ann = world.person(ANN)
     assert not ann.relationship and ann.note == "met at a conference"
 
@@ -353,14 +352,14 @@ def test_tier_beats_learned_rhythm_and_first_matching_tier_wins() -> None:
 
 def test_tier_set_by_the_user_beats_matching() -> None:
     world = World(config(tiers=TIERS)).add(mail(ME, [BOB], ago(1)))
-    set_person(world.store, BOB, tier="inner")
+    world.store.decisions.set_person(BOB, tier="inner")
     bob = world.person(BOB)
     assert bob.tier == "inner" and bob.every_days == 21
 
 
 def test_per_person_setting_beats_the_tier() -> None:
     world = World(config(tiers=TIERS)).add(mail(ME, [BOB], ago(1)))
-    set_person(world.store, BOB, every=timedelta(days=7))
+    world.store.decisions.set_person(BOB, every=timedelta(days=7))
     assert world.person(BOB).every_days == 7
 
 
@@ -368,7 +367,7 @@ def test_config_person_every_beats_tier_and_user_setting_beats_config() -> None:
     cfg = config(tiers=TIERS, people=(PersonConfig((BOB,), None, timedelta(days=33), None, None),))
     world = World(cfg).add(mail(ME, [BOB], ago(1)))
     assert world.person(BOB).every_days == 33
-    set_person(world.store, BOB, every=timedelta(days=8))
+    world.store.decisions.set_person(BOB, every=timedelta(days=8))
     assert world.person(BOB).every_days == 8
 
 
@@ -382,10 +381,10 @@ def test_directory_tier_is_listed_never_reminded() -> None:
 
 def test_ignored_is_not_reminded() -> None:
     world = World().add(mail(ME, [BOB], ago(200)))
-    set_person(world.store, BOB, ignore=True)
+    world.store.decisions.set_person(BOB, ignore=True)
     bob = world.person(BOB)
     assert bob.ignored and not bob.remind and bob.reason.startswith("ignored")
-    set_person(world.store, BOB, ignore=False)
+    world.store.decisions.set_person(BOB, ignore=False)
     assert world.person(BOB).remind
 
 
@@ -427,7 +426,7 @@ def _due(world: World, now: datetime = NOW) -> dict[tuple[str, str], engine.DueF
 
 def test_cycle_follow_up_carries_last_contact_rhythm_and_note() -> None:
     world = World().add(mail(ME, [BOB], ago(100), subject="Contract"))
-    set_person(world.store, BOB, note="prefers phone")
+    world.store.decisions.set_person(BOB, note="prefers phone")
     item = _due(world)[(BOB, "cycle")]
     assert item.due == (ago(100) + timedelta(days=90)).date()
     assert item.cycle == ago(100).isoformat() and item.every_days == 90
@@ -441,7 +440,7 @@ def test_no_cycle_follow_up_without_remind() -> None:
 
 def test_one_off_reminder() -> None:
     world = World().add(mail(ME, [BOB], ago(1)))
-    rid = add_reminder(world.store, BOB, date(2026, 4, 1), "send the report")
+    rid = world.store.decisions.add_reminder(BOB, date(2026, 4, 1), "send the report")
     item = _due(world)[(BOB, "reminder")]
     assert item.cycle == str(rid) and item.due == date(2026, 4, 1) and "send the report" in item.description
 

@@ -102,15 +102,15 @@ def independent(mailbox: Path, owner: str, cutoff: datetime) -> dict[str, dict[s
 
 def pull(store: Store, mailbox: Path, user: str, owner: str) -> Config:
     account = AccountConfig(user, "maildir", mailbox, (owner,), True, {})
-    store.ensure_account(user, "maildir")
+    store.accounts.ensure(user, "maildir")
     source = maildir.MaildirSource(user, {"path": mailbox, "me": (owner,)})
 
     class Known:
         def known_ids(self, resource: str) -> set[str]:
-            return store.known_ids(user, resource)
+            return store.synced.known_ids(user, resource)
 
     for batch in source.pull(cursors={}, known=Known()):
-        store.apply_batch(user, batch)
+        store.synced.apply_batch(user, batch)
     return Config(accounts={user: account})
 
 

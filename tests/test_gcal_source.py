@@ -29,7 +29,7 @@ def rig() -> Iterator[Rig]:
 @pytest.fixture
 def store() -> Store:
     made = Store(":memory:")
-    made.ensure_account("acct", "google")
+    made.accounts.ensure("acct", "google")
     return made
 
 
@@ -38,12 +38,12 @@ def pull(store: Store, source: Source) -> list[Batch]:
     batches: list[Batch] = []
     for _ in range(3):
         try:
-            for batch in source.pull(store.cursors("acct"), _Known(store)):
-                store.apply_batch("acct", batch)
+            for batch in source.pull(store.synced.cursors("acct"), _Known(store)):
+                store.synced.apply_batch("acct", batch)
                 batches.append(batch)
             return batches
         except CursorExpired as expired:
-            store.reset_cursor("acct", expired.resource)
+            store.synced.reset_cursor("acct", expired.resource)
     raise AssertionError("kept expiring")
 
 
@@ -80,7 +80,7 @@ def test_full_then_incremental_pull(rig: Rig, store: Store) -> None:
     assert len(weekly) == 2 and {p.response for i in weekly for p in i.participants if p.address == CAT} == {
         "needs-action"}
     assert first[-1].full and first[-1].complete and first[-1].owner_addresses == [OWNER]
-    cursor = json.loads(store.cursors("acct")["calendar:primary"])
+    cursor = json.loads(store.synced.cursors("acct")["calendar:primary"])
     assert cursor["sync"]
     full_call = fake.list_calls[0]
     assert "timeMin" in full_call and "syncToken" not in full_call and full_call["singleEvents"] == ["true"]
@@ -141,7 +141,7 @@ def test_expired_sync_token_resyncs_without_duplicates(rig: Rig, store: Store) -
     del fake.calendar("primary").events[gone["id"]]
     added = fake.add_meeting(start=NOW - timedelta(days=1), attendees=[(OWNER, "accepted"), (CAT, "accepted")])
     with pytest.raises(CursorExpired):
-        list(source(rig).pull(store.cursors("acct"), _Known(store)))
+        list(source(rig).pull(store.synced.cursors("acct"), _Known(store)))
     batches = pull(store, source(rig))
     assert batches[-1].full and batches[-1].complete
     assert stored_ids(store) == {f"primary/{keep['id']}", f"primary/{added['id']}"}
@@ -274,11 +274,11 @@ def test_an_interrupted_full_sync_starts_over(rig: Rig, store: Store) -> None:
         fake.add_meeting(start=NOW - timedelta(days=day + 1), attendees=[(OWNER, "accepted"), (ANN, "accepted")])
     rig.server.inject(lambda r: r.arg("pageToken") is not None and "/events" in r.path,
                       Response(400, {"error": {"code": 400, "message": "Invalid page token value."}}))
-    first = source(rig).pull(store.cursors("acct"), _Known(store))
-    store.apply_batch("acct", next(first))
+    first = source(rig).pull(store.synced.cursors("acct"), _Known(store))
+    store.synced.apply_batch("acct", next(first))
     with pytest.raises(ConnectorError):
         next(first)
-    assert json.loads(store.cursors("acct")["calendar:primary"]) == {"partial": True}
+    assert json.loads(store.synced.cursors("acct")["calendar:primary"]) == {"partial": True}
     batches = pull(store, source(rig))
     assert "timeMin" in fake.list_calls[-3] and batches[-1].complete
     assert store.count("sightings") == 5
@@ -302,5 +302,5 @@ def test_a_deselected_calendar_is_forgotten_once(rig: Rig, store: Store) -> None
     assert store.count("sightings") == 2
     batches = pull(store, source(rig))
     assert [b.deleted for b in batches if b.resource == f"calendar:{team}"] == [[f"{team}/m00001"]]
-    assert store.count("sightings") == 1 and f"calendar:{team}" not in store.cursors("acct")
+    assert store.count("sightings") == 1 and f"calendar:{team}" not in store.synced.cursors("acct")
     assert all(b.resource == "calendar:primary" for b in pull(store, source(rig)))

@@ -19,8 +19,8 @@ from connectors.google.auth import CALENDAR_APP_CREATED, CALENDAR_READ
 from connectors.google.calendar import MARKER, event_id
 from connectors.google.calendar_target import GoogleCalendarTarget
 from syncd.config import FollowupsConfig
-from syncd.engine.standing import DueFollowup
-from syncd.plan.placement import followup_key
+from syncd.engine.due import DueFollowup
+from syncd.plan.occasions import followup_key
 from syncd.plan.reconcile import ApplyResult, reconcile
 from syncd.store import Store
 from tests.fakes.gcal import OWNER, GoogleCalendarFake

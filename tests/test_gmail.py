@@ -17,7 +17,6 @@ import pytest
 from connectors.base import AuthRequired, Batch, ConnectorError, CursorExpired
 from connectors.google.gmail import Cursor, GmailSource, to_interaction
 from connectors.throttle import RateBudget, RetryPolicy, Throttle
-from syncd.people import set_person
 from syncd.store import Store
 from tests.fakes.gmail import GmailWorld, start_world
 from tests.fakes.known import StoreKnown, pull_into
@@ -81,13 +80,13 @@ def pull_resyncing(store: Store, src: GmailSource) -> list[Batch]:
     try:
         return pull(store, src)
     except CursorExpired:
-        store.reset_cursor("g", "gmail")
+        store.synced.reset_cursor("g", "gmail")
         return pull(store, src)
 
 
 def new_store() -> Store:
     store = Store(":memory:")
-    store.ensure_account("g", "google")
+    store.accounts.ensure("g", "google")
     return store
 
 
@@ -202,8 +201,8 @@ def test_increment_adds_deletes_and_relabels(world: GmailWorld) -> None:
     batches = pull(store, source(world))
     assert_matches(store, world)
     assert bulk_of(store, ids[6]) == "CATEGORY_SOCIAL"
-    assert new in store.known_ids("g", "gmail")
-    assert not {spam, draft, gone_soon} & store.known_ids("g", "gmail")
+    assert new in store.synced.known_ids("g", "gmail")
+    assert not {spam, draft, gone_soon} & store.synced.known_ids("g", "gmail")
     assert not any(b.full for b in batches)
     # Only the history and the two messages whose state changed were read: no listing, no profile.
     gets = [r.path.rsplit("/", 1)[-1] for r in world.server.requests("GET", "/messages/")]
@@ -248,7 +247,7 @@ def test_history_ids_compare_as_integers(world: GmailWorld) -> None:
     world.gmail.history_id = 99_999  # more digits than before: string order would go wrong
     world.gmail.add("z@example.org", [ME], when_ms=NOW_MS)
     pull(store, source(world))
-    cursor = Cursor.load(store.cursors("g")["gmail"])
+    cursor = Cursor.load(store.synced.cursors("g")["gmail"])
     assert cursor is not None and int(cursor.history) == world.gmail.history_id
     assert_matches(store, world)
 
@@ -260,13 +259,13 @@ def test_expired_history_resyncs_without_duplicates_and_keeps_decisions(world: G
     ids = seed(world, 40)
     store = new_store()
     pull(store, source(world))
-    set_person(store, "p1@example.org", every=timedelta(days=30), note="likes tea")
+    store.decisions.set_person("p1@example.org", every=timedelta(days=30), note="likes tea")
     world.gmail.expire_history()
     world.gmail.delete(ids[0])
     world.gmail.add("late@example.org", [ME], when_ms=NOW_MS)
     with pytest.raises(CursorExpired, match=r"gmail: history id \d+ is too old"):
         pull(store, source(world))
-    store.reset_cursor("g", "gmail")
+    store.synced.reset_cursor("g", "gmail")
     gets = world.gmail.requests("messages.get")
     pull(store, source(world))
     assert_matches(store, world)
@@ -312,7 +311,7 @@ def test_initial_window_then_backfill(world: GmailWorld) -> None:
     store = new_store()
     src = source(world, initial_window=timedelta(days=100), gmail_backfill_per_pull=120)
     first = pull(store, src)
-    assert len(store.known_ids("g", "gmail")) == 100  # two batches of 50, not the whole page of 300
+    assert len(store.synced.known_ids("g", "gmail")) == 100  # two batches of 50, not the whole page of 300
     assert all(b.full for b in first) and not any(b.complete for b in first)
     coverage = first[-1].coverage
     since = (datetime.now(UTC) - timedelta(days=100)).date().isoformat()
@@ -324,7 +323,7 @@ def test_initial_window_then_backfill(world: GmailWorld) -> None:
     world.gmail.delete(ids[-1])  # not listed yet: deleting it must not break anything
     second = pull(store, src)
     assert second[0].interactions and second[0].interactions[0].provider_id not in ids  # the new mail first
-    assert len(store.known_ids("g", "gmail")) == 100 - 1 + 1 + 150  # three more batches of 50
+    assert len(store.synced.known_ids("g", "gmail")) == 100 - 1 + 1 + 150  # three more batches of 50
     assert second[-1].coverage is not None and not any(b.complete for b in second)
     third = pull(store, src)
     assert third[-1].complete and third[-1].coverage is None
@@ -344,7 +343,7 @@ def test_resync_with_a_window_does_not_sweep_rows_it_has_not_relisted(world: Gma
     for _ in range(4):
         pull(store, src)
         assert_matches(store, world)
-    assert Cursor.load(store.cursors("g")["gmail"]).listing is None  # type: ignore[union-attr]
+    assert Cursor.load(store.synced.cursors("g")["gmail"]).listing is None  # type: ignore[union-attr]
 
 
 def test_without_a_window_a_later_pull_finishes_a_killed_listing(world: GmailWorld, small_pages: None) -> None:
@@ -422,7 +421,7 @@ def test_parts_that_keep_failing_fail_the_run_and_say_how_many(world: GmailWorld
         pull(store, source(world, throttle(attempts=3)))
     # What was committed is true: the 50 newest (none of them failing) at most; no message is reported read
     # that was not.
-    assert store.known_ids("g", "gmail") <= set(world.gmail.messages) - failing
+    assert store.synced.known_ids("g", "gmail") <= set(world.gmail.messages) - failing
     world.server.faults.clear()
     pull(store, source(world))
     assert_matches(store, world)
@@ -458,9 +457,9 @@ def test_token_expiring_mid_sync_is_refreshed_and_saved(world: GmailWorld) -> No
     store = new_store()
     src = source(world)
     before = world.slot.value
-    batches = src.pull(store.cursors("g"), StoreKnown(store, "g"))
+    batches = src.pull(store.synced.cursors("g"), StoreKnown(store, "g"))
     for n, batch in enumerate(batches):
-        store.apply_batch("g", batch)
+        store.synced.apply_batch("g", batch)
         if n == 1:
             world.oauth.expire_access_tokens()
     assert_matches(store, world)
@@ -577,5 +576,5 @@ def test_history_expiring_during_a_backfill_loses_no_deletion(world: GmailWorld)
     pull_resyncing(store, src)
     for _ in range(5):
         pull(store, src)
-    assert Cursor.load(store.cursors("g")["gmail"]).listing is None  # type: ignore[union-attr]
+    assert Cursor.load(store.synced.cursors("g")["gmail"]).listing is None  # type: ignore[union-attr]
     assert_matches(store, world)

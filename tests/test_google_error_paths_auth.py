@@ -40,9 +40,9 @@ def rig() -> Iterator[Rig]:
 
 def pull(rig: Rig) -> Store:
     store = Store(":memory:")
-    store.ensure_account("acct", "google")
-    for batch in rig.source(now=NOW).pull(store.cursors("acct"), StoreKnown(store)):
-        store.apply_batch("acct", batch)
+    store.accounts.ensure("acct", "google")
+    for batch in rig.source(now=NOW).pull(store.synced.cursors("acct"), StoreKnown(store)):
+        store.synced.apply_batch("acct", batch)
     return store
 
 

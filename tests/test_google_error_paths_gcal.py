@@ -47,7 +47,7 @@ def rig() -> Iterator[Rig]:
 @pytest.fixture
 def store() -> Store:
     made = Store(":memory:")
-    made.ensure_account("acct", "google")
+    made.accounts.ensure("acct", "google")
     return made
 
 
@@ -83,7 +83,7 @@ def test_a_401_that_survives_the_refresh_is_needs_login(rig: Rig, store: Store) 
                                   "run 'syncd auth login acct'")
     no_secret(str(failure.value), rig)
     assert rig.oauth.refreshes >= 1  # google-auth did try a new access token first
-    assert store.cursors("acct") == {} and store.count("sightings") == 0
+    assert store.synced.cursors("acct") == {} and store.count("sightings") == 0
     assert rig.sleeps == []  # a refused login is not retried
 
 
@@ -91,14 +91,14 @@ def test_a_non_json_answer_fails_the_pull_in_one_sentence_and_stores_nothing(rig
     # A captive portal or a misconfigured proxy answers 200 with a web page.
     rig.calendar.add_meeting(start=NOW - timedelta(days=1), attendees=[(OWNER, "accepted"), (ANN, "accepted")])
     pull(store, rig)
-    cursor = store.cursors("acct")["calendar:primary"]
+    cursor = store.synced.cursors("acct")["calendar:primary"]
     rig.server.inject(events_list, Response(200, "<html>Sign in to the hotel wifi</html>",
                                             {"Content-Type": "text/html"}), times=1)
     try:
         with pytest.raises(ConnectorError) as failure:
             pull(store, rig)
     finally:
-        assert store.cursors("acct")["calendar:primary"] == cursor and store.count("sightings") == 1
+        assert store.synced.cursors("acct")["calendar:primary"] == cursor and store.count("sightings") == 1
     assert str(failure.value).startswith("Google Calendar primary: ")
     assert "attribute" not in str(failure.value) and "Expecting value" not in str(failure.value)
     no_secret(str(failure.value), rig)
@@ -114,7 +114,7 @@ def test_a_tls_intercepting_proxy_is_one_sentence(rig: Rig, store: Store, tmp_pa
     text = str(failure.value)
     assert text.startswith("Google Calendar primary: ") and "CERTIFICATE_VERIFY_FAILED" in text
     no_secret(text, rig)
-    assert rig.sleeps == [] and store.cursors("acct") == {}
+    assert rig.sleeps == [] and store.synced.cursors("acct") == {}
 
 
 def test_an_unknown_host_is_one_sentence_naming_the_endpoint(rig: Rig, store: Store,
@@ -160,7 +160,7 @@ def test_events_google_sends_without_a_readable_start_are_skips(rig: Rig, store:
                      f"primary/{garbled['id']}": skips[f"primary/{garbled['id']}"]}
     assert skips[f"primary/{garbled['id']}"].startswith("unreadable event: ValueError: ")
     assert {row[0] for row in store.db.execute("SELECT provider_id FROM sightings")} == {f"primary/{good['id']}"}
-    assert batches[-1].complete and json.loads(store.cursors("acct")["calendar:primary"])["sync"]
+    assert batches[-1].complete and json.loads(store.synced.cursors("acct")["calendar:primary"])["sync"]
 
 
 @pytest.mark.parametrize("cursor", ["{not json", "[1, 2]", '{"sync": "sync-old", "at": "last tuesday"}',

@@ -53,7 +53,7 @@ def source(world: GmailWorld, sleeps: Sleeps | None = None, attempts: int = 6, *
 
 def new_store() -> Store:
     store = Store(":memory:")
-    store.ensure_account("g", "google")
+    store.accounts.ensure("g", "google")
     return store
 
 
@@ -66,7 +66,7 @@ def seed(world: GmailWorld, n: int) -> list[str]:
 
 
 def stored(store: Store) -> set[str]:
-    return store.known_ids("g", "gmail")
+    return store.synced.known_ids("g", "gmail")
 
 
 def no_secret(text: str, world: GmailWorld) -> None:
@@ -101,7 +101,7 @@ def test_an_empty_mailbox_is_complete_at_once(world: GmailWorld) -> None:
     store = new_store()
     batches = pull(store, source(world))
     assert batches[-1].complete and batches[-1].full and batches[-1].interactions == []
-    assert Cursor.load(store.cursors("g")["gmail"]).listing is None  # type: ignore[union-attr]
+    assert Cursor.load(store.synced.cursors("g")["gmail"]).listing is None  # type: ignore[union-attr]
     assert world.gmail.requests("messages.get") == 0
     world.gmail.add("n@example.org", [ME], when_ms=NOW_MS)
     pull(store, source(world))
@@ -192,12 +192,12 @@ def test_history_that_changes_nothing_stored_only_moves_the_cursor(world: GmailW
     ids = seed(world, 3)
     store = new_store()
     pull(store, source(world))
-    before = Cursor.load(store.cursors("g")["gmail"])
+    before = Cursor.load(store.synced.cursors("g")["gmail"])
     gets = world.gmail.requests("messages.get")
     world.gmail.relabel(ids[0], add=["STARRED"])
     (batch,) = pull(store, source(world))
     assert batch.interactions == [] and batch.deleted == [] and not batch.full
-    after = Cursor.load(store.cursors("g")["gmail"])
+    after = Cursor.load(store.synced.cursors("g")["gmail"])
     assert before is not None and after is not None
     assert int(after.history) == world.gmail.history_id > int(before.history)
     assert world.gmail.requests("messages.get") == gets and stored(store) == set(ids)
@@ -225,7 +225,7 @@ def test_a_401_that_survives_the_refresh_is_needs_login(world: GmailWorld) -> No
         pull(store, source(world))
     assert str(failure.value) == "account 'g' needs login (Google refused the login): run 'syncd auth login g'"
     no_secret(str(failure.value), world)
-    assert world.oauth.refreshes >= 1 and store.cursors("g") == {}
+    assert world.oauth.refreshes >= 1 and store.synced.cursors("g") == {}
 
 
 def test_an_unknown_host_is_one_sentence(world: GmailWorld, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -261,7 +261,7 @@ def test_a_listing_that_keeps_failing_loses_nothing(world: GmailWorld) -> None:
         pull(store, source(world, attempts=3))
     assert str(failure.value) == ("gmail messages.list: the provider kept failing (HTTP 503 backendError) after 3 "
                                   "tries; try again later")
-    assert stored(store) == set() and "gmail" in store.cursors("g")  # the new full sync's start is kept
+    assert stored(store) == set() and "gmail" in store.synced.cursors("g")  # the new full sync's start is kept
     pull(store, source(world))
     assert stored(store) == set(ids) and world.gmail.requests("getProfile") == 1
 
@@ -282,7 +282,7 @@ def test_history_refused_keeps_the_cursor(world: GmailWorld) -> None:
     seed(world, 2)
     store = new_store()
     pull(store, source(world))
-    cursor = store.cursors("g")["gmail"]
+    cursor = store.synced.cursors("g")["gmail"]
     world.gmail.add("n@example.org", [ME], when_ms=NOW_MS)
     world.server.inject(path_is("/history"), google_error(403, "Gmail API has not been used in project 1 before or "
                                                                "it is disabled.", "accessNotConfigured"), times=1)
@@ -290,7 +290,7 @@ def test_history_refused_keeps_the_cursor(world: GmailWorld) -> None:
         pull(store, source(world))
     assert str(failure.value) == ("gmail history.list: Google refused access (accessNotConfigured); "
                                   "check the login's permissions")
-    assert store.cursors("g")["gmail"] == cursor and len(stored(store)) == 2
+    assert store.synced.cursors("g")["gmail"] == cursor and len(stored(store)) == 2
     pull(store, source(world))
     assert len(stored(store)) == 3
 

@@ -53,7 +53,7 @@ def items(batches: list[Batch]) -> dict[str, Interaction]:
 @pytest.fixture
 def store() -> Store:
     db = Store(":memory:")
-    db.ensure_account("acct", "microsoft")
+    db.accounts.ensure("acct", "microsoft")
     return db
 
 
@@ -141,7 +141,7 @@ def test_removed_events_and_the_window(server: FakeServer, fake: GraphCalendarFa
     assert {drop, leaves, far} <= removed_ids  # the fake does send them
     deleted = [d for b in batches for d in b.deleted]
     assert sorted(deleted) == sorted([drop, leaves])  # only ids this account holds; "far" was never ours
-    assert store.known_ids("acct", "calendar") == {keep}
+    assert store.synced.known_ids("acct", "calendar") == {keep}
 
 
 def test_replays_are_harmless(server: FakeServer, fake: GraphCalendarFake, store: Store) -> None:
@@ -162,20 +162,20 @@ def test_expired_delta_resyncs_without_duplicates(server: FakeServer, fake: Grap
     with pytest.raises(CursorExpired) as expired:
         pull(store, source(server))
     assert expired.value.resource == "calendar"
-    store.reset_cursor("acct", "calendar")  # what syncd.pull does on CursorExpired
+    store.synced.reset_cursor("acct", "calendar")  # what syncd.pull does on CursorExpired
     batches = pull(store, source(server))
     assert batches[0].full and batches[-1].complete
-    assert store.known_ids("acct", "calendar") == {ids[1], ids[2]}  # the full round's sweep drops the deleted one
+    assert store.synced.known_ids("acct", "calendar") == {ids[1], ids[2]}  # the full round's sweep drops the deleted one
     assert store.count("sightings") == 2  # each meeting once: the resync re-read them under the same ids
 
 
 def test_a_killed_pull_resumes_from_the_next_link(server: FakeServer, fake: GraphCalendarFake, store: Store) -> None:
     ids = {fake.add_meeting(f"m{n}", NOW - timedelta(days=n + 1), attendees=[(ALICE, "accepted")]) for n in range(5)}
-    generator = source(server).pull(store.cursors("acct"), Known(store))
-    store.apply_batch("acct", next(generator))  # killed after the first committed page
+    generator = source(server).pull(store.synced.cursors("acct"), Known(store))
+    store.synced.apply_batch("acct", next(generator))  # killed after the first committed page
     rest = pull(store, source(server))
     assert rest[0].full and rest[-1].complete
-    assert store.known_ids("acct", "calendar") == ids
+    assert store.synced.known_ids("acct", "calendar") == ids
     first_call = [c for c in server.requests("GET", r"/calendarView/delta$") if c.arg("startDateTime")]
     assert len(first_call) == 1  # resumed from the stored link, not restarted
 
@@ -270,9 +270,9 @@ def test_one_microsoft_account_reads_mail_and_meetings_with_a_real_login(store: 
 def test_links_of_another_graph_root_start_over(server: FakeServer, fake: GraphCalendarFake, store: Store) -> None:
     meeting = fake.add_meeting("m", NOW - timedelta(days=1), attendees=[(ALICE, "accepted")])
     pull(store, source(server))
-    cursor = store.cursors("acct")["calendar"]
+    cursor = store.synced.cursors("acct")["calendar"]
     elsewhere = cursor.replace(server.base_url, "https://graph.microsoft.us")
-    store.apply_batch("acct", Batch("calendar", elsewhere))
+    store.synced.apply_batch("acct", Batch("calendar", elsewhere))
     batches = pull(store, source(server))
     assert batches[0].full and meeting in items(batches)
     assert all(r.headers.get("host", "").startswith("127.0.0.1") for r in server.log)

@@ -18,8 +18,8 @@ from connectors.microsoft.calendar import KEY_PROP, META_PROP, transaction_id
 from connectors.microsoft.calendar_target import OutlookCalendarTarget
 from connectors.throttle import RateBudget, RetryPolicy, Throttle
 from syncd.config import FollowupsConfig
-from syncd.engine.standing import DueFollowup
-from syncd.plan.placement import followup_key
+from syncd.engine.due import DueFollowup
+from syncd.plan.occasions import followup_key
 from syncd.plan.reconcile import ApplyResult, reconcile
 from syncd.store import Store
 from tests.fakes.graph_calendar import PRIMARY, GraphCalendarFake

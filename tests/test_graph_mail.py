@@ -62,18 +62,18 @@ class Env:
         batches: list[Batch] = []
         for _ in range(4):
             try:
-                for batch in source.pull(self.store.cursors(ACCT), StoreKnown(self.store, ACCT)):
-                    self.store.apply_batch(ACCT, batch)
+                for batch in source.pull(self.store.synced.cursors(ACCT), StoreKnown(self.store, ACCT)):
+                    self.store.synced.apply_batch(ACCT, batch)
                     batches.append(batch)
                     if stop_after is not None and len(batches) >= stop_after:
                         return batches  # killed here: the generator is dropped mid-round
                 return batches
             except CursorExpired as expired:
-                self.store.reset_cursor(ACCT, expired.resource)
+                self.store.synced.reset_cursor(ACCT, expired.resource)
         raise AssertionError("cursor kept expiring")
 
     def stored(self, folder: str) -> set[str]:
-        return self.store.known_ids(ACCT, f"mail:{folder}")
+        return self.store.synced.known_ids(ACCT, f"mail:{folder}")
 
     def assert_store_matches_mailbox(self) -> None:
         for folder in ("inbox", "sentitems"):
@@ -92,7 +92,7 @@ def env() -> Iterator[Env]:
         fake = GraphMailFake(server, owner=OWNER, auth=entra.guard, clock=clock, page_cap=3)
         slot = MemorySlot()
         store = Store(":memory:")
-        store.ensure_account(ACCT, "microsoft")
+        store.accounts.ensure(ACCT, "microsoft")
         result = Env(server, entra, fake, slot, clock, store)
         login(ACCT, result.settings(), slot, echo=lambda _: None, http_client=entra)
         yield result
@@ -335,7 +335,7 @@ def test_unknown_folder_and_stale_endpoint(env: Env) -> None:
     _seed(env.fake, 1)
     env.pull()
     cursors = {resource: cursor.replace(env.server.base_url, "http://127.0.0.1:9") for resource, cursor
-               in env.store.cursors(ACCT).items()}
+               in env.store.synced.cursors(ACCT).items()}
     with pytest.raises(CursorExpired, match="another Graph endpoint"):
         list(env.source().pull(cursors, StoreKnown(env.store, ACCT)))
 

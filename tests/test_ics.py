@@ -83,7 +83,7 @@ def test_unchanged_file_is_not_opened_and_changes_resync(tmp_path: Path, monkeyp
     path.write_text(text.replace("UID:declined-1", "UID:declined-2"))
     os.utime(path, ns=(1, 1))
     harness.pull()
-    ids = harness.store.known_ids("a", "cal.ics")
+    ids = harness.store.synced.known_ids("a", "cal.ics")
     assert "outlook-weekly-1/20260112T090000Z" in ids and "declined-2" in ids and "declined-1" not in ids
     assert harness.store.count("interactions") == before + 1
     path.unlink()
@@ -97,7 +97,7 @@ def test_broken_file_is_skipped_and_retried(tmp_path: Path) -> None:
     harness = Harness(source(path))
     batches = harness.pull()
     assert [s for s in skips(batches) if s.startswith("not a valid .ics file")]
-    assert harness.store.cursors("a") == {}  # not advanced: a fixed file is read next time
+    assert harness.store.synced.cursors("a") == {}  # not advanced: a fixed file is read next time
 
 
 def test_missing_path_fails_the_source(tmp_path: Path) -> None:

@@ -32,15 +32,15 @@ class Pulled:
         options = {"path": path, "me": ("me@example.com",), "now": NOW, "window_future": timedelta(days=200)}
         self.source = IcsSource("cal", {**options, **settings})
         self.store = Store(":memory:")
-        self.store.ensure_account("cal", "ics")
+        self.store.accounts.ensure("cal", "ics")
 
     def known_ids(self, resource: str) -> set[str]:
-        return self.store.known_ids("cal", resource)
+        return self.store.synced.known_ids("cal", resource)
 
     def pull(self) -> list[Batch]:
-        batches = list(self.source.pull(self.store.cursors("cal"), self))
+        batches = list(self.source.pull(self.store.synced.cursors("cal"), self))
         for batch in batches:
-            self.store.apply_batch("cal", batch)
+            self.store.synced.apply_batch("cal", batch)
         return batches
 
 
@@ -157,7 +157,7 @@ def test_a_file_that_does_not_parse_is_skipped_and_its_cursor_stays(tmp_path: Pa
     assert [what for what, _ in skipped(batches)] == ["cal.ics"]
     assert all(why.startswith("not a valid .ics file") for _, why in skipped(batches))
     assert found(batches) == {}
-    assert pulled.store.cursors("cal") == {}  # a fixed file is read on the next pull
+    assert pulled.store.synced.cursors("cal") == {}  # a fixed file is read on the next pull
     shutil.copy(DATA / "outlook.ics", path)
     assert "outlook-declined-1" in found(pulled.pull())
 
@@ -167,11 +167,11 @@ def test_a_broken_file_keeps_what_an_earlier_pull_read(tmp_path: Path) -> None:
     shutil.copy(DATA / "thunderbird.ics", path)
     pulled = Pulled(path)
     pulled.pull()
-    cursors = pulled.store.cursors("cal")
+    cursors = pulled.store.synced.cursors("cal")
     path.write_bytes(path.read_bytes()[:300])  # an export cut off while being written
     assert skipped(pulled.pull())
     assert pulled.known_ids("cal.ics") == {"tb-lunch-1", "tb-legacy-zone"}
-    assert pulled.store.cursors("cal") == cursors
+    assert pulled.store.synced.cursors("cal") == cursors
 
 
 def test_missing_path_fails_the_whole_source_naming_it(tmp_path: Path) -> None:
@@ -260,7 +260,7 @@ def test_file_deleted_after_an_interrupted_full_sync_leaves_nothing(tmp_path: Pa
     pulled = Pulled(tmp_path)
     batches = list(pulled.source.pull({}, pulled))
     assert len(batches) >= 2 and not batches[0].complete
-    pulled.store.apply_batch("cal", batches[0])  # the pull is killed after its first batch
+    pulled.store.synced.apply_batch("cal", batches[0])  # the pull is killed after its first batch
     assert pulled.known_ids("daily.ics")
     path.unlink()
     pulled.pull()

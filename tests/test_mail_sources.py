@@ -34,15 +34,15 @@ class Harness:
     def __init__(self, source: Any) -> None:
         self.source = source
         self.store = Store(":memory:")
-        self.store.ensure_account("a", source.provider)
+        self.store.accounts.ensure("a", source.provider)
 
     def known_ids(self, resource: str) -> set[str]:
-        return self.store.known_ids("a", resource)
+        return self.store.synced.known_ids("a", resource)
 
     def pull(self) -> list[Batch]:
-        batches = list(self.source.pull(self.store.cursors("a"), self))
+        batches = list(self.source.pull(self.store.synced.cursors("a"), self))
         for batch in batches:
-            self.store.apply_batch("a", batch)
+            self.store.synced.apply_batch("a", batch)
         return batches
 
 
@@ -231,7 +231,7 @@ def test_mbox_rewritten_file_expires_the_cursor(tmp_path: Path) -> None:
     write_mbox(path, [message(2)])  # shorter: rewritten
     with pytest.raises(CursorExpired, match="rewritten"):
         harness.pull()
-    harness.store.reset_cursor("a", "all.mbox")
+    harness.store.synced.reset_cursor("a", "all.mbox")
     batches = harness.pull()
     assert batches[-1].full and batches[-1].complete
     assert harness.store.count("interactions") == 1  # message 1 is gone with the rewrite

@@ -129,7 +129,7 @@ def test_rewritten_file_expires_the_cursor_and_a_full_sync_follows(tmp_path: Pat
         path.write_bytes(data[:4200] + b"padding\n" + data[4200:])
     with pytest.raises(CursorExpired, match="was rewritten"):
         h.pull()
-    h.store.reset_cursor("a", "all.mbox")  # what syncd.pull does on CursorExpired
+    h.store.synced.reset_cursor("a", "all.mbox")  # what syncd.pull does on CursorExpired
     batches = h.pull()
     assert all(b.full for b in batches) and batches[-1].complete
     expected = {"shrunk": 1, "new start": 3, "moved boundary": 2}[rewrite]  # note 2 twice is one

@@ -71,7 +71,7 @@ def mail(server: FakeServer) -> Iterator[tuple[GraphMailFake, Store, MemorySlot,
     slot = MemorySlot()
     login("work", mail_settings(server, entra), slot, echo=lambda _: None, http_client=entra)
     store = Store(":memory:")
-    store.ensure_account("work", "microsoft")
+    store.accounts.ensure("work", "microsoft")
     yield fake, store, slot, entra
 
 
@@ -96,7 +96,7 @@ def test_mail_page_without_any_link_fails_the_folder_and_commits_nothing(server:
     with pytest.raises(ConnectorError) as raised:
         pull_mail(store, mail_source(server, entra, slot, prefetch=False))
     assert str(raised.value) == ("Outlook folder inbox: Graph answered a page with neither a next nor a delta link")
-    assert store.cursors("work") == {} and store.count("interactions") == 0  # nothing taken as "empty folder"
+    assert store.synced.cursors("work") == {} and store.count("interactions") == 0  # nothing taken as "empty folder"
 
 
 def test_mail_folder_refused_with_403_is_a_graph_error_sentence(server: FakeServer, mail: Any) -> None:
@@ -110,8 +110,8 @@ def test_mail_folder_refused_with_403_is_a_graph_error_sentence(server: FakeServ
     assert str(raised.value) == ("Microsoft Graph answered HTTP 403 ErrorAccessDenied: Access is denied. Check "
                                  "credentials and try again.")
     one_sentence(str(raised.value))
-    assert "mail:inbox" in store.cursors("work")  # the folder read before it stays committed
-    assert "mail:sentitems" not in store.cursors("work")
+    assert "mail:inbox" in store.synced.cursors("work")  # the folder read before it stays committed
+    assert "mail:sentitems" not in store.synced.cursors("work")
 
 
 def test_mail_profile_without_an_address_is_refused(server: FakeServer, mail: Any) -> None:
@@ -120,7 +120,7 @@ def test_mail_profile_without_an_address_is_refused(server: FakeServer, mail: An
                   Response(200, {"id": "x", "userPrincipalName": "sam#EXT#", "mail": None}))
     with pytest.raises(ConnectorError, match=r"^Microsoft Graph returned a profile without an email address$"):
         pull_mail(store, mail_source(server, entra, slot))
-    assert store.cursors("work") == {} and server.requests("GET", r"/delta$") == []  # no folder read as nobody's
+    assert store.synced.cursors("work") == {} and server.requests("GET", r"/delta$") == []  # no folder read as nobody's
 
 
 @pytest.mark.parametrize("broken", ["{not json", json.dumps({"v": 0, "link": "x"}), json.dumps(["a"]),
@@ -132,7 +132,7 @@ def test_an_unreadable_mail_cursor_means_a_full_round(server: FakeServer, mail: 
                         cursors={"mail:inbox": broken, "mail:sentitems": broken})
     firsts = [r for r in fake.delta_requests() if "$skiptoken" not in r.query and "$deltatoken" not in r.query]
     assert [r.arg("$select") for r in firsts] == [SELECT, SELECT]  # both folders from scratch
-    assert all(b.full for b in batches) and store.known_ids("work", "mail:inbox") == set(fake.messages(["inbox"]))
+    assert all(b.full for b in batches) and store.synced.known_ids("work", "mail:inbox") == set(fake.messages(["inbox"]))
 
 
 def test_mail_dates_that_do_not_parse_fall_back_or_stay_unknown(server: FakeServer, mail: Any) -> None:
@@ -145,7 +145,7 @@ def test_mail_dates_that_do_not_parse_fall_back_or_stay_unknown(server: FakeServ
     items = {i.provider_id: i for b in pull_mail(store, mail_source(server, entra, slot)) for i in b.interactions}
     assert items[fallback].timestamp == DAY
     assert items[undated].timestamp is None  # kept (the contact is real), its time unknown; no crash
-    assert store.known_ids("work", "mail:inbox") == {fallback, undated}
+    assert store.synced.known_ids("work", "mail:inbox") == {fallback, undated}
 
 
 def _delta_link(server: FakeServer, folder: str) -> str:
@@ -161,7 +161,7 @@ def test_mail_entry_without_id_is_left_out(server: FakeServer, mail: Any) -> Non
                                  "@odata.deltaLink": _delta_link(server, "inbox")}))
     batches = pull_mail(store, mail_source(server, entra, slot))
     assert [i.provider_id for b in batches for i in b.interactions] == ["AAMkAD1="]
-    assert store.known_ids("work", "mail:inbox") == {"AAMkAD1="}
+    assert store.synced.known_ids("work", "mail:inbox") == {"AAMkAD1="}
 
 
 def test_mail_entry_without_id_is_named_in_the_summary(server: FakeServer, mail: Any) -> None:
@@ -200,11 +200,11 @@ def test_prefetch_waits_for_a_slow_commit_and_loses_no_page(server: FakeServer, 
         if not batches:
             # The first commit is slow: the worker fetches on and finds the one-page slot still taken.
             assert _SlowSlot.full_seen.wait(10)
-        store.apply_batch("work", batch)
+        store.synced.apply_batch("work", batch)
         batches.append(batch)
     inbox = [b for b in batches if b.resource == "mail:inbox"]
     assert len(inbox) == 3 and [b.complete for b in inbox] == [False, False, True]
-    assert store.known_ids("work", "mail:inbox") == set(fake.messages(["inbox"]))
+    assert store.synced.known_ids("work", "mail:inbox") == set(fake.messages(["inbox"]))
 
 
 # ==== the Outlook calendar source =========================================================================
@@ -220,7 +220,7 @@ def calendar(server: FakeServer) -> GraphCalendarFake:
 @pytest.fixture
 def store() -> Store:
     db = Store(":memory:")
-    db.ensure_account("acct", "microsoft")
+    db.accounts.ensure("acct", "microsoft")
     return db
 
 
@@ -259,11 +259,11 @@ def test_a_delta_page_without_links_fails_the_pull_and_keeps_the_cursor(server: 
                                                                        store: Store) -> None:
     calendar.add_meeting("m", NOW - timedelta(days=1), attendees=[(ALICE, "accepted")])
     pull_cal(store, cal_source(server))
-    before = store.cursors("acct")
+    before = store.synced.cursors("acct")
     server.inject(is_delta, Response(200, {"value": []}))
     with pytest.raises(ConnectorError, match=r"^Outlook calendar: a delta page had neither a next nor a delta link$"):
         pull_cal(store, cal_source(server))
-    assert store.cursors("acct") == before and store.count("interactions") == 1
+    assert store.synced.cursors("acct") == before and store.count("interactions") == 1
 
 
 def test_an_unreadable_calendar_cursor_starts_a_full_round(server: FakeServer, calendar: GraphCalendarFake,
@@ -282,7 +282,7 @@ def test_odd_entries_are_skipped_or_deleted_and_named(server: FakeServer, calend
     becomes_series = calendar.add_meeting("weekly soon", NOW - timedelta(days=2), attendees=[(ALICE, "accepted")])
     moves_away = calendar.add_meeting("moves", NOW - timedelta(days=3), attendees=[(BOB, "accepted")])
     pull_cal(store, cal_source(server))
-    assert store.known_ids("acct", "calendar") == {becomes_series, moves_away}
+    assert store.synced.known_ids("acct", "calendar") == {becomes_series, moves_away}
     # The user turned a single meeting into a series (same id, now the master); another one was moved far
     # out of the window and Graph sends the event itself rather than @removed; plus entries no event can be
     # made of: no id, no readable start, and a new event already beyond the window.
@@ -302,7 +302,7 @@ def test_odd_entries_are_skipped_or_deleted_and_named(server: FakeServer, calend
     assert skipped == [("calendar event without an id", "unreadable entry"),
                        ("calendar event 'Broken start'", "no readable start")]
     assert sorted(d for b in batches for d in b.deleted) == sorted([moves_away, becomes_series])
-    assert store.known_ids("acct", "calendar") == set()  # "far" was never ours to add
+    assert store.synced.known_ids("acct", "calendar") == set()  # "far" was never ours to add
     assert not any(i.provider_id == "AAMkFar=" for b in batches for i in b.interactions)
 
 

@@ -9,8 +9,8 @@ import pytest
 from connectors.base import Batch
 from syncd.config import PersonConfig
 from syncd.engine.due import due_followups
+from syncd.engine.lookup import resolve
 from syncd.errors import UsageError
-from syncd.people import add_reminder, merge, resolve, set_person, unmerge
 from tests.engine_helpers import ME, NOW, World, ago, config, mail
 
 BOB, BOB_HOME, ANN = "bob@x.org", "bob@home.org", "ann@y.org"
@@ -35,7 +35,7 @@ def test_resolve_an_address_any_case() -> None:
 
 def test_resolve_a_merged_address_gives_the_person() -> None:
     w = world()
-    merge(w.store, BOB, BOB_HOME)
+    w.store.decisions.merge(BOB, BOB_HOME)
     w.refresh()
     assert resolve(w.store, w.config, BOB_HOME) == BOB
 
@@ -61,7 +61,7 @@ def test_resolve_ambiguous_lists_the_candidates() -> None:
 
 def test_resolve_an_exact_name_wins_over_parts() -> None:
     w = world()
-    set_person(w.store, BOB, name="Bob")
+    w.store.decisions.set_person(BOB, name="Bob")
     w.refresh()
     assert resolve(w.store, w.config, "bob") == BOB
 
@@ -81,7 +81,7 @@ def test_resolve_nobody() -> None:
 
 def test_merge_makes_one_person_keyed_by_the_target() -> None:
     w = world()
-    merge(w.store, BOB, BOB_HOME)
+    w.store.decisions.merge(BOB, BOB_HOME)
     found = w.people()
     assert BOB_HOME not in found and set(found[BOB].addresses) == {BOB, BOB_HOME}
     assert found[BOB].name == "Bob Smith"
@@ -91,10 +91,10 @@ def test_merge_makes_one_person_keyed_by_the_target() -> None:
 
 def test_merge_carries_decisions_and_reminders_over() -> None:
     w = world()
-    set_person(w.store, BOB_HOME, every=timedelta(days=10), note="home")
-    rid = add_reminder(w.store, BOB_HOME, date(2026, 5, 1), None)
-    set_person(w.store, BOB, note="work")
-    merge(w.store, BOB, BOB_HOME)
+    w.store.decisions.set_person(BOB_HOME, every=timedelta(days=10), note="home")
+    rid = w.store.decisions.add_reminder(BOB_HOME, date(2026, 5, 1), None)
+    w.store.decisions.set_person(BOB, note="work")
+    w.store.decisions.merge(BOB, BOB_HOME)
     bob = w.person(BOB)
     assert bob.every_days == 10 and bob.note == "work"  # the target's own decision wins where it has one
     assert w.store.db.execute("SELECT person FROM reminders WHERE id = ?", (rid,)).fetchone()[0] == BOB
@@ -102,8 +102,8 @@ def test_merge_carries_decisions_and_reminders_over() -> None:
 
 def test_merging_a_merged_person_moves_all_its_addresses() -> None:
     w = world()
-    merge(w.store, BOB_HOME, BOB)
-    merge(w.store, ANN, BOB_HOME)
+    w.store.decisions.merge(BOB_HOME, BOB)
+    w.store.decisions.merge(ANN, BOB_HOME)
     found = w.people()
     assert set(found) == {ANN} and set(found[ANN].addresses) == {ANN, BOB, BOB_HOME}
 
@@ -111,14 +111,14 @@ def test_merging_a_merged_person_moves_all_its_addresses() -> None:
 def test_merge_into_oneself_is_refused() -> None:
     w = world()
     with pytest.raises(UsageError):
-        merge(w.store, BOB, " BOB@x.org")
+        w.store.decisions.merge(BOB, " BOB@x.org")
 
 
 def test_unmerge_splits_the_address_off() -> None:
     w = world()
-    merge(w.store, BOB, BOB_HOME)
+    w.store.decisions.merge(BOB, BOB_HOME)
     w.refresh()
-    unmerge(w.store, BOB_HOME)
+    w.store.decisions.unmerge(BOB_HOME)
     found = w.people()
     assert set(found[BOB].addresses) == {BOB} and found[BOB_HOME].addresses == (BOB_HOME,)
     assert not found[BOB_HOME].relationship  # they only ever wrote to the owner from there
@@ -128,9 +128,9 @@ def test_unmerge_splits_the_address_off() -> None:
 def test_unmerge_of_an_unmerged_or_invalid_address_is_refused() -> None:
     w = world()
     with pytest.raises(UsageError):
-        unmerge(w.store, BOB_HOME)
+        w.store.decisions.unmerge(BOB_HOME)
     with pytest.raises(UsageError):
-        unmerge(w.store, "not an address")
+        w.store.decisions.unmerge("not an address")
 
 
 # ---- set / remind -----------------------------------------------------------------------------------
@@ -138,11 +138,11 @@ def test_unmerge_of_an_unmerged_or_invalid_address_is_refused() -> None:
 
 def test_set_every_tier_note_ignore_are_kept_and_cleared() -> None:
     w = world()
-    set_person(w.store, BOB, timedelta(days=12), None, "likes tea", None)
+    w.store.decisions.set_person(BOB, timedelta(days=12), None, "likes tea", None)
     row = w.store.db.execute("SELECT every_days, tier, note, ignored FROM person_settings WHERE person = ?",
                              (BOB,)).fetchone()
     assert row == (12, None, "likes tea", 0)
-    set_person(w.store, BOB, note="", ignore=True)
+    w.store.decisions.set_person(BOB, note="", ignore=True)
     row = w.store.db.execute("SELECT every_days, note, ignored FROM person_settings WHERE person = ?",
                              (BOB,)).fetchone()
     assert row == (12, None, 1)
@@ -151,12 +151,12 @@ def test_set_every_tier_note_ignore_are_kept_and_cleared() -> None:
 def test_set_rejects_a_rhythm_under_a_day() -> None:
     w = world()
     with pytest.raises(UsageError):
-        set_person(w.store, BOB, every=timedelta(hours=3))
+        w.store.decisions.set_person(BOB, every=timedelta(hours=3))
 
 
 def test_a_decision_is_queued_and_recomputes_only_that_person() -> None:
     w = world()
-    set_person(w.store, ANN, every=timedelta(days=7))
+    w.store.decisions.set_person(ANN, every=timedelta(days=7))
     assert w.store.db.execute("SELECT address FROM touched_addresses").fetchall() == [(ANN,)]
     stats = w.refresh()
     assert stats.persons == 1 and w.person(ANN).every_days == 7
@@ -165,17 +165,17 @@ def test_a_decision_is_queued_and_recomputes_only_that_person() -> None:
 def test_decisions_never_touch_synced_data() -> None:
     w = world()
     before = [w.store.count(t) for t in ("interactions", "participants", "contacts")]
-    merge(w.store, BOB, BOB_HOME)
-    set_person(w.store, BOB, every=timedelta(days=9), tier="x", note="n", ignore=True)
-    add_reminder(w.store, BOB, date(2026, 4, 1), "n")
+    w.store.decisions.merge(BOB, BOB_HOME)
+    w.store.decisions.set_person(BOB, every=timedelta(days=9), tier="x", note="n", ignore=True)
+    w.store.decisions.add_reminder(BOB, date(2026, 4, 1), "n")
     w.refresh()
     assert [w.store.count(t) for t in ("interactions", "participants", "contacts")] == before
 
 
 def test_add_reminder_returns_its_id() -> None:
     w = world()
-    first = add_reminder(w.store, BOB, date(2026, 4, 1), "one")
-    second = add_reminder(w.store, BOB, date(2026, 4, 2), None)
+    first = w.store.decisions.add_reminder(BOB, date(2026, 4, 1), "one")
+    second = w.store.decisions.add_reminder(BOB, date(2026, 4, 2), None)
     assert second == first + 1
     assert w.store.count("reminders") == 2
 
@@ -187,13 +187,13 @@ def test_decisions_survive_a_full_resync_that_deletes_and_re_adds_everything() -
     w = World()
     items = [mail(ME, [BOB], ago(30), pid="1"), mail(BOB_HOME, [ME], ago(3), pid="2"), mail(ME, [ANN], ago(9), pid="3")]
     w.add(*items, resource="inbox", full=True)
-    merge(w.store, BOB, BOB_HOME)
-    set_person(w.store, BOB, every=timedelta(days=11), note="golf")
-    set_person(w.store, ANN, ignore=True)
-    rid = add_reminder(w.store, ANN, date(2026, 6, 1), "wrap-up")
+    w.store.decisions.merge(BOB, BOB_HOME)
+    w.store.decisions.set_person(BOB, every=timedelta(days=11), note="golf")
+    w.store.decisions.set_person(ANN, ignore=True)
+    rid = w.store.decisions.add_reminder(ANN, date(2026, 6, 1), "wrap-up")
     before = w.people()
     # A full sync that sees nothing deletes every interaction of the resource ...
-    w.store.apply_batch("a", Batch("inbox", "c2", [], full=True, complete=True))
+    w.store.synced.apply_batch("a", Batch("inbox", "c2", [], full=True, complete=True))
     assert w.store.count("interactions") == 0
     emptied = w.people()
     assert set(emptied) == {BOB, ANN} and emptied[BOB].last_contact is None  # decisions keep them listed

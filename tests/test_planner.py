@@ -10,10 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from syncd.config import FollowupsConfig
+from syncd.plan.occasions import followup_key
 from syncd.plan.placement import (
     Request,
     first_day,
-    followup_key,
     horizon_end,
     next_working_day,
     place,

@@ -13,9 +13,10 @@ import pytest
 from connectors.base import FollowupEvent
 from connectors.local.ics_target import IcsFileTarget
 from syncd.config import FollowupsConfig
-from syncd.engine.standing import DueFollowup, Origin
-from syncd.plan.placement import followup_key, slot_start
-from syncd.plan.reconcile import ApplyResult, apply, load_records, plan, reconcile
+from syncd.engine.due import DueFollowup, Origin
+from syncd.plan.occasions import followup_key
+from syncd.plan.placement import slot_start
+from syncd.plan.reconcile import ApplyResult, apply, plan, reconcile
 from syncd.store import Store
 from tests.memtarget import ForeignEvent, MemTarget, TargetCrash
 
@@ -99,7 +100,7 @@ def test_dry_run_after_a_user_deletion_records_no_dismissal(store: Store, target
 
 def test_plan_is_pure(store: Store, target: MemTarget) -> None:
     run(store, target, [due("a@x.com", date(2026, 3, 1))])
-    records, listed = load_records(store), target.list_own()
+    records, listed = store.followups.load(), target.list_own()
     target.user_deletes(key("a@x.com"))
     before = dict(records)
     first = plan([due("a@x.com", date(2026, 3, 1))], records, [], MONDAY, CFG)
@@ -374,7 +375,7 @@ def test_the_ics_target_round_trips_without_churn(store: Store, tmp_path: Path) 
     data = path.read_bytes()
     assert quiet(reconcile(wanted, store, IcsFileTarget("ics", {"path": path}), MONDAY, CFG))
     assert path.read_bytes() == data
-    second = plan(wanted, load_records(store), IcsFileTarget("ics", {"path": path}).list_own(), MONDAY, CFG)
+    second = plan(wanted, store.followups.load(), IcsFileTarget("ics", {"path": path}).list_own(), MONDAY, CFG)
     assert not second.actions
     target = IcsFileTarget("ics", {"path": path})
     apply(second, target, store)

@@ -23,8 +23,8 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from connectors.base import FollowupEvent
 from syncd.config import FollowupsConfig
-from syncd.engine.standing import DueFollowup
-from syncd.plan.placement import followup_key
+from syncd.engine.due import DueFollowup
+from syncd.plan.occasions import followup_key
 from syncd.plan.reconcile import reconcile
 from syncd.store import Store
 from tests.memtarget import ForeignEvent, MemTarget, TargetCrash

@@ -17,10 +17,10 @@ from connectors.base import Batch, Interaction, Participant
 from syncd import engine
 from syncd.config import parse_config
 from syncd.engine.due import due_followups
+from syncd.engine.lookup import resolve
 from syncd.engine.refresh import Persons
-from syncd.engine.standing import PersonStatus
+from syncd.engine.status import PersonStatus
 from syncd.errors import UsageError
-from syncd.people import add_reminder, merge, resolve, set_person, unmerge
 from syncd.store import Store
 
 ME = "me@example.com"
@@ -66,12 +66,12 @@ class World:
 
     def __init__(self, **config: Any) -> None:
         self.store = Store(":memory:")
-        self.store.ensure_account("a", "maildir")
-        self.store.set_owner_addresses("a", [ME])
+        self.store.accounts.ensure("a", "maildir")
+        self.store.accounts.set_owner_addresses("a", [ME])
         self.config = parse_config({"accounts": {}, **config})
 
     def add(self, *items: Interaction, resource: str = "inbox") -> World:
-        self.store.apply_batch("a", Batch(resource, "c", list(items)))
+        self.store.synced.apply_batch("a", Batch(resource, "c", list(items)))
         return self
 
     def people(self, now: datetime = NOW) -> dict[str, PersonStatus]:
@@ -323,7 +323,7 @@ def test_a_meeting_makes_a_relationship() -> None:
 
 def test_syncd_set_every_makes_a_relationship() -> None:
     world = World().add(email("ann@x.org", [ME], ago(10)))
-    set_person(world.store, "ann@x.org", every=timedelta(days=30))
+    world.store.decisions.set_person("ann@x.org", every=timedelta(days=30))
     ann = world.person("ann@x.org")
     assert ann.relationship and ann.remind and ann.due == (ago(10) + timedelta(days=30)).date()
 
@@ -333,14 +333,14 @@ def test_syncd_set_every_makes_a_relationship() -> None:
 
 def test_merge_then_unmerge() -> None:
     world = World().add(email(ME, ["bob@work.example"], ago(40)), email(ME, ["bob@home.example"], ago(4), pid="home"))
-    merge(world.store, "bob@work.example", "bob@home.example")
+    world.store.decisions.merge("bob@work.example", "bob@home.example")
     people = world.people()
     assert "bob@home.example" not in people
     bob = people["bob@work.example"]
     assert bob.addresses == ("bob@home.example", "bob@work.example")
     assert bob.last_contact is not None and bob.last_contact.interaction_id == world.iid("home")
     assert bob.contact_days == 2
-    unmerge(world.store, "bob@home.example")
+    world.store.decisions.unmerge("bob@home.example")
     people = world.people()
     assert people["bob@work.example"].last_contact.at == ago(40)  # type: ignore[union-attr]
     assert people["bob@home.example"].last_contact.at == ago(4)  # type: ignore[union-attr]
@@ -348,8 +348,8 @@ def test_merge_then_unmerge() -> None:
 
 def test_merge_chains_end_at_the_last_person() -> None:
     world = World().add(*[email(ME, [a], ago(d)) for a, d in (("a@x.org", 30), ("b@x.org", 20), ("c@x.org", 10))])
-    merge(world.store, "b@x.org", "a@x.org")
-    merge(world.store, "c@x.org", "b@x.org")
+    world.store.decisions.merge("b@x.org", "a@x.org")
+    world.store.decisions.merge("c@x.org", "b@x.org")
     people = world.people()
     assert set(people) == {"c@x.org"}
     assert people["c@x.org"].addresses == ("a@x.org", "b@x.org", "c@x.org") and people["c@x.org"].contact_days == 3
@@ -358,7 +358,7 @@ def test_merge_chains_end_at_the_last_person() -> None:
 def test_unmerge_of_an_address_never_merged_is_a_usage_error() -> None:
     world = World().add(email(ME, ["bob@x.org"], ago(4)))
     with pytest.raises(UsageError, match="was not merged"):
-        unmerge(world.store, "bob@x.org")
+        world.store.decisions.unmerge("bob@x.org")
 
 
 def test_config_people_entries_merge_addresses() -> None:
@@ -411,13 +411,13 @@ def test_last_contact_overall_and_per_kind_with_the_interaction_that_set_each() 
 
 def test_last_contact_spans_accounts_and_the_same_message_is_one_interaction() -> None:
     world = World()
-    world.store.ensure_account("b", "mbox")
-    world.store.set_owner_addresses("b", ["me@work.example"])
+    world.store.accounts.ensure("b", "mbox")
+    world.store.accounts.set_owner_addresses("b", ["me@work.example"])
     world.add(email(ME, ["eli@x.org"], ago(20)))
     copy = email("eli@x.org", ["me@work.example"], ago(2), pid="b-1")
-    world.store.apply_batch("b", Batch("mbox", "c", [copy]))
+    world.store.synced.apply_batch("b", Batch("mbox", "c", [copy]))
     twin = Interaction("b-2", "mail", copy.timestamp, copy.participants, message_id=copy.message_id)
-    world.store.apply_batch("b", Batch("archive", "c", [twin]))
+    world.store.synced.apply_batch("b", Batch("archive", "c", [twin]))
     eli = world.person("eli@x.org")
     assert eli.last_inbound is not None and eli.last_inbound.at == ago(2) and eli.last_contact == eli.last_inbound
     assert world.store.count("interactions") == 2
@@ -436,7 +436,7 @@ def every_gap(address: str, gap: int, count: int) -> list[Interaction]:
 def test_cadence_level_1_person_setting_beats_everything() -> None:
     world = World(tiers=TIER_21, people=[{"addresses": ["eve@x.org"], "every": "10d"}])
     world.add(*every_gap("eve@x.org", 20, 5))
-    set_person(world.store, "eve@x.org", every=timedelta(days=45))
+    world.store.decisions.set_person("eve@x.org", every=timedelta(days=45))
     eve = world.person("eve@x.org")
     assert eve.every_days == 45 and eve.cadence_rule == "per-person setting (syncd set --every)"
 
@@ -509,11 +509,11 @@ def test_no_reminder_for_the_directory_tier() -> None:
 
 def test_no_reminder_when_ignored() -> None:
     world = World().add(email(ME, ["gus@x.org"], ago(200)))
-    set_person(world.store, "gus@x.org", ignore=True)
+    world.store.decisions.set_person("gus@x.org", ignore=True)
     gus = world.person("gus@x.org")
     assert gus.ignored and not gus.remind
     assert due_followups([gus], world.store, world.config, NOW) == []
-    set_person(world.store, "gus@x.org", ignore=False)
+    world.store.decisions.set_person("gus@x.org", ignore=False)
     assert world.person("gus@x.org").remind
 
 
@@ -567,7 +567,7 @@ def followups(world: World) -> dict[tuple[str, str], Any]:
 
 def test_one_off_reminder() -> None:
     world = World().add(email(ME, ["max@x.org"], ago(5)))
-    add_reminder(world.store, "max@x.org", date(2025, 7, 1), "project ends: introduce to Lee")
+    world.store.decisions.add_reminder("max@x.org", date(2025, 7, 1), "project ends: introduce to Lee")
     item = followups(world)[("max@x.org", "reminder")]
     assert item.due == date(2025, 7, 1) and "introduce to Lee" in item.description
 
@@ -601,18 +601,18 @@ def test_series_ended_but_in_touch_since_has_no_series_follow_up() -> None:
 def test_decisions_survive_a_full_resync() -> None:
     world = World(tiers=[{"name": "close", "every": "14d"}])
     world.add(email(ME, ["nia@x.org"], ago(5), pid="n1"), email(ME, ["ned@x.org"], ago(6), pid="n2"))
-    set_person(world.store, "nia@x.org", every=timedelta(days=7), note="prefers calls", name="Nia N.")
-    set_person(world.store, "ned@x.org", tier="close", ignore=True)
-    merge(world.store, "nia@x.org", "nia@home.example")
-    add_reminder(world.store, "nia@x.org", date(2025, 7, 1), None)
+    world.store.decisions.set_person("nia@x.org", every=timedelta(days=7), note="prefers calls", name="Nia N.")
+    world.store.decisions.set_person("ned@x.org", tier="close", ignore=True)
+    world.store.decisions.merge("nia@x.org", "nia@home.example")
+    world.store.decisions.add_reminder("nia@x.org", date(2025, 7, 1), None)
     world.people()
     # A full sync that sees nothing: every synced row goes, the decisions stay.
-    world.store.apply_batch("a", Batch("inbox", "c2", [], full=True, complete=True))
+    world.store.synced.apply_batch("a", Batch("inbox", "c2", [], full=True, complete=True))
     assert world.store.count("interactions") == 0
     nia = world.person("nia@x.org")
     assert nia.last_contact is None and nia.every_days == 7
     # The same data back again.
-    world.store.apply_batch("a", Batch("inbox", "c3", [email(ME, ["nia@x.org"], ago(5), pid="n1"),
+    world.store.synced.apply_batch("a", Batch("inbox", "c3", [email(ME, ["nia@x.org"], ago(5), pid="n1"),
                                                       email(ME, ["nia@home.example"], ago(2)),
                                                       email(ME, ["ned@x.org"], ago(6), pid="n2")],
                                        full=True, complete=True))
@@ -686,18 +686,18 @@ def _play(world: World, step: tuple[Any, ...], full: bool) -> None:
     if kind == "batch":
         world.add(*step[1])
     elif kind == "delete":
-        store.apply_batch("a", Batch("inbox", "c", deleted=[step[1]]))
+        store.synced.apply_batch("a", Batch("inbox", "c", deleted=[step[1]]))
     elif kind == "set":
-        set_person(store, key(step[1]), **step[2])
+        store.decisions.set_person(key(step[1]), **step[2])
     elif kind == "merge":
         into, other = key(step[1]), key(step[2])  # as the CLI does: both arguments resolved to persons
         if into != other:
-            merge(store, into, other)
+            store.decisions.merge(into, other)
     elif kind == "unmerge":
         if store.db.execute("SELECT 1 FROM person_links WHERE address = ?", (step[1],)).fetchone():
-            unmerge(store, step[1])
+            store.decisions.unmerge(step[1])
     elif kind == "resync":
-        store.apply_batch("a", Batch("inbox", "c", [], full=True, complete=True))
+        store.synced.apply_batch("a", Batch("inbox", "c", [], full=True, complete=True))
     else:
         (engine.recompute if full else engine.refresh)(store, world.config, step[1])
 
@@ -741,7 +741,7 @@ def test_resolve_an_exact_address() -> None:
 
 def test_resolve_an_address_merged_into_someone_gives_their_key() -> None:
     world = named_world()
-    merge(world.store, "ola@x.org", "olga@y.org")
+    world.store.decisions.merge("ola@x.org", "olga@y.org")
     assert resolve(world.store, world.config, "olga@y.org") == "ola@x.org"
 
 

@@ -39,8 +39,8 @@ def event(provider_id: str, subject: str, attendee: str = "carol@example.org") -
 @pytest.fixture
 def store(tmp_path: Path) -> Store:
     s = Store(tmp_path / "state.sqlite3")
-    s.ensure_account("a", "maildir")
-    s.ensure_account("b", "mbox")
+    s.accounts.ensure("a", "maildir")
+    s.accounts.ensure("b", "mbox")
     return s
 
 
@@ -93,25 +93,25 @@ def test_a_corrupt_database_is_one_sentence(tmp_path: Path) -> None:
 
 def test_repull_adds_nothing_and_cursor_moves_with_rows(store: Store) -> None:
     batch = Batch("inbox", "c1", [mail("inbox/1", "m1"), mail("inbox/2", "m2")])
-    assert store.apply_batch("a", batch) == 2
-    assert store.apply_batch("a", batch) == 0
+    assert store.synced.apply_batch("a", batch) == 2
+    assert store.synced.apply_batch("a", batch) == 0
     assert store.count("interactions") == 2
     assert store.count("participants") == 4
-    assert store.cursors("a") == {"inbox": "c1"}
-    assert store.known_ids("a", "inbox") == {"inbox/1", "inbox/2"}
+    assert store.synced.cursors("a") == {"inbox": "c1"}
+    assert store.synced.known_ids("a", "inbox") == {"inbox/1", "inbox/2"}
 
 
 def test_one_message_in_two_folders_and_two_accounts_is_one_interaction(store: Store) -> None:
-    store.apply_batch("a", Batch("sent", "c", [mail("sent/1", "same")]))
-    store.apply_batch("a", Batch("all", "c", [mail("all/9", "same")]))
-    store.apply_batch("b", Batch("x.mbox", "c", [mail("sha", "same")]))
+    store.synced.apply_batch("a", Batch("sent", "c", [mail("sent/1", "same")]))
+    store.synced.apply_batch("a", Batch("all", "c", [mail("all/9", "same")]))
+    store.synced.apply_batch("b", Batch("x.mbox", "c", [mail("sha", "same")]))
     assert store.count("interactions") == 1
     assert store.count("sightings") == 3
     # Gone from one place: still there; gone from all: removed.
-    store.apply_batch("a", Batch("sent", "c2", deleted=["sent/1"]))
-    store.apply_batch("a", Batch("all", "c2", deleted=["all/9"]))
+    store.synced.apply_batch("a", Batch("sent", "c2", deleted=["sent/1"]))
+    store.synced.apply_batch("a", Batch("all", "c2", deleted=["all/9"]))
     assert store.count("interactions") == 1
-    store.apply_batch("b", Batch("x.mbox", "c2", deleted=["sha"]))
+    store.synced.apply_batch("b", Batch("x.mbox", "c2", deleted=["sha"]))
     assert store.count("interactions") == 0
     assert store.count("participants") == 0
 
@@ -119,57 +119,57 @@ def test_one_message_in_two_folders_and_two_accounts_is_one_interaction(store: S
 def test_failed_batch_leaves_neither_rows_nor_cursor(store: Store) -> None:
     bad = Interaction("inbox/2", "nonsense", None, [])  # type: ignore[arg-type]
     with pytest.raises(sqlite3.IntegrityError):
-        store.apply_batch("a", Batch("inbox", "c9", [mail("inbox/1", "m1"), bad]))
+        store.synced.apply_batch("a", Batch("inbox", "c9", [mail("inbox/1", "m1"), bad]))
     assert store.count("interactions") == 0
-    assert store.cursors("a") == {}
+    assert store.synced.cursors("a") == {}
 
 
 def test_full_sync_removes_only_what_it_did_not_see_once_complete(store: Store) -> None:
-    store.apply_batch("a", Batch("cal", "v1", [event("e1", "one"), event("e2", "two")], full=True, complete=True))
+    store.synced.apply_batch("a", Batch("cal", "v1", [event("e1", "one"), event("e2", "two")], full=True, complete=True))
     # A new full sync in two batches: e2 is gone at the provider, e1 changed in place.
-    store.apply_batch("a", Batch("cal", None, [event("e1", "one, moved", attendee="dan@example.org")], full=True))
+    store.synced.apply_batch("a", Batch("cal", None, [event("e1", "one, moved", attendee="dan@example.org")], full=True))
     assert store.count("interactions") == 2  # nothing removed before the full sync is complete
-    store.apply_batch("a", Batch("cal", "v2", [], full=True, complete=True))
+    store.synced.apply_batch("a", Batch("cal", "v2", [], full=True, complete=True))
     rows = store.db.execute("SELECT subject FROM interactions").fetchall()
     assert rows == [("one, moved",)]
     addresses = {r[0] for r in store.db.execute("SELECT address FROM participants")}
     assert addresses == {"me@example.com", "dan@example.org"}
-    assert store.cursors("a") == {"cal": "v2"}
+    assert store.synced.cursors("a") == {"cal": "v2"}
 
 
 def test_interrupted_full_sync_is_restarted_without_losing_rows(store: Store) -> None:
-    store.apply_batch("a", Batch("cal", "v1", [event("e1", "one")], full=True, complete=True))
-    store.apply_batch("a", Batch("cal", None, [], full=True))  # killed after the first batch
-    store.apply_batch("a", Batch("cal", None, [event("e1", "one")], full=True))  # restarted
-    store.apply_batch("a", Batch("cal", "v2", [], full=True, complete=True))
+    store.synced.apply_batch("a", Batch("cal", "v1", [event("e1", "one")], full=True, complete=True))
+    store.synced.apply_batch("a", Batch("cal", None, [], full=True))  # killed after the first batch
+    store.synced.apply_batch("a", Batch("cal", None, [event("e1", "one")], full=True))  # restarted
+    store.synced.apply_batch("a", Batch("cal", "v2", [], full=True, complete=True))
     assert store.count("interactions") == 1
 
 
 def test_a_full_sync_abandoned_after_an_expired_cursor_restarts_with_a_new_generation(store: Store) -> None:
-    store.apply_batch("a", Batch("cal", "v1", [event("e1", "one"), event("e2", "two")], full=True, complete=True))
+    store.synced.apply_batch("a", Batch("cal", "v1", [event("e1", "one"), event("e2", "two")], full=True, complete=True))
     # A full round sees e2 (stamping it), then its cursor expires mid-round and e2 is deleted meanwhile.
-    store.apply_batch("a", Batch("cal", "next-link", [event("e2", "two")], full=True))
-    store.reset_cursor("a", "cal")
-    store.apply_batch("a", Batch("cal", "next-link", [event("e1", "one")], full=True))
-    store.apply_batch("a", Batch("cal", "v2", [], full=True, complete=True))
+    store.synced.apply_batch("a", Batch("cal", "next-link", [event("e2", "two")], full=True))
+    store.synced.reset_cursor("a", "cal")
+    store.synced.apply_batch("a", Batch("cal", "next-link", [event("e1", "one")], full=True))
+    store.synced.apply_batch("a", Batch("cal", "v2", [], full=True, complete=True))
     assert [r[0] for r in store.db.execute("SELECT subject FROM interactions")] == ["one"]
 
 
 def test_a_full_sync_may_re_sight_what_it_did_not_read_again(store: Store) -> None:
-    store.apply_batch("a", Batch("inbox", "c1", [mail("1", "m1"), mail("2", "m2"), mail("3", "m3")],
+    store.synced.apply_batch("a", Batch("inbox", "c1", [mail("1", "m1"), mail("2", "m2"), mail("3", "m3")],
                                  full=True, complete=True))
-    store.apply_batch("a", Batch("inbox", None, [mail("4", "m4")], seen=["1", "2"], full=True))
-    store.apply_batch("a", Batch("inbox", "c2", [], full=True, complete=True))
-    assert store.known_ids("a", "inbox") == {"1", "2", "4"}  # 3 was neither read nor re-sighted: gone
+    store.synced.apply_batch("a", Batch("inbox", None, [mail("4", "m4")], seen=["1", "2"], full=True))
+    store.synced.apply_batch("a", Batch("inbox", "c2", [], full=True, complete=True))
+    assert store.synced.known_ids("a", "inbox") == {"1", "2", "4"}  # 3 was neither read nor re-sighted: gone
 
 
 def test_user_decisions_survive_a_full_resync(store: Store) -> None:
-    store.apply_batch("a", Batch("inbox", "c", [mail("inbox/1", "m1")], full=True, complete=True))
+    store.synced.apply_batch("a", Batch("inbox", "c", [mail("inbox/1", "m1")], full=True, complete=True))
     with store.transaction() as db:
         db.execute("INSERT INTO person_settings(person, every_days, note) VALUES ('bob@example.org', 30, 'calls')")
         db.execute("INSERT INTO person_links VALUES ('bob@work.example', 'bob@example.org')")
         db.execute("INSERT INTO reminders(person, on_date, created) VALUES ('bob@example.org', '2001-06-01', 'x')")
-    store.apply_batch("a", Batch("inbox", "c2", [], full=True, complete=True))
+    store.synced.apply_batch("a", Batch("inbox", "c2", [], full=True, complete=True))
     assert store.count("interactions") == 0
     assert store.db.execute("SELECT every_days, note FROM person_settings").fetchall() == [(30, "calls")]
     assert store.db.execute("SELECT COUNT(*) FROM person_links").fetchone()[0] == 1
@@ -178,20 +178,22 @@ def test_user_decisions_survive_a_full_resync(store: Store) -> None:
 
 def test_invalid_addresses_are_not_stored(store: Store) -> None:
     item = mail("inbox/1", "m1", to="/O=ENRON/OU=NA/CN=RECIPIENTS/CN=JDOE")
-    store.apply_batch("a", Batch("inbox", "c", [item]))
+    store.synced.apply_batch("a", Batch("inbox", "c", [item]))
     assert [r[0] for r in store.db.execute("SELECT address FROM participants")] == ["me@example.com"]
 
 
 def test_pull_bookkeeping(store: Store) -> None:
-    store.record_pull("a", started="2026-01-01T00:00:00+00:00")
-    store.record_pull("a", error="boom")
-    store.record_pull("a", success="2026-01-01T00:01:00+00:00", summary={"new": 1})
-    store.set_owner_addresses("a", ["Me@Example.com", "junk"])
-    row = {r["name"]: r for r in store.accounts()}["a"]
-    assert row["last_error"] is None
-    assert row["last_summary"] == '{"new": 1}'
-    assert row["owner_addresses"] == '["me@example.com"]'
-    store.reset_cursor("a", "inbox")
+    store.accounts.record_pull("a", started="2026-01-01T00:00:00+00:00")
+    store.accounts.record_pull("a", error="boom")
+    store.accounts.record_pull("a", success="2026-01-01T00:01:00+00:00", summary={"new": 1})
+    store.accounts.set_owner_addresses("a", ["Me@Example.com", "junk"])
+    record = {r.name: r for r in store.accounts.records()}["a"]
+    assert record.last_error is None
+    assert record.summary == {"new": 1}
+    assert record.owner_addresses == ("me@example.com",)
+    assert store.db.execute("SELECT last_summary, owner_addresses FROM accounts").fetchone() == (
+        '{"new": 1}', '["me@example.com"]')
+    store.synced.reset_cursor("a", "inbox")
 
 
 def test_count_refuses_unknown_tables(store: Store) -> None:

@@ -7,7 +7,6 @@ store, and talks to the user. Tokens never appear in the output.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -118,18 +117,14 @@ def status(click_ctx: click.Context) -> None:
 
 def _needs_login() -> dict[str, str]:
     """Accounts whose last pull ended in "needs login", from the state database (empty when there is none)."""
-    from syncd import pipeline
+    from syncd.paths import state_dir
+    from syncd.store import DB_NAME, open_store
 
-    path = pipeline.state_dir() / pipeline.DB_NAME
-    if not path.exists():
+    if not (state_dir() / DB_NAME).exists():
         return {}
-    found = {}
-    with pipeline.open_store() as store:
-        for row in store.accounts():
-            summary = json.loads(row["last_summary"] or "{}")
-            if summary.get("needs_login") and row["last_error"]:
-                found[row["name"]] = "the last pull could not use the stored login"
-    return found
+    with open_store() as store:
+        return {record.name: "the last pull could not use the stored login"
+                for record in store.accounts.records() if record.needs_login}
 
 
 @auth.command()

@@ -18,8 +18,8 @@ from syncd.errors import UsageError
 def set_(ctx: Context, person: str, every: str | None, tier: str | None, note: str | None, ignore: bool | None) -> None:
     """Set PERSON's cadence, tier, note, or ignore them."""
     from connectors.settings import parse_duration
-    from syncd import pipeline
-    from syncd.people import resolve, set_person
+    from syncd.engine.lookup import resolve
+    from syncd.store import open_store
 
     config = ctx.config()
     if tier is not None and tier not in {t.name for t in config.tiers}:
@@ -28,9 +28,9 @@ def set_(ctx: Context, person: str, every: str | None, tier: str | None, note: s
         every_td = parse_duration(every) if every else None
     except ValueError as exc:
         raise UsageError(f"--every: {exc}") from None
-    with pipeline.open_store() as store:
+    with open_store() as store:
         key = resolve(store, config, person)
-        set_person(store, key, every=every_td, tier=tier, note=note, ignore=ignore)
+        store.decisions.set_person(key, every=every_td, tier=tier, note=note, ignore=ignore)
     click.echo(f"{key}: updated")
 
 
@@ -40,14 +40,13 @@ def set_(ctx: Context, person: str, every: str | None, tier: str | None, note: s
 @pass_context
 def merge(ctx: Context, a: str, b: str) -> None:
     """Merge person B into person A (one person, several addresses)."""
-    from syncd import pipeline
-    from syncd.people import merge as merge_people
-    from syncd.people import resolve
+    from syncd.engine.lookup import resolve
+    from syncd.store import open_store
 
     config = ctx.config()
-    with pipeline.open_store() as store:
+    with open_store() as store:
         key_a, key_b = resolve(store, config, a), resolve(store, config, b)
-        merge_people(store, key_a, key_b)
+        store.decisions.merge(key_a, key_b)
     click.echo(f"merged {key_b} into {key_a}")
 
 
@@ -56,12 +55,11 @@ def merge(ctx: Context, a: str, b: str) -> None:
 @pass_context
 def unmerge(ctx: Context, address: str) -> None:
     """Split ADDRESS off the person it was merged into."""
-    from syncd import pipeline
-    from syncd.people import unmerge as unmerge_address
+    from syncd.store import open_store
 
     ctx.config()
-    with pipeline.open_store() as store:
-        unmerge_address(store, address)
+    with open_store() as store:
+        store.decisions.unmerge(address)
     click.echo(f"{address}: now a person of its own")
 
 
@@ -72,12 +70,12 @@ def unmerge(ctx: Context, address: str) -> None:
 @pass_context
 def remind(ctx: Context, person: str, on: str, note: str | None) -> None:
     """A one-off follow-up with PERSON on DATE (e.g. after a project ends)."""
-    from syncd import pipeline
-    from syncd.people import add_reminder, resolve
+    from syncd.engine.lookup import resolve
+    from syncd.store import open_store
 
     config = ctx.config()
     day = parse_day(on)
-    with pipeline.open_store() as store:
+    with open_store() as store:
         key = resolve(store, config, person)
-        add_reminder(store, key, day, note)
+        store.decisions.add_reminder(key, day, note)
     click.echo(f"{key}: follow-up on {day.isoformat()}; the next pull puts it in the calendar")

@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from syncd.cli.context import Context, as_of_option, pass_context
-from syncd.engine.standing import Evidence, PersonStatus
+from syncd.engine.status import Evidence, PersonStatus
 
 
 def _iso(evidence: Evidence | None) -> str | None:
@@ -89,9 +89,10 @@ PEOPLE_FIELDS = [
 def people(ctx: Context, filter_: str | None, tier: str | None, fmt: str | None, as_of: date | None) -> None:
     """The people you keep in touch with: last contact, rhythm, when each is due."""
     from syncd import engine, pipeline
+    from syncd.store import open_store
 
     config = ctx.config()
-    with pipeline.open_store() as store:
+    with open_store() as store:
         now, historical = pipeline.refreshed_now(store, config, as_of)
         statuses = engine.people(store, config, now, historical=historical)
     chosen = select(statuses, filter_, tier, now)
@@ -116,11 +117,12 @@ def people(ctx: Context, filter_: str | None, tier: str | None, fmt: str | None,
 def why(ctx: Context, person: str, as_of: date | None) -> None:
     """The evidence for PERSON: last contact, the cadence rule, why a follow-up is or is not planned."""
     from syncd import pipeline
+    from syncd.engine.lookup import resolve
     from syncd.engine.why import explain
-    from syncd.people import resolve
+    from syncd.store import open_store
 
     config = ctx.config()
-    with pipeline.open_store() as store:
+    with open_store() as store:
         now, historical = pipeline.refreshed_now(store, config, as_of)
         key = resolve(store, config, person)
         for line in explain(store, config, key, now, historical=historical):

@@ -30,11 +30,12 @@ def pull(ctx: Context, account: str | None, dry_run: bool, force: bool, as_of: d
     from syncd import pipeline
     from syncd.paths import state_dir
     from syncd.service.lock import writer_lock
+    from syncd.store import open_store
 
     config = ctx.config()
     # One writer at a time: wait briefly for another pull; the service holds the lock while it runs.
     wait = float(os.environ.get("SYNCD_LOCK_WAIT", "10"))
-    with writer_lock(state_dir(), "pull", wait), pipeline.open_store() as store, _progress() as progress:
+    with writer_lock(state_dir(), "pull", wait), open_store() as store, _progress() as progress:
         result = pipeline.run_job(
             store,
             config,
@@ -127,9 +128,10 @@ def plan(ctx: Context, as_of: date | None) -> None:
     from syncd.accounts import open_target
     from syncd.engine.due import due_followups
     from syncd.plan import reconcile
+    from syncd.store import open_store
 
     config = ctx.config()
-    with pipeline.open_store() as store:
+    with open_store() as store:
         now, historical = pipeline.refreshed_now(store, config, as_of)
         statuses = engine.people(store, config, now, historical=historical)
         due = due_followups(statuses, store, config, now)

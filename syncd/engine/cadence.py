@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from connectors.addresses import matches_any
 from syncd.config import Config, TierConfig
-from syncd.engine.standing import PersonStatus
+from syncd.engine.status import PersonStatus
 
 
 def tier_for(addresses: Iterable[str], tiers: tuple[TierConfig, ...], chosen: str | None) -> TierConfig | None:

@@ -1,20 +1,46 @@
 """Which follow-ups are wanted now: relationship cycles, one-off reminders, ended meeting series.
 
-The engine's standing of each person becomes :class:`syncd.engine.standing.DueFollowup` objects here; where and
-when they land in a calendar is the planner's business.
+The engine's standing of each person becomes :class:`DueFollowup` objects here — the whole contract between
+the engine, which knows people and time, and the planner, which knows calendars; where and when they land
+in a calendar is the planner's business (:mod:`syncd.plan`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, date, datetime, timedelta
+from typing import Literal
 
 from syncd.config import Config
-from syncd.engine.refresh import SERIES_LOOKBACK, Persons
-from syncd.engine.standing import DueFollowup, PersonStatus
+from syncd.engine.persons import Persons
+from syncd.engine.status import PersonStatus
 from syncd.store import Store
 
+Origin = Literal["cycle", "reminder", "series"]
 # A cycle follow-up due this close to a "series ended" one is folded into it.
 SAME_OCCASION = timedelta(days=14)
+# A "series ended" follow-up older than this is history, not a reminder.
+SERIES_LOOKBACK = timedelta(days=30)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DueFollowup:
+    """One follow-up the engine wants in the calendar (before placement by the planner).
+
+    ``cycle`` identifies the occasion: for ``origin="cycle"`` the ISO timestamp of the last contact the
+    cycle counts from (a new contact starts a new cycle), for ``"reminder"`` the reminder's id, for
+    ``"series"`` the recurring series' id. Dismissing (deleting) a cycle follow-up moves the next one
+    ``every_days`` after the dismissed due date.
+    """
+
+    person: str
+    name: str
+    origin: Origin
+    cycle: str
+    due: date
+    every_days: int | None
+    strength: int  # higher = stronger relationship (distinct contact days); breaks ties when spreading
+    description: str
 
 
 def describe(status: PersonStatus) -> str:
@@ -47,16 +73,15 @@ def due_followups(statuses: list[PersonStatus], store: Store, config: Config, no
                 )
             )
     persons = Persons(store, config)
-    for reminder_id, person, on_date, note in store.db.execute(
-        "SELECT id, person, on_date, note FROM reminders ORDER BY id"
-    ):
-        key = persons.key(person)
+    for reminder in store.decisions.reminders():
+        key = persons.key(reminder.person)
         known = by_key.get(key)
+        note = reminder.note
         text = (f"Note: {note}\n" if note else "") + (describe(known) if known else f"Addresses: {key}")
         wanted.append(
             DueFollowup(
-                person=key, name=known.name if known else key, origin="reminder", cycle=str(reminder_id),
-                due=date.fromisoformat(on_date), every_days=None,
+                person=key, name=known.name if known else key, origin="reminder", cycle=str(reminder.id),
+                due=reminder.on, every_days=None,
                 strength=known.contact_days if known else 0, description=text,
             )
         )
@@ -77,14 +102,7 @@ def _series_ended(
     wrapped up, so follow up ``after_series_end`` later — unless you have been in touch since."""
     cutoff = int(now.timestamp())
     out: dict[tuple[str, str], DueFollowup] = {}
-    rows = store.db.execute(
-        "SELECT c.address, i.series_id, MAX(c.ts), MAX(i.subject) FROM contacts c "
-        "JOIN interactions i ON i.id = c.interaction_id "
-        "WHERE c.kind = 'meeting' AND i.series_id IS NOT NULL GROUP BY c.address, i.series_id "
-        "HAVING MAX(c.ts) <= ?",
-        (cutoff,),
-    )
-    for address, series_id, last_ts, subject in rows:
+    for address, series_id, last_ts, subject in store.contacts.ended_series(cutoff):
         status = by_key.get(persons.key(address))
         if status is None or not status.relationship or status.ignored:
             continue

@@ -1,67 +1,140 @@
-"""What the engine hands the planner and the CLI: a person's standing, and the follow-ups that are due.
+"""A person's standing: their contacts grouped from all their addresses, then last contact, rhythm and due.
 
-The engine knows people and time; the planner knows calendars. These two types are the whole contract
-between them.
+``aggregate`` folds the store's per-address contact rows into one :class:`Aggregate` per person (in one
+pass over each query, for every person at once or for a selection); ``standing`` turns one aggregate,
+the person's decisions and the configuration into a :class:`syncd.engine.status.PersonStatus`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from datetime import date, datetime
-from typing import Literal
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
-Origin = Literal["cycle", "reminder", "series"]
+from syncd.config import Config
+from syncd.engine import cadence
+from syncd.engine.persons import Persons
+from syncd.engine.status import Evidence, PersonStatus
+from syncd.store import Store
+from syncd.store.decisions import Settings
 
+DAY = 86400
 
-@dataclasses.dataclass(slots=True)
-class Evidence:
-    """The interaction that set one of a person's last-contact times (shown by ``syncd why``)."""
-
-    interaction_id: int
-    at: datetime
-    kind: str  # outbound | inbound | meeting
-    subject: str | None = None
-    link: str | None = None
-
-
-@dataclasses.dataclass(slots=True)
-class PersonStatus:
-    key: str  # the person's primary address; stable id used by decisions and follow-ups
-    name: str
-    addresses: tuple[str, ...]
-    relationship: bool  # reciprocity met (an outbound contact or a meeting), or added by the user
-    tier: str | None
-    every_days: int | None  # the cadence; None when the person is never reminded
-    cadence_rule: str  # which rule set the cadence, in words ("tier 'inner'", "learned rhythm: ...")
-    last_contact: Evidence | None
-    last_outbound: Evidence | None
-    last_inbound: Evidence | None
-    last_meeting: Evidence | None
-    contact_days: int  # distinct days with a qualifying contact
-    due: date | None  # last contact + cadence; None when no reminder applies
-    remind: bool  # False for directory tier, ignored, dormant, meeting booked, not a relationship
-    reason: str  # why due, or why not, in words
-    note: str | None = None
-    next_meeting: datetime | None = None
-    ignored: bool = False
-    dormant: bool = False
+Details = dict[int, tuple[str | None, str | None]]  # interaction id -> (subject, link)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class DueFollowup:
-    """One follow-up the engine wants in the calendar (before placement by the planner).
+@dataclasses.dataclass
+class Aggregate:
+    last: dict[str, tuple[int, int]] = dataclasses.field(default_factory=dict)  # kind -> (ts, interaction)
+    days: set[int] = dataclasses.field(default_factory=set)
+    next_meeting: int | None = None  # the earliest booked (future) meeting
+    next_contact: int | None = None  # the earliest future contact of any kind
+    names: dict[str, int] = dataclasses.field(default_factory=dict)
+    addresses: set[str] = dataclasses.field(default_factory=set)
 
-    ``cycle`` identifies the occasion: for ``origin="cycle"`` the ISO timestamp of the last contact the
-    cycle counts from (a new contact starts a new cycle), for ``"reminder"`` the reminder's id, for
-    ``"series"`` the recurring series' id. Dismissing (deleting) a cycle follow-up moves the next one
-    ``every_days`` after the dismissed due date.
-    """
 
-    person: str
-    name: str
-    origin: Origin
-    cycle: str
-    due: date
-    every_days: int | None
-    strength: int  # higher = stronger relationship (distinct contact days); breaks ties when spreading
-    description: str
+def aggregate(
+    store: Store, persons: Persons, cutoff: int, addresses: Iterable[str] | None, with_future: bool
+) -> dict[str, Aggregate]:
+    """Each person's contacts up to ``cutoff`` (and, ``with_future``, their first ones after it)."""
+    selection = store.select(addresses)
+    out: dict[str, Aggregate] = defaultdict(Aggregate)
+    key_of: dict[str, str] = {}
+
+    def person(address: str) -> Aggregate:
+        key = key_of.get(address)
+        if key is None:
+            key = key_of[address] = persons.key(address)
+        agg = out[key]
+        agg.addresses.add(address)
+        return agg
+
+    for address, kind, ts, iid in store.contacts.latest(cutoff, selection):
+        agg = person(address)
+        if kind not in agg.last or ts > agg.last[kind][0]:
+            agg.last[kind] = (ts, iid)
+    for address, days in store.contacts.days(cutoff, selection, DAY):
+        person(address).days.update(days)
+    if with_future:
+        # Contacts after "now": booked meetings, and mail dated ahead of the clock. Neither is a last
+        # contact yet; both become one when their time comes (the person's ``valid_until``).
+        for address, kind, ts in store.contacts.upcoming(cutoff, selection):
+            agg = person(address)
+            agg.next_contact = ts if agg.next_contact is None else min(agg.next_contact, ts)
+            if kind == "meeting":
+                agg.next_meeting = ts if agg.next_meeting is None else min(agg.next_meeting, ts)
+    # Display names only of the addresses being computed (the selection, or everyone).
+    for address, name, count in store.synced.names(selection):
+        found = out.get(key_of.get(address) or persons.key(address))
+        if found is not None:
+            found.names[name] = found.names.get(name, 0) + count
+    return out
+
+
+def details(store: Store, aggregates: Iterable[Aggregate]) -> Details:
+    """Subject and link of every interaction that set someone's last contact, fetched together rather
+    than three per person (a full recompute of 20,000 people otherwise spends most of its Python time here)."""
+    return store.synced.details({iid for agg in aggregates for _, iid in agg.last.values()})
+
+
+def _evidence(found: Details, kind: str, pair: tuple[int, int] | None) -> Evidence | None:
+    if pair is None:
+        return None
+    ts, iid = pair
+    subject, link = found.get(iid, (None, None))
+    return Evidence(iid, datetime.fromtimestamp(ts, UTC), kind, subject, link)
+
+
+def merged(settings: Mapping[str, Settings], key: str, addresses: Iterable[str]) -> dict[str, Any]:
+    """The person's decisions: their key's, then (for what that leaves open) those stored under another of
+    their addresses — a decision made before a config merge or an equivalence joined the addresses
+    would otherwise be silently lost (``syncd merge`` moves them itself)."""
+    out = dict(settings.get(key, {}))
+    for address in sorted(set(addresses) - {key}):
+        for name, value in settings.get(address, {}).items():
+            if not out.get(name):
+                out[name] = value
+    return out
+
+
+def standing(
+    config: Config, key: str, agg: Aggregate, every_setting: Mapping[str, Settings], found: Details, now: datetime,
+) -> tuple[PersonStatus, int | None]:
+    """A person's status at ``now``, and when it will change by itself (unix seconds, or None)."""
+    configured = next((p for p in config.people if p.addresses[0] == key), None)
+    settings = merged(every_setting, key, agg.addresses)
+    # Sorted, so the listing is stable; the key says which one is primary.
+    addresses = tuple(sorted(agg.addresses | set(configured.addresses if configured else ()) | {key}))
+    last_out = _evidence(found, "outbound", agg.last.get("outbound"))
+    last_in = _evidence(found, "inbound", agg.last.get("inbound"))
+    last_meet = _evidence(found, "meeting", agg.last.get("meeting"))
+    candidates = [e for e in (last_out, last_in, last_meet) if e is not None]
+    # Ties (one interaction both ways is impossible, but two at the same second are not): the
+    # outbound one wins, being the stronger evidence of a relationship.
+    last = max(candidates, key=lambda e: e.at) if candidates else None
+    name = (
+        settings.get("name")
+        or (configured.name if configured else None)
+        or (max(agg.names.items(), key=lambda kv: (kv[1], kv[0]))[0] if agg.names else key)
+    )
+    tier = cadence.tier_for(addresses, config.tiers, settings.get("tier") or (configured.tier if configured else None))
+    # "Unless the user adds them": an explicit rhythm or tier, or a [[people]] entry, makes a relationship.
+    user_added = bool(settings.get("every_days") or settings.get("tier") or configured)
+    relationship = last_out is not None or last_meet is not None or user_added
+    every, rule = cadence.choose(
+        settings.get("every_days"), configured.every if configured else None, tier, agg.days, config
+    )
+    next_meeting = datetime.fromtimestamp(agg.next_meeting, UTC) if agg.next_meeting else None
+    status = PersonStatus(
+        key=key, name=name, addresses=addresses, relationship=relationship, tier=tier.name if tier else None,
+        every_days=every, cadence_rule=rule, last_contact=last, last_outbound=last_out, last_inbound=last_in,
+        last_meeting=last_meet, contact_days=len(agg.days), due=None, remind=False, reason="",
+        note=settings.get("note") or (configured.note if configured else None), next_meeting=next_meeting,
+        ignored=bool(settings.get("ignored")),
+    )
+    changes = cadence.decide(status, tier, config, now)
+    # A future contact (a booked meeting starting, mail dated ahead of the clock) becomes a contact then.
+    pending = [t for t in (changes, agg.next_contact) if t is not None]
+    return status, (min(pending) if pending else None)

@@ -6,16 +6,13 @@ from datetime import datetime
 
 from syncd.config import Config
 from syncd.engine.refresh import people
-from syncd.engine.standing import Evidence
+from syncd.engine.status import Evidence
 from syncd.store import Store
 
 
 def _where(store: Store, evidence: Evidence) -> str:
-    row = store.db.execute(
-        "SELECT account, resource FROM sightings WHERE interaction_id = ? ORDER BY account LIMIT 1",
-        (evidence.interaction_id,),
-    ).fetchone()
-    return f" [{row[0]}: {row[1]}]" if row else ""
+    seen = store.synced.where_seen(evidence.interaction_id)
+    return f" [{seen[0]}: {seen[1]}]" if seen else ""
 
 
 def _line(store: Store, label: str, evidence: Evidence | None) -> str:
@@ -61,7 +58,4 @@ def _same_name(store: Store, name: str, own: set[str]) -> list[str]:
     """Addresses with the same display name: suggested merges, never applied by themselves."""
     if not name or "@" in name:
         return []
-    rows = store.db.execute(
-        "SELECT DISTINCT address FROM participants WHERE name = ? COLLATE NOCASE LIMIT 20", (name,)
-    )
-    return sorted({r[0] for r in rows} - own)
+    return sorted(store.synced.addresses_named(name) - own)

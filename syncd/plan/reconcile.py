@@ -22,30 +22,18 @@ an existing key as an update, so a repeated create finds the event it made befor
 from __future__ import annotations
 
 import dataclasses
-import json
-import sqlite3
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime, tzinfo
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, tzinfo
 from typing import Literal
 
 from connectors.base import CalendarTarget, FollowupEvent
 from syncd.config import FollowupsConfig
-from syncd.engine.standing import DueFollowup
-from syncd.plan.placement import (
-    Record,
-    Request,
-    Want,
-    local_today,
-    locate,
-    place,
-    planned_of,
-    resolve,
-    slot_start,
-    survivors_of,
-    wanted_keys,
-)
-from syncd.store import Store, utc_now_iso
+from syncd.engine.due import DueFollowup
+from syncd.plan.occasions import Want, locate, planned_of, resolve, survivors_of, wanted_keys
+from syncd.plan.placement import Request, local_today, place, slot_start
+from syncd.store import Store
+from syncd.store.followups import Record
 
 Verb = Literal["create", "update", "delete"]
 FORCE_HINT = "syncd pull --force"
@@ -125,28 +113,6 @@ class ApplyResult:
         if self.plan.waiting:
             head += f"; {self.plan.waiting} due later than the horizon"
         return [head, *(self.plan.lines() if dry_run else []), *(f"  {m}" for m in self.messages)]
-
-
-# ---- reading the records ------------------------------------------------------------------------------
-
-
-def load_records(store: Store, listed: Iterable[str] = ()) -> dict[str, Record]:
-    """Every record not settled as done, and the done ones of the ``listed`` keys (events still in the
-    calendar, whose occasion must stay known so a restored one is recognised as a duplicate)."""
-    query = "SELECT key, person, origin, due, planned_start, state, detail FROM followups WHERE "
-    rows = list(store.db.execute(query + "state != 'done'"))
-    keys = list(listed)
-    for at in range(0, len(keys), 500):  # below SQLite's limit on bound parameters
-        chunk = keys[at:at + 500]
-        rows += store.db.execute(query + f"state = 'done' AND key IN ({','.join('?' * len(chunk))})", chunk)
-    records = {}
-    for key, person, origin, due, planned, state, detail in rows:
-        extra = json.loads(detail or "{}")
-        records[key] = Record(
-            key, person, origin, str(extra.get("cycle", "")), int(extra.get("n", 0)), date.fromisoformat(due),
-            state, datetime.fromisoformat(planned) if planned else None,
-        )
-    return records
 
 
 # ---- planning (pure) ----------------------------------------------------------------------------------
@@ -317,18 +283,6 @@ def plan(
 # ---- applying -----------------------------------------------------------------------------------------
 
 
-def _save(db: sqlite3.Connection, record: Record) -> None:
-    planned = record.planned_start.astimezone(UTC).isoformat() if record.planned_start else None
-    db.execute(
-        "INSERT INTO followups(key, person, origin, due, planned_start, state, detail, updated) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET person = excluded.person, "
-        "origin = excluded.origin, due = excluded.due, planned_start = excluded.planned_start, "
-        "state = excluded.state, detail = excluded.detail, updated = excluded.updated",
-        (record.key, record.person, record.origin, record.due.isoformat(), planned, record.state,
-         json.dumps({"cycle": record.cycle, "n": record.n}), utc_now_iso()),
-    )
-
-
 def _split(plan: Plan, force: bool) -> tuple[list[Action], list[Action], list[str]]:
     """(the writes to make, the deletions held back, messages): at most ``max_deletes`` unless forced."""
     deletes = [a for a in plan.actions if a.verb == "delete"]
@@ -358,13 +312,11 @@ def apply(plan: Plan, target: CalendarTarget, store: Store, force: bool = False)
     result = preview(plan, force)
     writes = _split(plan, force)[0]
     if plan.settles or writes:
-        with store.transaction() as db:
-            for settle in plan.settles:
-                _save(db, settle.record)
-            for action in writes:
-                if action.record is not None:
-                    in_flight = "deleting" if action.verb == "delete" else "pending"
-                    _save(db, dataclasses.replace(action.record, state=in_flight))
+        store.followups.save([
+            *(settle.record for settle in plan.settles),
+            *(dataclasses.replace(action.record, state="deleting" if action.verb == "delete" else "pending")
+              for action in writes if action.record is not None),
+        ])
     if writes:
         for action in writes:
             if action.verb == "delete":
@@ -372,10 +324,7 @@ def apply(plan: Plan, target: CalendarTarget, store: Store, force: bool = False)
             elif action.event is not None:
                 (target.create if action.verb == "create" else target.update)(action.event)
         target.commit()
-        with store.transaction() as db:
-            for action in writes:
-                if action.record is not None:
-                    _save(db, action.record)
+        store.followups.save(action.record for action in writes if action.record is not None)
     result.applied = True
     return result
 
@@ -386,5 +335,5 @@ def reconcile(
 ) -> ApplyResult:
     """List the target, plan against the records, and apply (or only preview, for a dry run)."""
     listed = target.list_own()
-    planned = plan(due, load_records(store, (event.key for event in listed)), listed, now, cfg)
+    planned = plan(due, store.followups.load(event.key for event in listed), listed, now, cfg)
     return preview(planned, force) if dry_run else apply(planned, target, store, force)

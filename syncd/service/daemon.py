@@ -41,7 +41,7 @@ from syncd.errors import ConfigError, StateError, SyncdError
 from syncd.paths import state_dir
 from syncd.service.lock import writer_lock
 from syncd.service.notify import notify, watchdog_seconds
-from syncd.store import Store
+from syncd.store import Store, open_store
 
 log = logging.getLogger("syncd")
 
@@ -137,8 +137,8 @@ class Daemon:
             return pipeline.run_job(self.store, self.config, only=name, progress=self._progress,
                                should_stop=self._should_stop)
         finally:
-            # The 64 MiB page cache (store.py) is for big recomputes; an idle service gives it back.
-            self.store.db.execute("PRAGMA shrink_memory")
+            # The 64 MiB page cache (syncd.store.database) is for big recomputes; an idle service gives it back.
+            self.store.shrink_memory()
 
     def _should_stop(self) -> bool:
         """Asked between batches: the moment to stop cleanly, and proof of life for the watchdog."""
@@ -221,7 +221,7 @@ class Daemon:
         """After a stop longer than an account's interval (or never pulled), pull it now (apis.md §7:
         ``schedule`` keeps no persistence and would wait a whole interval)."""
         assert self.store is not None
-        last = {row["name"]: row["last_success"] for row in self.store.accounts()}
+        last = {record.name: record.last_success for record in self.store.accounts.records()}
         now = datetime.now(UTC)
         stale = []
         for name in self.states:
@@ -314,12 +314,7 @@ class Daemon:
         zone = self.config.followups.timezone
         today = datetime.now(zone).date()
         start = datetime.combine(today, time_of_day(0), zone).astimezone(UTC)
-        bounds = (start.isoformat(), (start + timedelta(days=1)).isoformat())
-        row = self.store.db.execute(
-            "SELECT COUNT(*) FROM followups WHERE state = 'active' AND planned_start >= ? AND planned_start < ?",
-            bounds,
-        ).fetchone()
-        return int(row[0])
+        return self.store.followups.active_between(start, start + timedelta(days=1))
 
     def _signal(self, signum: int, _frame: FrameType | None) -> None:
         # Only flags here: the loop acts on them between batches, where the store is consistent.
@@ -342,7 +337,7 @@ class Daemon:
                 if self.stopping:
                     return 0  # stopped while waiting for a `syncd pull` to finish: a clean stop, not a failure
                 raise
-            store = stack.enter_context(pipeline.open_store(directory))
+            store = stack.enter_context(open_store(directory))
             self.store = store
             notify("READY=1", f"STATUS=started with {len(self.states)} accounts")
             log.info("started: %d accounts, pid %d", len(self.states), os.getpid())

@@ -1,136 +1,56 @@
-"""The SQLite store: synced metadata, the user's own decisions, and syncd's bookkeeping, kept apart.
+"""Synced data: what the providers hold, as last pulled, with each resource's cursor.
 
-Three groups of tables, so a full resync never touches what the user decided:
-
-* synced data — ``accounts``, ``cursors``, ``interactions``, ``sightings`` (where a provider holds an
-  interaction: account + provider id), ``participants``. Rebuilt from the providers at will.
-* the user's decisions — ``person_links`` (merges), ``person_settings`` (cadence, tier, note, ignore),
-  ``reminders`` (one-off follow-ups). Only the user (CLI) writes these.
-* derived and bookkeeping — ``contacts`` (qualifying contacts, recomputable), ``followups`` (what syncd
-  wrote into the target calendar and what the user did with it).
+Owns ``cursors``, ``interactions``, ``sightings`` (where a provider holds an interaction: account +
+provider id), ``participants`` and ``address_names`` (display names seen per address, counted as
+mail arrives). Rebuilt from the providers at will; a full resync never touches the user's decisions.
 
 Every batch from a source is committed in one transaction together with its cursor (``apply_batch``),
 so a pull killed at any point leaves the database at the end of a whole batch. Idempotence: a
 sighting is keyed by (account, provider id); a mail message is one interaction across folders and
-accounts by its Message-ID.
+accounts by its Message-ID. New and changed interactions are queued for the engine
+(:mod:`syncd.store.contacts`).
 
 Full syncs use a generation number per (account, resource): every row a full sync sees is stamped with
 the new generation, and when its last batch commits, rows of that resource with an older generation are
 gone at the provider and are deleted. A full sync killed half-way simply starts over; nothing is lost.
-The tables themselves are defined, version by version, in ``syncd.store.schema``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
 import sqlite3
 from collections import Counter
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+from collections.abc import Iterator
+from datetime import datetime
 
 from connectors.addresses import normalise
 from connectors.base import Batch, Interaction
-from syncd.errors import StateError
-from syncd.store.schema import MIGRATIONS, SCHEMA_VERSION, statements
-
-
-def utc_now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+from syncd.store.connection import Connection, Selection, chunks, utc_now_iso
+from syncd.store.contacts import Contacts
 
 
 def to_epoch(value: datetime | None) -> int | None:
     return None if value is None else int(value.timestamp())
 
 
-def from_epoch(value: int | None) -> datetime | None:
-    return None if value is None else datetime.fromtimestamp(value, UTC)
+class SyncedData:
+    def __init__(self, connection: Connection, contacts: Contacts) -> None:
+        self._connection = connection
+        self._db = connection.db
+        self._contacts = contacts
 
-
-class Store:
-    """One open state database. Use as a context manager or call :meth:`close`."""
-
-    def __init__(self, path: Path | str) -> None:
-        self.path = Path(path) if str(path) != ":memory:" else None
-        if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            if not self.path.exists():
-                # Created 0600 before SQLite opens it: metadata of someone's mail is private.
-                os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
-        try:
-            self.db = sqlite3.connect(
-                str(path), isolation_level=None, timeout=30, check_same_thread=False
-            )
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA foreign_keys=ON")
-            self.db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL is durable across app crashes
-            # SQLite's default page cache is 2 MiB; large recomputes insert into B-trees far bigger than
-            # that, and a 64 MiB cache made a full recompute of a million interactions several times faster.
-            self.db.execute("PRAGMA cache_size=-65536")
-            self._migrate()
-        except sqlite3.DatabaseError as exc:
-            raise StateError(f"state database {path} is unusable ({exc}); move it away to start afresh") from exc
-
-    def __enter__(self) -> Store:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self.db.close()
-
-    @property
-    def version(self) -> int:
-        row = self.db.execute("PRAGMA user_version").fetchone()
-        return int(row[0])
-
-    def _migrate(self) -> None:
-        current = self.version
-        if current > SCHEMA_VERSION:
-            raise StateError(
-                f"state database {self.path} was written by a newer syncd (schema {current}, this one "
-                f"knows {SCHEMA_VERSION}); upgrade syncd"
-            )
-        for version in range(current, SCHEMA_VERSION):
-            with self.transaction():
-                for statement in statements(MIGRATIONS[version]):
-                    self.db.execute(statement)
-                self.db.execute(f"PRAGMA user_version = {version + 1}")
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """An immediate (write-locking) transaction, rolled back on any exception."""
-        if self.db.in_transaction:
-            yield self.db
-            return
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
-
-    # ---- accounts and cursors -------------------------------------------------------------------
-
-    def ensure_account(self, name: str, provider: str) -> None:
-        with self.transaction() as db:
-            db.execute(
-                "INSERT INTO accounts(name, provider) VALUES (?, ?) "
-                "ON CONFLICT(name) DO UPDATE SET provider = excluded.provider",
-                (name, provider),
-            )
+    # ---- cursors ----------------------------------------------------------------------------------
 
     def cursors(self, account: str) -> dict[str, str]:
-        rows = self.db.execute(
+        rows = self._db.execute(
             "SELECT resource, cursor FROM cursors WHERE account = ? AND cursor IS NOT NULL", (account,)
         )
         return {resource: cursor for resource, cursor in rows}
+
+    def cursors_moved(self, account: str) -> str | None:
+        """When any of the account's cursors last moved (ISO, UTC), or None."""
+        row = self._db.execute("SELECT MAX(updated) FROM cursors WHERE account = ?", (account,)).fetchone()
+        return None if row is None else row[0]
 
     def reset_cursor(self, account: str, resource: str) -> None:
         """Forget a resource's cursor (after CursorExpired); its rows stay until a full sync replaces them.
@@ -138,63 +58,30 @@ class Store:
         A full sync that was under way is abandoned too: the restart takes a new generation, so a row the
         abandoned round had already stamped but the new round no longer sees is removed at its end.
         """
-        with self.transaction() as db:
+        with self._connection.transaction() as db:
             db.execute(
                 "UPDATE cursors SET cursor = NULL, full_sync = 0 WHERE account = ? AND resource = ?",
                 (account, resource),
             )
 
     def known_ids(self, account: str, resource: str) -> set[str]:
-        rows = self.db.execute(
+        rows = self._db.execute(
             "SELECT provider_id FROM sightings WHERE account = ? AND resource = ?", (account, resource)
         )
         return {row[0] for row in rows}
-
-    def record_pull(
-        self,
-        account: str,
-        *,
-        started: str | None = None,
-        success: str | None = None,
-        error: str | None = None,
-        summary: dict[str, Any] | None = None,
-    ) -> None:
-        with self.transaction() as db:
-            if started is not None:
-                db.execute("UPDATE accounts SET last_pull_started = ? WHERE name = ?", (started, account))
-            if success is not None:
-                db.execute("UPDATE accounts SET last_success = ?, last_error = NULL WHERE name = ?", (success, account))
-            if error is not None:
-                db.execute("UPDATE accounts SET last_error = ? WHERE name = ?", (error, account))
-            if summary is not None:
-                db.execute("UPDATE accounts SET last_summary = ? WHERE name = ?", (json.dumps(summary), account))
-
-    def owner_addresses(self, account: str) -> list[str]:
-        row = self.db.execute("SELECT owner_addresses FROM accounts WHERE name = ?", (account,)).fetchone()
-        return list(json.loads(row[0])) if row and row[0] else []
-
-    def set_owner_addresses(self, account: str, addresses: Iterable[str]) -> None:
-        normalised = sorted({a for a in (normalise(x) for x in addresses) if a})
-        with self.transaction() as db:
-            db.execute("UPDATE accounts SET owner_addresses = ? WHERE name = ?", (json.dumps(normalised), account))
-
-    def accounts(self) -> list[sqlite3.Row]:
-        cur = self.db.cursor()
-        cur.row_factory = sqlite3.Row
-        return list(cur.execute("SELECT * FROM accounts ORDER BY name"))
 
     # ---- applying a batch -----------------------------------------------------------------------
 
     def apply_batch(self, account: str, batch: Batch) -> int:
         """Store one batch and its cursor in one transaction. Returns how many interactions were new."""
-        with self.transaction() as db:
+        with self._connection.transaction() as db:
             generation = self._generation(db, account, batch)
             seen = self._sighted(db, account, [item.provider_id for item in batch.interactions])
             writes = _Writes()
             added = 0
             for interaction in batch.interactions:
                 added += self._upsert(db, account, batch.resource, generation, interaction, seen, writes)
-            writes.flush(db)
+            writes.flush(db, self._contacts)
             if batch.seen:
                 db.executemany(
                     "UPDATE sightings SET generation = ? WHERE account = ? AND resource = ? AND provider_id = ?",
@@ -291,9 +178,9 @@ class Store:
                 (*values, interaction_id),
             )
             db.execute("DELETE FROM participants WHERE interaction_id = ?", (interaction_id,))
-            self._forget_contacts(db, interaction_id)
+            self._contacts.forget(interaction_id)
             self._insert_participants(db, interaction_id, item)
-            db.execute("INSERT OR IGNORE INTO pending_interactions(interaction_id) VALUES (?)", (interaction_id,))
+            self._contacts.queue([(interaction_id,)])
             return 0
         # Across folders and accounts a message is one interaction by its Message-ID: insert, and only
         # when that id is taken look the existing row up (one statement for the common, new case).
@@ -308,30 +195,18 @@ class Store:
             interaction_id, added = int(row[0]), 0
         else:
             interaction_id, added = int(cur.lastrowid or 0), 1
-            writes.participants.extend(_participant_rows(interaction_id, item))
+            writes.participants.extend(participant_rows(interaction_id, item))
             writes.pending.append((interaction_id,))
         writes.sightings.append((account, item.provider_id, resource, interaction_id, generation))
         sighted[item.provider_id] = interaction_id  # the same id twice in one batch is one sighting
         return added
 
-    @staticmethod
-    def _insert_participants(db: sqlite3.Connection, interaction_id: int, item: Interaction) -> None:
+    def _insert_participants(self, db: sqlite3.Connection, interaction_id: int, item: Interaction) -> None:
         writes = _Writes()
-        writes.participants.extend(_participant_rows(interaction_id, item))
-        writes.flush(db)
+        writes.participants.extend(participant_rows(interaction_id, item))
+        writes.flush(db, self._contacts)
 
-    @staticmethod
-    def _forget_contacts(db: sqlite3.Connection, interaction_id: int) -> None:
-        """Drop an interaction's derived contacts, queueing their addresses for a recompute."""
-        db.execute(
-            "INSERT OR IGNORE INTO touched_addresses(address) "
-            "SELECT address FROM contacts WHERE interaction_id = ?",
-            (interaction_id,),
-        )
-        db.execute("DELETE FROM contacts WHERE interaction_id = ?", (interaction_id,))
-
-    @staticmethod
-    def _delete_sightings(db: sqlite3.Connection, account: str, provider_ids: list[str]) -> None:
+    def _delete_sightings(self, db: sqlite3.Connection, account: str, provider_ids: list[str]) -> None:
         if not provider_ids:
             return
         affected: set[int] = set()
@@ -348,21 +223,50 @@ class Store:
                 "SELECT 1 FROM sightings WHERE interaction_id = ? LIMIT 1", (interaction_id,)
             ).fetchone()
             if still is None:
-                Store._forget_contacts(db, interaction_id)
+                self._contacts.forget(interaction_id)
                 db.execute("DELETE FROM interactions WHERE id = ?", (interaction_id,))
 
-    # ---- counts for status and tests ------------------------------------------------------------
+    # ---- reading what was synced --------------------------------------------------------------------
 
-    def count(self, table: str) -> int:
-        if table not in {"interactions", "sightings", "participants", "contacts", "followups", "reminders"}:
-            raise ValueError(table)
-        return int(self.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+    def details(self, interaction_ids: set[int]) -> dict[int, tuple[str | None, str | None]]:
+        """Subject and link of each interaction: one query per 500 ids, not one per interaction."""
+        found: dict[int, tuple[str | None, str | None]] = {}
+        for chunk in chunks(sorted(interaction_ids)):
+            rows = self._db.execute(
+                f"SELECT id, subject, link FROM interactions WHERE id IN ({Connection.marks(len(chunk))})", chunk
+            )
+            found.update((iid, (subject, link)) for iid, subject, link in rows)
+        return found
+
+    def where_seen(self, interaction_id: int) -> tuple[str, str] | None:
+        """(account, resource) where a provider holds the interaction (the first account by name)."""
+        row = self._db.execute(
+            "SELECT account, resource FROM sightings WHERE interaction_id = ? ORDER BY account LIMIT 1",
+            (interaction_id,),
+        ).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def names(self, selection: Selection) -> Iterator[tuple[str, str, int]]:
+        """(address, display name, times seen) of the selected addresses."""
+        where = "" if selection.everyone else f"WHERE 1 {selection.where()}"
+        return iter(self._db.execute(f"SELECT address, name, seen FROM address_names {where}"))
+
+    def addresses_named(self, name: str, limit: int = 20) -> set[str]:
+        """Addresses that appeared with this display name (case-insensitive)."""
+        rows = self._db.execute(
+            "SELECT DISTINCT address FROM participants WHERE name = ? COLLATE NOCASE LIMIT ?", (name, limit)
+        )
+        return {row[0] for row in rows}
+
+    def has_participant(self, address: str) -> bool:
+        row = self._db.execute("SELECT 1 FROM participants WHERE address = ? LIMIT 1", (address,)).fetchone()
+        return row is not None
 
 
 _RECIPIENT = {"to": "rcpt", "cc": "rcpt", "bcc": "rcpt"}
 
 
-def _participant_rows(interaction_id: int, item: Interaction) -> list[tuple[object, ...]]:
+def participant_rows(interaction_id: int, item: Interaction) -> list[tuple[object, ...]]:
     """One row per address and role; an address in both To and Cc is one recipient (its first role),
     so recipients can be counted without DISTINCT. Strings that are not addresses are not stored."""
     rows: list[tuple[object, ...]] = []
@@ -384,7 +288,7 @@ class _Writes:
     pending: list[tuple[int]] = dataclasses.field(default_factory=list)
     sightings: list[tuple[object, ...]] = dataclasses.field(default_factory=list)
 
-    def flush(self, db: sqlite3.Connection) -> None:
+    def flush(self, db: sqlite3.Connection, contacts: Contacts) -> None:
         db.executemany(
             "INSERT INTO participants(interaction_id, address, name, role, response) VALUES (?,?,?,?,?)",
             self.participants,
@@ -395,7 +299,7 @@ class _Writes:
             "ON CONFLICT(address, name) DO UPDATE SET seen = seen + excluded.seen",
             ((address, name, count) for (address, name), count in names.items()),
         )
-        db.executemany("INSERT OR IGNORE INTO pending_interactions(interaction_id) VALUES (?)", self.pending)
+        contacts.queue(self.pending)
         db.executemany(
             "INSERT INTO sightings(account, provider_id, resource, interaction_id, generation) VALUES (?,?,?,?,?)",
             self.sightings,

@@ -15,7 +15,7 @@ class StoreKnown:
         self.account = account
 
     def known_ids(self, resource: str) -> set[str]:
-        return self.store.known_ids(self.account, resource)
+        return self.store.synced.known_ids(self.account, resource)
 
 
 def pull_into(
@@ -25,8 +25,8 @@ def pull_into(
     """What syncd.pull does with a source: every batch committed with its cursor; ``stop_after`` kills the
     pull after that many batches."""
     batches: list[Batch] = []
-    for batch in source.pull(store.cursors(account) if cursors is None else cursors, StoreKnown(store, account)):
-        store.apply_batch(account, batch)
+    for batch in source.pull(store.synced.cursors(account) if cursors is None else cursors, StoreKnown(store, account)):
+        store.synced.apply_batch(account, batch)
         batches.append(batch)
         if stop_after is not None and len(batches) >= stop_after:
             break

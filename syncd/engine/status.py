@@ -1,0 +1,76 @@
+"""A person's standing, as the engine hands it to the CLI and the follow-ups: :class:`PersonStatus`.
+
+Also its serialised form, which the engine keeps in the store between refreshes (``to_text`` and
+``from_text``; the store holds the text without reading it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import date, datetime
+from typing import Any
+
+
+@dataclasses.dataclass(slots=True)
+class Evidence:
+    """The interaction that set one of a person's last-contact times (shown by ``syncd why``)."""
+
+    interaction_id: int
+    at: datetime
+    kind: str  # outbound | inbound | meeting
+    subject: str | None = None
+    link: str | None = None
+
+
+@dataclasses.dataclass(slots=True)
+class PersonStatus:
+    key: str  # the person's primary address; stable id used by decisions and follow-ups
+    name: str
+    addresses: tuple[str, ...]
+    relationship: bool  # reciprocity met (an outbound contact or a meeting), or added by the user
+    tier: str | None
+    every_days: int | None  # the cadence; None when the person is never reminded
+    cadence_rule: str  # which rule set the cadence, in words ("tier 'inner'", "learned rhythm: ...")
+    last_contact: Evidence | None
+    last_outbound: Evidence | None
+    last_inbound: Evidence | None
+    last_meeting: Evidence | None
+    contact_days: int  # distinct days with a qualifying contact
+    due: date | None  # last contact + cadence; None when no reminder applies
+    remind: bool  # False for directory tier, ignored, dormant, meeting booked, not a relationship
+    reason: str  # why due, or why not, in words
+    note: str | None = None
+    next_meeting: datetime | None = None
+    ignored: bool = False
+    dormant: bool = False
+
+
+# ---- the serialised form kept in the store ----------------------------------------------------------
+
+_EVIDENCE = ("last_contact", "last_outbound", "last_inbound", "last_meeting")
+
+
+def to_text(status: PersonStatus) -> str:
+    # By hand: dataclasses.asdict deep-copies every value and was the slowest step of a full recompute.
+    data: dict[str, Any] = {field.name: getattr(status, field.name) for field in dataclasses.fields(status)}
+    for name in _EVIDENCE:
+        evidence = data[name]
+        if evidence is not None:
+            data[name] = {"interaction_id": evidence.interaction_id, "at": evidence.at.isoformat(),
+                          "kind": evidence.kind, "subject": evidence.subject, "link": evidence.link}
+    data["addresses"] = list(status.addresses)
+    data["due"] = status.due.isoformat() if status.due else None
+    data["next_meeting"] = status.next_meeting.isoformat() if status.next_meeting else None
+    return json.dumps(data)
+
+
+def from_text(text: str) -> PersonStatus:
+    data = json.loads(text)
+    for field in _EVIDENCE:
+        if data[field] is not None:
+            data[field] = Evidence(**{**data[field], "at": datetime.fromisoformat(data[field]["at"])})
+    data["due"] = date.fromisoformat(data["due"]) if data["due"] else None
+    data["next_meeting"] = datetime.fromisoformat(data["next_meeting"]) if data["next_meeting"] else None
+    data["addresses"] = tuple(data["addresses"])
+    return PersonStatus(**data)
