@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,13 +37,25 @@ def parse_day(text: str) -> date:
         raise UsageError(f"'{text}' is not a date like 2001-10-01") from None
 
 
-def _as_of(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
+def day_option(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
+    """A click callback: the option's text as a date, checked once where it is read."""
     return None if value is None else parse_day(value)
+
+
+def duration_option(_ctx: click.Context, param: click.Parameter, value: str | None) -> timedelta | None:
+    """A click callback: the option's text (``30d``, ``6w``) as a duration."""
+    from connectors.settings import parse_duration
+    from syncd.errors import UsageError
+
+    try:
+        return None if value is None else parse_duration(value)
+    except ValueError as exc:
+        raise UsageError(f"--{param.name}: {exc}") from None
 
 
 def as_of_option(func: Callable[..., Any]) -> Callable[..., Any]:
     """``--as-of DATE``: the command gets a ``date`` (or None), checked once here."""
     return click.option(
-        "--as-of", "as_of", metavar="DATE", callback=_as_of,
+        "--as-of", "as_of", metavar="DATE", callback=day_option,
         help="Behave as if today were DATE (YYYY-MM-DD); ignore later interactions.",
     )(func)

@@ -2,35 +2,34 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import click
 
-from syncd.cli.context import Context, parse_day, pass_context
+from syncd.cli.context import Context, day_option, duration_option, pass_context
 from syncd.errors import UsageError
 
 
 @click.command(name="set")
 @click.argument("person")
-@click.option("--every", help="Keep in touch this often, e.g. 30d or 6w.")
+@click.option("--every", callback=duration_option, help="Keep in touch this often, e.g. 30d or 6w.")
 @click.option("--tier", help="Put the person in this tier.")
 @click.option("--note", help="A note shown in their follow-ups (their preferences).")
 @click.option("--ignore/--unignore", default=None, help="Never remind about this person (or undo).")
 @pass_context
-def set_(ctx: Context, person: str, every: str | None, tier: str | None, note: str | None, ignore: bool | None) -> None:
+def set_(
+    ctx: Context, person: str, every: timedelta | None, tier: str | None, note: str | None, ignore: bool | None
+) -> None:
     """Set PERSON's cadence, tier, note, or ignore them."""
-    from connectors.settings import parse_duration
     from syncd.engine.lookup import resolve
     from syncd.store import open_store
 
     config = ctx.config()
     if tier is not None and tier not in {t.name for t in config.tiers}:
         raise UsageError(f"no tier named '{tier}' in the configuration")
-    try:
-        every_td = parse_duration(every) if every else None
-    except ValueError as exc:
-        raise UsageError(f"--every: {exc}") from None
     with open_store() as store:
         key = resolve(store, config, person)
-        store.decisions.set_person(key, every=every_td, tier=tier, note=note, ignore=ignore)
+        store.decisions.set_person(key, every=every, tier=tier, note=note, ignore=ignore)
     click.echo(f"{key}: updated")
 
 
@@ -65,17 +64,17 @@ def unmerge(ctx: Context, address: str) -> None:
 
 @click.command()
 @click.argument("person")
-@click.option("--on", "on", required=True, metavar="DATE", help="The day of the follow-up (YYYY-MM-DD).")
+@click.option("--on", "on", required=True, metavar="DATE", callback=day_option,
+              help="The day of the follow-up (YYYY-MM-DD).")
 @click.option("--note", help="What it is about.")
 @pass_context
-def remind(ctx: Context, person: str, on: str, note: str | None) -> None:
+def remind(ctx: Context, person: str, on: date, note: str | None) -> None:
     """A one-off follow-up with PERSON on DATE (e.g. after a project ends)."""
     from syncd.engine.lookup import resolve
     from syncd.store import open_store
 
     config = ctx.config()
-    day = parse_day(on)
     with open_store() as store:
         key = resolve(store, config, person)
-        store.decisions.add_reminder(key, day, note)
-    click.echo(f"{key}: follow-up on {day.isoformat()}; the next pull puts it in the calendar")
+        store.decisions.add_reminder(key, on, note)
+    click.echo(f"{key}: follow-up on {on.isoformat()}; the next pull puts it in the calendar")

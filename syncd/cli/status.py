@@ -11,8 +11,10 @@ from syncd.cli.context import Context, pass_context
 @pass_context
 def status(ctx: Context) -> None:
     """Show each account: last successful pull, cursor age, last error, what was skipped."""
+    from datetime import UTC, datetime
+
     from syncd.accounts import provider_of
-    from syncd.store import open_store, utc_now_iso
+    from syncd.store import open_store
 
     config = ctx.config()
     with open_store() as store:
@@ -39,7 +41,7 @@ def status(ctx: Context) -> None:
                 click.echo(f"  owner (from the provider): {', '.join(owners)}")
             elif owners and not account.me:
                 click.echo(f"  owner (guessed): {', '.join(owners)}")
-        tally = store.followups.tally(utc_now_iso())
+        tally = store.followups.tally(datetime.now(UTC))
         upcoming = f", next planned {tally.next_start[:16].replace('T', ' ')} UTC" if tally.next_start else ""
         click.echo(f"follow-ups: {tally.active} in the calendar{upcoming}; {tally.dismissed} dismissed by you")
         click.echo(f"state: {store.path}; {store.count('interactions'):,} interactions")

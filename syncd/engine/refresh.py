@@ -50,11 +50,11 @@ class RefreshStats:
         return text
 
     @classmethod
-    def of(cls, full: bool, persons: int, derived: DeriveStats | None) -> RefreshStats:
+    def of(cls, full: bool, updated: int, derived: DeriveStats | None) -> RefreshStats:
         if derived is None:
-            return cls(full, 0, persons)
+            return cls(full, 0, updated)
         return cls(
-            full, derived.interactions, persons, derived.implausible, derived.bulk, derived.over_cap,
+            full, derived.interactions, updated, derived.implausible, derived.bulk, derived.over_cap,
             derived.ignored_addresses, derived.invalid_addresses,
         )
 
@@ -126,7 +126,7 @@ def refresh(store: Store, config: Config, now: datetime) -> RefreshStats:
         pending = store.contacts.pending()
         touched, derived = _derive(store, config, now, pending) if pending else (set(), None)
         touched |= store.contacts.touched()
-        expired = store.standings.expired(int(now.timestamp()))
+        expired = store.standings.expired(now)
         store.contacts.clear_queues()
         persons = Persons(store, config)
         # Addresses that changed person (a merge, an unmerge, an equivalence): both the person they

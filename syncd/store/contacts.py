@@ -57,9 +57,9 @@ class Contacts:
 
     # ---- the work queues --------------------------------------------------------------------------
 
-    def queue(self, interaction_ids: Iterable[tuple[int]]) -> None:
-        """Interactions whose contacts are to be derived by the next refresh."""
-        self._db.executemany("INSERT OR IGNORE INTO pending_interactions(interaction_id) VALUES (?)", interaction_ids)
+    def queue(self, rows: Iterable[tuple[int]]) -> None:
+        """Interactions (one ``(id,)`` row each) whose contacts are to be derived by the next refresh."""
+        self._db.executemany("INSERT OR IGNORE INTO pending_interactions(interaction_id) VALUES (?)", rows)
 
     def forget(self, interaction_id: int) -> None:
         """Drop an interaction's contacts, queueing their addresses for a recompute."""
@@ -142,11 +142,11 @@ class Contacts:
             (cutoff,),
         ))
 
-    def days(self, cutoff: int, selection: Selection, day: int) -> Iterator[tuple[str, Iterator[int]]]:
-        """(address, its contact days) up to ``cutoff``; a day is ``ts // day``."""
+    def days(self, cutoff: int, selection: Selection, day_seconds: int) -> Iterator[tuple[str, Iterator[int]]]:
+        """(address, its contact days) up to ``cutoff``; a day is ``ts // day_seconds``."""
         # One row per address: a million (address, day) rows cost more to fetch than to split.
         rows = self._db.execute(
-            f"SELECT address, group_concat(ts / {int(day)}) FROM contacts WHERE ts <= ? {selection.where()} "
+            f"SELECT address, group_concat(ts / {int(day_seconds)}) FROM contacts WHERE ts <= ? {selection.where()} "
             "GROUP BY address",
             (cutoff,),
         )

@@ -92,11 +92,11 @@ class Followups:
         ).fetchone()
         return int(row[0])
 
-    def tally(self, now: str) -> Tally:
+    def tally(self, now: datetime) -> Tally:
         active, next_start, dismissed = self._db.execute(
             "SELECT SUM(state = 'active'), "
             "MIN(CASE WHEN state = 'active' AND planned_start >= ? THEN planned_start END), "
             "SUM(state = 'dismissed') FROM followups",
-            (now,),
+            (now.astimezone(UTC).isoformat(timespec="seconds"),),
         ).fetchone()
         return Tally(active or 0, next_start, dismissed or 0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
 
 from syncd.store.connection import Connection
 
@@ -29,9 +30,10 @@ class Standings:
         rows = self._db.execute("SELECT data FROM person_status WHERE data != ? ORDER BY person", (HIDDEN,))
         return (row[0] for row in rows)
 
-    def expired(self, now: int) -> list[str]:
-        """Persons whose standing changed by itself by ``now`` (unix seconds)."""
-        return [row[0] for row in self._db.execute("SELECT person FROM person_status WHERE valid_until <= ?", (now,))]
+    def expired(self, now: datetime) -> list[str]:
+        """Persons whose standing changed by itself by ``now``."""
+        rows = self._db.execute("SELECT person FROM person_status WHERE valid_until <= ?", (int(now.timestamp()),))
+        return [row[0] for row in rows]
 
     def delete(self, person: str) -> None:
         self._db.execute("DELETE FROM person_status WHERE person = ?", (person,))
