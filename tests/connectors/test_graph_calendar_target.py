@@ -1,0 +1,288 @@
+"""Outlook follow-ups target against the stateful Graph calendar fake, over real loopback HTTP, and driven
+by syncd.plan.reconcile for the user's moves, deletions and crashes."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from urllib.parse import unquote
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from connectors.base import ConnectorError, FollowupEvent
+from connectors.microsoft.calendar import KEY_PROP, META_PROP, transaction_id
+from connectors.microsoft.calendar_target import OutlookCalendarTarget
+from connectors.throttle import RateBudget, RetryPolicy, Throttle
+from syncd.config import FollowupsConfig
+from syncd.engine.due import DueFollowup
+from syncd.plan.occasions import followup_key
+from syncd.plan.reconcile import ApplyResult, reconcile
+from syncd.store import Store
+from tests.fakes.graph_calendar import PRIMARY, GraphCalendarFake
+from tests.fakes.graph_calendar_contract import TOKEN, no_sleep_throttle, settings
+from tests.fakes.server import DROP, FakeServer, Request, Response
+
+BERLIN = ZoneInfo("Europe/Berlin")
+CFG = FollowupsConfig(timezone=BERLIN, reminder=timedelta(minutes=10))
+MONDAY = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)
+START = datetime(2026, 3, 3, 9, 30, tzinfo=UTC)
+
+
+def target(server: FakeServer, sleeps: list[float] | None = None, throttle: Throttle | None = None,
+           **extra: Any) -> OutlookCalendarTarget:
+    return OutlookCalendarTarget("acct", settings(server.base_url, **extra), None, token=lambda force: TOKEN,
+                                 throttle=throttle or no_sleep_throttle(sleeps))
+
+
+def followup(key: str, title: str = "Reach out to Alice", start: datetime = START, **kw: Any) -> FollowupEvent:
+    values: dict[str, Any] = {"person": "alice@example.org", "duration_minutes": 15, "title": title,
+                              "description": "Last contact: 2026-02-01 (mail)\nRhythm: every 30 days\n",
+                              "reminder_minutes": 10, "planned_start": start}
+    values.update(kw)
+    return FollowupEvent(key=key, start=start, **values)
+
+
+def writes_to(server: FakeServer, event_id: str) -> list[Request]:
+    return [r for r in server.log if r.method in ("PATCH", "DELETE") and unquote(r.path).endswith("/" + event_id)]
+
+
+def followups_calendar(fake: GraphCalendarFake) -> str:
+    (calendar,) = fake.calendar_named("Follow-ups")
+    return str(calendar["id"])
+
+
+# ---- writing and reading -----------------------------------------------------------------------------
+
+
+def test_create_list_update_delete_in_a_dedicated_calendar(server: FakeServer, fake: GraphCalendarFake) -> None:
+    first = target(server)
+    assert first.list_own() == [] and fake.calendar_named("Follow-ups") == []  # listing creates nothing
+    first.create(followup("k1"))
+    first.create(followup("k2", "Reach out to Bob", person="bob@example.org"))
+    calendar = followups_calendar(fake)
+    assert {s.calendar for s in fake.live()} == {calendar}
+    again = target(server)
+    listed = again.list_own()
+    assert [e.key for e in listed] == ["k1", "k2"] and listed[0] == followup("k1")
+    assert len(server.requests("POST", r"/me/calendars$")) == 1  # found again by name, not created twice
+    again.update(followup("k1", "Reach out to Alice Moreau", description="new notes"))
+    again.delete("k2")
+    again.delete("never-existed")
+    listed = target(server).list_own()
+    assert [(e.key, e.title, e.description) for e in listed] == [("k1", "Reach out to Alice Moreau", "new notes")]
+
+
+def test_what_an_event_looks_like(server: FakeServer, fake: GraphCalendarFake) -> None:
+    target(server).create(followup("abc123"))
+    (post,) = server.requests("POST", r"/events$")
+    body = post.json()
+    assert body["showAs"] == "free" and "attendees" not in body
+    assert body["isReminderOn"] is True and body["reminderMinutesBeforeStart"] == 10
+    assert body["transactionId"] == transaction_id("abc123", START) != transaction_id("abc123", START + timedelta(days=1))
+    assert body["body"] == {"contentType": "text", "content": followup("abc123").description}
+    assert body["start"] == {"dateTime": "2026-03-03T09:30:00", "timeZone": "UTC"}
+    assert body["end"] == {"dateTime": "2026-03-03T09:45:00", "timeZone": "UTC"}
+    props = {p["id"]: p["value"] for p in body["singleValueExtendedProperties"]}
+    assert props[KEY_PROP] == "abc123" and set(props) == {KEY_PROP, META_PROP}
+    # The lookup before creating: the property filter and the expand of our two properties (§3.2).
+    (lookup,) = [r for r in server.requests("GET", r"/events$") if "$filter" in r.query]
+    assert lookup.query["$filter"] == [f"singleValueExtendedProperties/Any(ep: ep/id eq '{KEY_PROP}' and ep/value eq 'abc123')"]
+    assert "singleValueExtendedProperties($filter=id eq" in lookup.query["$expand"][0]
+
+
+def test_primary_or_a_named_calendar_when_configured(server: FakeServer, fake: GraphCalendarFake) -> None:
+    target(server, followups_calendar_id="primary").create(followup("k1"))
+    assert [s.calendar for s in fake.live()] == [PRIMARY]
+    assert server.requests("POST", r"/me/calendars$") == []
+    server.log.clear()
+    chosen = fake._create_calendar(Request("POST", "/", {}, {}, b'{"name": "Mine"}')).body["id"]
+    target(server, followups_calendar_id=chosen).create(followup("k2"))
+    assert {s.calendar for s in fake.live()} == {PRIMARY, chosen}
+    assert [e.key for e in target(server, followups_calendar_id=chosen).list_own()] == ["k2"]
+
+
+def test_a_lost_create_answer_makes_no_duplicate(server: FakeServer, fake: GraphCalendarFake) -> None:
+    # The POST landed, the answer was lost: syncd looks for it by its property instead of posting again
+    # (what Graph does with a repeated transactionId is undocumented, apis.md §3.2, §11).
+    fake.drop_after(lambda r: r.method == "POST" and r.path.endswith("/events"))
+    target(server).create(followup("k1"))
+    assert len(server.requests("POST", r"/events$")) == 1 and len(fake.live()) == 1
+    # Lost again, and the look-up failed too, so this run gave up: the next run finds it by the property.
+    fake.drop_after(lambda r: r.method == "POST" and r.path.endswith("/events"))
+    posted_before = len(server.requests("POST", r"/events$"))
+    server.inject(lambda r: r.method == "GET" and r.path.endswith("/events")
+                  and len(server.requests("POST", r"/events$")) > posted_before,  # the look-up after the POST
+                  Response(503, {"error": {"code": "ServiceUnavailable", "message": "busy"}}))
+    impatient = Throttle(RateBudget(10_000, 600), RetryPolicy(attempts=1), sleep=lambda s: None)
+    with pytest.raises(ConnectorError):
+        target(server, throttle=impatient).create(followup("k2"))
+    posts = len(server.requests("POST", r"/events$"))
+    target(server).create(followup("k2"))
+    assert len(server.requests("POST", r"/events$")) == posts  # patched, not posted again
+    assert sorted(e.key for e in target(server).list_own()) == ["k1", "k2"] and len(fake.live()) == 2
+
+
+def test_a_lost_calendar_create_answer_makes_one_calendar(server: FakeServer, fake: GraphCalendarFake) -> None:
+    fake.drop_after(lambda r: r.method == "POST" and r.path.endswith("/me/calendars"))
+    target(server).create(followup("k1"))
+    assert len(fake.calendar_named("Follow-ups")) == 1
+    assert len(server.requests("POST", r"/me/calendars$")) == 1  # not blindly re-sent: listed, and found
+    target(server).create(followup("k2"))
+    assert len(fake.calendar_named("Follow-ups")) == 1
+
+
+def test_deleting_what_the_user_already_deleted_is_done(server: FakeServer, fake: GraphCalendarFake) -> None:
+    writer = target(server)
+    writer.create(followup("k1"))
+    writer.list_own()
+    (event,) = fake.live()
+    fake.user_delete(event.data["id"])
+    writer.delete("k1")  # 404 from the cached id: done
+    writer.update(followup("k1"))  # listed, then deleted by the user: left deleted
+    assert fake.live() == []
+
+
+def test_events_without_the_property_are_never_touched(server: FakeServer, fake: GraphCalendarFake) -> None:
+    store = Store(":memory:")
+    writer = target(server)
+    writer.create(followup("seed"))  # makes the dedicated calendar
+    writer.delete("seed")
+    calendar = followups_calendar(fake)
+    foreign = [
+        fake.add_event("Dentist", START, calendar=calendar),
+        fake.add_event("Other app", START, calendar=calendar, **{"String {11111111-2222-3333-4444-555555555555} Name syncdKey": "x"}),
+        fake.add_event("Primary thing", START),
+    ]
+    run(store, server, [due("a@x.com", date(2026, 3, 3))])
+    run(store, server, [due("a@x.com", date(2026, 3, 20), cycle="c2")])  # deletes the first, creates none yet
+    run(store, server, [])
+    assert all(writes_to(server, f) == [] for f in foreign)
+    assert {s.data["id"] for s in fake.live()} == set(foreign)
+
+
+# ---- driven by the reconciler ---------------------------------------------------------------------------
+
+
+def due(person: str, day: date, cycle: str = "c1", every: int = 30, description: str | None = None) -> DueFollowup:
+    return DueFollowup(person, person.split("@")[0].title(), "cycle", cycle, day, every, 1,
+                       description if description is not None else f"about {person}")
+
+
+def key(person: str, cycle: str = "c1", n: int = 0) -> str:
+    return followup_key(person, "cycle", cycle, n)
+
+
+def run(store: Store, server: FakeServer, wanted: list[DueFollowup], now: datetime = MONDAY,
+        writer: OutlookCalendarTarget | None = None) -> ApplyResult:
+    return reconcile(wanted, store, writer or target(server), now, CFG)
+
+
+def states(store: Store) -> dict[str, str]:
+    return dict(store.db.execute("SELECT key, state FROM followups").fetchall())
+
+
+def test_reconcile_round_trip_is_quiet(server: FakeServer, fake: GraphCalendarFake) -> None:
+    store = Store(":memory:")
+    first = run(store, server, [due("a@x.com", date(2026, 3, 3)), due("b@x.com", date(2026, 3, 4))])
+    assert first.created == 2
+    server.log.clear()
+    second = run(store, server, [due("a@x.com", date(2026, 3, 3)), due("b@x.com", date(2026, 3, 4))])
+    assert (second.created, second.updated, second.deleted) == (0, 0, 0)
+    assert [r.method for r in server.log] == ["GET", "GET"]  # calendars, then the tagged events: nothing written
+
+
+def test_a_user_move_is_a_snooze_never_moved_back(server: FakeServer, fake: GraphCalendarFake) -> None:
+    store = Store(":memory:")
+    run(store, server, [due("a@x.com", date(2026, 3, 3))])
+    (event,) = fake.by_key(key("a@x.com"), KEY_PROP)
+    fake.user_move(event.data["id"], timedelta(days=7, hours=2))
+    moved = dict(event.data["start"])
+    result = run(store, server, [due("a@x.com", date(2026, 3, 3), description="new notes")])
+    assert result.updated == 1 and "stays where you moved it" in result.plan.actions[0].reason
+    assert event.data["start"] == moved and "new notes" in event.data["body"]["content"]
+    quiet = run(store, server, [due("a@x.com", date(2026, 3, 3), description="new notes")], now=MONDAY + timedelta(days=3))
+    assert (quiet.created, quiet.updated, quiet.deleted) == (0, 0, 0) and event.data["start"] == moved
+
+
+def test_a_user_deletion_is_a_dismissal(server: FakeServer, fake: GraphCalendarFake) -> None:
+    store = Store(":memory:")
+    wanted = [due("a@x.com", date(2026, 3, 3))]
+    run(store, server, wanted)
+    (event,) = fake.by_key(key("a@x.com"), KEY_PROP)
+    fake.user_delete(event.data["id"])
+    result = run(store, server, wanted)
+    assert result.dismissed == 1 and result.created == 0 and fake.live() == []
+    assert states(store) == {key("a@x.com"): "dismissed"}
+
+
+class CrashAfterWrites(OutlookCalendarTarget):
+    """The process dies after the calendar writes landed, before the records are settled."""
+
+    def commit(self) -> None:
+        raise ConnectorError("killed")
+
+
+def test_a_crash_between_calendar_write_and_store_commit(server: FakeServer, fake: GraphCalendarFake) -> None:
+    store = Store(":memory:")
+    wanted = [due("a@x.com", date(2026, 3, 3)), due("b@x.com", date(2026, 3, 3))]
+    crashing = CrashAfterWrites("acct", settings(server.base_url), None, token=lambda force: TOKEN,
+                                throttle=no_sleep_throttle())
+    with pytest.raises(ConnectorError):
+        run(store, server, wanted, writer=crashing)
+    assert set(states(store).values()) == {"pending"} and len(fake.live()) == 2
+    result = run(store, server, wanted)
+    assert result.created == 0 and result.dismissed == 0 and len(fake.live()) == 2
+    assert set(states(store).values()) == {"active"}
+    assert fake.creates == 2
+
+
+# ---- the service misbehaving ------------------------------------------------------------------------------
+
+
+def test_429_waits_exactly_retry_after(server: FakeServer, fake: GraphCalendarFake) -> None:
+    sleeps: list[float] = []
+    server.inject(lambda r: r.method == "POST" and r.path.endswith("/events"),
+                  Response(429, {"error": {"code": "ApplicationThrottled", "message": "slow down"}}, {"Retry-After": "7"}))
+    target(server, sleeps).create(followup("k1"))
+    assert sleeps == [7.0] and len(fake.live()) == 1
+
+
+def test_5xx_is_retried_with_backoff(server: FakeServer, fake: GraphCalendarFake) -> None:
+    sleeps: list[float] = []
+    writer = target(server, sleeps)
+    writer.create(followup("k1"))
+    server.inject(lambda r: r.method == "GET" and r.path.endswith("/events"),
+                  Response(503, {"error": {"code": "ServiceUnavailable", "message": "busy"}}), times=2)
+    server.inject(lambda r: r.method == "PATCH", DROP)
+    assert [e.key for e in target(server, sleeps).list_own()] == ["k1"]
+    writer.update(followup("k1", "changed"))
+    assert sleeps == [1.0, 2.0, 1.0]  # exponential (no jitter in tests), then the dropped PATCH
+    assert [e.title for e in target(server).list_own()] == ["changed"]
+
+
+def test_never_more_than_four_requests_at_once() -> None:
+    with FakeServer(max_concurrent=4, latency=0.05) as slow:
+        graph = GraphCalendarFake(slow)
+        graph.bearer_guard(TOKEN)
+        writer = target(slow, followups_calendar_id="primary")
+        for n in range(3):
+            writer.create(followup(f"k{n}"))
+        results: list[int] = []
+        threads = [threading.Thread(target=lambda: results.append(len(writer.list_own()))) for _ in range(10)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert results == [3] * 10
+        assert slow.peak_in_flight <= 4 and writer.client.throttle.retries == 0
+
+
+def test_without_a_token_callable_the_login_comes_from_microsoft_auth(server: FakeServer, fake: GraphCalendarFake) -> None:
+    from connectors.base import AuthRequired
+
+    plain = OutlookCalendarTarget("acct", settings(server.base_url, client_id="app"), None)
+    with pytest.raises(AuthRequired, match="syncd auth login acct"):
+        plain.list_own()
+    assert server.log == []  # asked for a token before sending anything

@@ -1,0 +1,139 @@
+"""Building interactions and a store for the engine's tests: everything goes through the store's
+``apply_batch``, as a real pull would, so the tests exercise the same rows the engine sees in production."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from connectors.base import Batch, Interaction, Participant, Response
+from syncd import engine
+from syncd.config import AccountConfig, Config, EngineConfig, PersonConfig, TierConfig, parse_config
+from syncd.engine.status import PersonStatus
+from syncd.store import Store
+
+ME = "me@example.com"
+NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
+_ids = itertools.count(1)
+
+
+def ago(days: float, now: datetime = NOW) -> datetime:
+    return (now - timedelta(days=days)).replace(microsecond=0)
+
+
+def ahead(days: float, now: datetime = NOW) -> datetime:
+    return (now + timedelta(days=days)).replace(microsecond=0)
+
+
+def mail(
+    sender: str,
+    to: Sequence[str],
+    when: datetime | None,
+    *,
+    cc: Sequence[str] = (),
+    bcc: Sequence[str] = (),
+    bulk: str | None = None,
+    count: int | None = None,
+    subject: str = "hello",
+    name: str = "",
+    names: Mapping[str, str] | None = None,
+    pid: str | None = None,
+) -> Interaction:
+    """One message; ``name`` is the sender's display name, ``names`` anyone's (address → name)."""
+    n = next(_ids)
+    display = {sender: name, **(names or {})} if name else dict(names or {})
+    people = [Participant(sender, display.get(sender, ""), "from")]
+    people += [Participant(a, display.get(a, ""), "to") for a in to]
+    people += [Participant(a, display.get(a, ""), "cc") for a in cc]
+    people += [Participant(a, display.get(a, ""), "bcc") for a in bcc]
+    return Interaction(
+        pid or f"m{n}", "mail", when, people, message_id=f"m{n}@test", subject=subject, bulk=bulk,
+        recipient_count=count,
+    )
+
+
+def meeting(
+    attendees: Sequence[str | tuple[str, Response | None]],
+    when: datetime,
+    *,
+    organizer: str = ME,
+    cancelled: bool = False,
+    series: str | None = None,
+    owner_response: Response | None = None,
+    subject: str = "Meeting",
+    pid: str | None = None,
+) -> Interaction:
+    n = next(_ids)
+    people = [Participant(organizer, "", "organizer")]
+    for entry in attendees:
+        address, response = (entry, None) if isinstance(entry, str) else entry
+        people.append(Participant(address, "", "attendee", response))
+    return Interaction(
+        pid or f"e{n}", "event", when, people, subject=subject, cancelled=cancelled, series_id=series,
+        owner_response=owner_response, end=when + timedelta(hours=1),
+    )
+
+
+def config(
+    *,
+    tiers: Sequence[TierConfig] = (),
+    people: Sequence[PersonConfig] = (),
+    me: Sequence[str] = (),
+    **engine_settings: Any,
+) -> Config:
+    account = AccountConfig("a", "maildir", None, tuple(me), True, {})
+    return Config(
+        accounts={"a": account}, engine=EngineConfig(**engine_settings), tiers=tuple(tiers), people=tuple(people)
+    )
+
+
+class World:
+    """One in-memory store with one account ("a") whose owner is ``ME`` (as the provider reported it).
+
+    The configuration is ``cfg``, or the TOML tables given as keywords (``World(engine={"max_every": "60d"})``),
+    or the defaults.
+    """
+
+    def __init__(self, cfg: Config | None = None, owners: Sequence[str] = (ME,), **toml: Any) -> None:
+        self.store = Store(":memory:")
+        self.store.accounts.ensure("a", "maildir")
+        self.store.accounts.set_owner_addresses("a", owners)
+        self.config = cfg or (parse_config({"accounts": {}, **toml}) if toml else config())
+
+    def with_config(self, **changes: Any) -> World:
+        self.config = dataclasses.replace(self.config, **changes)
+        return self
+
+    def add(self, *items: Interaction, resource: str = "inbox", full: bool = False) -> World:
+        self.store.synced.apply_batch("a", Batch(resource, "c", list(items), full=full, complete=full))
+        return self
+
+    def refresh(self, now: datetime = NOW) -> engine.RefreshStats:
+        return engine.refresh(self.store, self.config, now)
+
+    def people(self, now: datetime = NOW) -> dict[str, PersonStatus]:
+        self.refresh(now)
+        return {s.key: s for s in engine.people(self.store, self.config, now)}
+
+    def person(self, key: str, now: datetime = NOW) -> PersonStatus:
+        return self.people(now)[key]
+
+    def iid(self, provider_id: str) -> int:
+        """The interaction id the store gave the item with this provider id."""
+        row = self.store.db.execute(
+            "SELECT interaction_id FROM sightings WHERE account = 'a' AND provider_id = ?", (provider_id,)
+        ).fetchone()
+        return int(row[0])
+
+    def full(self, now: datetime = NOW) -> dict[str, PersonStatus]:
+        engine.recompute(self.store, self.config, now)
+        return {s.key: s for s in engine.people(self.store, self.config, now)}
+
+
+def contacted(world: World, key: str) -> bool:
+    """Whether any qualifying contact with ``key`` exists (the person is listed with a last contact)."""
+    person = world.people().get(key)
+    return person is not None and person.last_contact is not None
