@@ -78,7 +78,9 @@ class RateBudget:
                     until = at + self.per_seconds
                     if freed >= need - 1e-9:
                         break
-                wait = max(until - now, 0.001)
+                # Never more than one window: ``(at + window) - now`` can come out one rounding step
+                # above the window in floating point (t + 60 - t == 60.00000000000001 for some t).
+                wait = min(max(until - now, 0.001), self.per_seconds)
             self.waited += wait
             self.sleep(wait)
 
