@@ -32,7 +32,7 @@ def _settings(tmp_path: Path, oauth: GoogleOAuthFake, **extra: Any) -> dict[str,
 
 
 def test_loopback_login_stores_a_refreshable_token_with_least_privilege(oauth: GoogleOAuthFake, tmp_path: Path) -> None:
-    slot, printed = MemorySlot(), []
+    slot, printed = MemorySlot(), list[str]()
     done: dict[str, Any] = {}
 
     def log_in() -> None:
@@ -47,7 +47,7 @@ def test_loopback_login_stores_a_refreshable_token_with_least_privilege(oauth: G
     urls: list[str] = []
     import builtins
 
-    builtins.print = lambda *a, **k: urls.append(" ".join(map(str, a)))  # type: ignore[assignment]
+    builtins.print = lambda *a, **k: urls.append(" ".join(map(str, a)))
     try:
         thread = threading.Thread(target=log_in)
         thread.start()

@@ -302,7 +302,7 @@ def test_a_server_that_keeps_failing_fails_the_pull_after_committed_pages(env: E
 
 def test_a_token_expiring_mid_sync_is_refreshed_once(env: Env) -> None:
     _seed(env.fake, 5)
-    expired = []
+    expired: list[Request] = []
 
     def second_page(request: Request) -> bool:
         if "$skiptoken" in request.query and not expired:

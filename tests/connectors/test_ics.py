@@ -11,7 +11,7 @@ from pathlib import Path
 import icalendar
 import pytest
 
-from connectors.base import ConnectorError, FollowupEvent, SourceUnavailable
+from connectors.base import ConnectorError, FollowupEvent, Interaction, SourceUnavailable
 from connectors.local.ics import IcsSource
 from connectors.local.ics_target import IcsFileTarget
 from tests.support.mailfactory import Harness, items, reasons
@@ -24,7 +24,7 @@ def source(path: Path) -> IcsSource:
     return IcsSource("cal", {"path": path, "me": ("me@example.com",), "now": NOW, "window_future": timedelta(days=200)})
 
 
-def by_id(path: Path) -> dict[str, object]:
+def by_id(path: Path) -> dict[str, Interaction]:
     return {i.provider_id: i for i in items(Harness(source(path)).pull())}
 
 
@@ -60,8 +60,9 @@ def test_google_export_all_day_unknown_zone_broken_rrule_and_own_followups() -> 
 
 def test_apple_vtimezone_across_dst_and_window() -> None:
     found = by_id(DATA / "apple.ics")
-    assert found["apple-monthly/20260301T080000Z"].timestamp.hour == 8  # CET
-    assert found["apple-monthly/20260401T070000Z"].timestamp.hour == 7  # CEST
+    march, april = found["apple-monthly/20260301T080000Z"].timestamp, found["apple-monthly/20260401T070000Z"].timestamp
+    assert march is not None and march.hour == 8  # CET
+    assert april is not None and april.hour == 7  # CEST
     assert max(found) <= "apple-monthly/20260918"  # expanded only up to now + window_future
 
 
@@ -144,7 +145,9 @@ def test_target_keeps_foreign_events_and_sees_user_moves_and_deletes(tmp_path: P
     calendar.add_component(foreign)
     for event in list(calendar.walk("VEVENT")):
         if str(event.get("X-SYNCD-KEY")) == "k1":
-            event["DTSTART"].dt = START + timedelta(days=2)
+            start = event["DTSTART"]
+            assert isinstance(start, icalendar.vDDDTypes)
+            start.dt = START + timedelta(days=2)
         if str(event.get("X-SYNCD-KEY")) == "k2":
             calendar.subcomponents.remove(event)
     path.write_bytes(calendar.to_ical())

@@ -3,6 +3,9 @@ one refresh on 401, 429 Retry-After waited exactly, 410 as an expired delta, oth
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 
 from connectors.base import AuthRequired, ConnectorError
@@ -24,7 +27,7 @@ class Tokens:
 
 
 @pytest.fixture
-def graph(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def graph(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeServer]:
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
     with FakeServer() as server:
         yield server
@@ -65,7 +68,7 @@ def test_a_link_to_another_origin_is_refused_before_the_token_is_sent(graph: Fak
 
 
 def test_401_refreshes_once_then_gives_the_error(graph: FakeServer) -> None:
-    tokens, sleeps = Tokens(), []
+    tokens, sleeps = Tokens(), list[float]()
 
     @graph.route("GET", "/v1.0/me")
     def me(request: Request) -> Response:
@@ -150,7 +153,7 @@ def test_one_throttle_per_mailbox_never_above_outlooks_limits() -> None:
     assert mailbox_throttle("https://graph.example/", "acct-y", 100, 2) is not first
 
 
-def test_netrc_never_replaces_the_bearer_token(graph: FakeServer, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_netrc_never_replaces_the_bearer_token(graph: FakeServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     netrc = tmp_path / ".netrc"
     netrc.write_text("machine 127.0.0.1 login someone password secret\n")
     netrc.chmod(0o600)

@@ -255,9 +255,12 @@ class GraphMailFake:
         """The changes of a round: everything (from scratch) or what changed after ``since``, oldest first."""
         versions = self.versions.get(folder, {})
         if since is None:
-            changes = sorted(((seq, ident, None) for ident, seq in versions.items()), key=lambda c: c[0])
+            changes: list[tuple[int, str, str | None]] = sorted(
+                ((seq, ident, None) for ident, seq in versions.items()), key=lambda c: c[0])
         else:
-            changes = sorted([(seq, ident, None) for ident, seq in versions.items() if seq > since]
+            unchanged: list[tuple[int, str, str | None]] = [(seq, ident, None) for ident, seq in versions.items()
+                                                             if seq > since]
+            changes = sorted(unchanged
                              + [(seq, ident, reason) for ident, (seq, reason) in self.tombstones.get(folder, {}).items()
                                 if seq > since], key=lambda c: c[0])
         items: list[tuple[str, str | None]] = [(ident, reason) for _, ident, reason in changes]

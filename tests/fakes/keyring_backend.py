@@ -7,7 +7,7 @@ from keyring.errors import KeyringLocked, PasswordDeleteError
 
 
 class MemoryKeyring(KeyringBackend):
-    priority = 1  # type: ignore[assignment]  # recommended, like Secret Service (5) or the macOS Keychain
+    priority = 1  # recommended, like Secret Service (5) or the macOS Keychain
 
     def __init__(self) -> None:
         super().__init__()

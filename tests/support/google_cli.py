@@ -45,7 +45,7 @@ class World:
     def ms(self, days_ago: float) -> int:
         return int((self.now - timedelta(days=days_ago)).timestamp() * 1000)
 
-    def followups(self) -> list[dict]:  # type: ignore[type-arg]
+    def followups(self) -> list[dict]:
         ours = [c for c in self.calendar.calendars.values() if c.summary == "Follow-ups"]
         return [e for c in ours for e in self.calendar.live(c.id)]
 

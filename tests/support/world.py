@@ -7,7 +7,7 @@ import dataclasses
 import itertools
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from connectors.base import Batch, Interaction, Participant, Response
 from syncd import engine
@@ -56,7 +56,7 @@ def mail(
 
 
 def meeting(
-    attendees: Sequence[str | tuple[str, Response | None]],
+    attendees: Sequence[str | tuple[str, str | None]],
     when: datetime,
     *,
     organizer: str = ME,
@@ -70,7 +70,7 @@ def meeting(
     people = [Participant(organizer, "", "organizer")]
     for entry in attendees:
         address, response = (entry, None) if isinstance(entry, str) else entry
-        people.append(Participant(address, "", "attendee", response))
+        people.append(Participant(address, "", "attendee", cast(Response | None, response)))
     return Interaction(
         pid or f"e{n}", "event", when, people, subject=subject, cancelled=cancelled, series_id=series,
         owner_response=owner_response, end=when + timedelta(hours=1),

@@ -33,7 +33,7 @@ path = "{tmp}/mail"
 
 
 @pytest.fixture
-def oauth(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # type: ignore[no-untyped-def]
+def oauth(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
     with FakeServer() as server:
         config = tmp_path / "config.toml"

@@ -17,7 +17,7 @@ from tests.support.google_cli import CAL, CONFIG, GMAIL, ME, World
 
 
 @pytest.fixture
-def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # type: ignore[no-untyped-def]
+def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
     monkeypatch.setattr(keyring.core, "_keyring_backend", fail.Keyring())
     with FakeServer() as server:
@@ -42,7 +42,7 @@ def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # type: ignore[no-u
         yield w
 
 
-def _people(run: Run) -> dict[str, dict]:  # type: ignore[type-arg]
+def _people(run: Run) -> dict[str, dict]:
     code, out, _ = run("people", "--json")
     assert code == 0
     return {p["key"]: p for p in json.loads(out)}

@@ -67,7 +67,7 @@ class World:
 
 
 @pytest.fixture
-def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # type: ignore[no-untyped-def]
+def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
     monkeypatch.setattr(keyring.core, "_keyring_backend", fail.Keyring())
     w = World(tmp_path)

@@ -299,7 +299,7 @@ def test_role_addresses_blocklist_and_owner_are_never_people() -> None:
 def test_implausible_dates_are_not_contacts_and_are_counted() -> None:
     world = World().add(mail(ME, ["old@x.org"], datetime(1979, 12, 31, tzinfo=UTC)),
                         mail(ME, ["fut@x.org"], NOW + timedelta(days=400)),
-                        mail(ME, ["none@x.org"], None))  # type: ignore[arg-type]
+                        mail(ME, ["none@x.org"], None))
     stats = engine.refresh(world.store, world.config, NOW)
     assert stats.implausible == 3
     assert world.people() == {}
@@ -1256,6 +1256,7 @@ def _script(seed: int) -> list[tuple[Any, ...]]:
             steps.append(("batch", [item]))
         elif roll < 0.62 and events:
             old = rng.choice(events)  # the event changes at the provider: cancelled, or moved
+            assert old.timestamp is not None
             moved = Interaction(old.provider_id, "event", old.timestamp + timedelta(days=rng.randrange(-5, 30)),
                                 old.participants, cancelled=rng.random() < 0.5, series_id=old.series_id)
             steps.append(("batch", [moved]))

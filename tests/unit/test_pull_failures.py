@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import keyring
@@ -37,26 +38,26 @@ class _AlwaysExpired(Source):
 
 
 @pytest.fixture
-def store(tmp_path, monkeypatch: pytest.MonkeyPatch) -> Store:  # type: ignore[no-untyped-def]
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Store:
     monkeypatch.setenv("SYNCD_STATE_DIR", str(tmp_path))
     return Store(tmp_path / "s.sqlite3")
 
 
-def test_a_dropped_connection_is_named_as_the_network_not_as_a_file(store: Store, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_dropped_connection_is_named_as_the_network_not_as_a_file(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pull, "open_source", lambda account: _Failing(account.name, {}))
     summary = pull.pull_account(store, _account())
     assert summary.error == "the connection to the provider failed (ConnectionResetError); syncd tries again later"
     assert not summary.needs_login
 
 
-def test_a_cursor_that_keeps_expiring_gives_up_for_this_pull(store: Store, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_cursor_that_keeps_expiring_gives_up_for_this_pull(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pull, "open_source", lambda account: _AlwaysExpired(account.name, {}))
     summary = pull.pull_account(store, _account())
     assert summary.error == "gmail: cursor keeps expiring; giving up for now"
     assert summary.resynced == ["gmail"] * pull.MAX_RESYNCS
 
 
-def test_no_usable_keyring_fails_that_account_alone(store: Store, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_no_usable_keyring_fails_that_account_alone(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(keyring.core, "_keyring_backend", fail.Keyring())
     summary = pull.pull_account(store, _account(token_store="keyring"))
     assert summary.error is not None and "no secure system keyring" in summary.error

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 import keyring
 import pytest
+from keyring.backend import KeyringBackend
 
 from syncd.tokens import AccountSecret, FileTokens, KeyringTokens, TokenStoreError, open_token_store
 from tests.fakes.keyring_backend import LockedKeyring, MemoryKeyring, WeakKeyring
@@ -15,16 +17,17 @@ SECRET = '{"refresh_token": "1//very-secret"}'
 
 
 @pytest.fixture
-def use_keyring(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    def install(backend: keyring.backend.KeyringBackend) -> keyring.backend.KeyringBackend:
+def use_keyring(monkeypatch: pytest.MonkeyPatch) -> Callable[[KeyringBackend], KeyringBackend]:
+    def install(backend: KeyringBackend) -> KeyringBackend:
         monkeypatch.setattr(keyring.core, "_keyring_backend", backend)
         return backend
 
     return install
 
 
-def test_recommended_keyring_keeps_each_account_apart(use_keyring) -> None:  # type: ignore[no-untyped-def]
+def test_recommended_keyring_keeps_each_account_apart(use_keyring: Callable[[KeyringBackend], KeyringBackend]) -> None:
     backend = use_keyring(MemoryKeyring())
+    assert isinstance(backend, MemoryKeyring)
     store = open_token_store("keyring", Path("/nonexistent"))
     work, home = AccountSecret(store, "work"), AccountSecret(store, "home")
     work.set(SECRET)
@@ -34,20 +37,20 @@ def test_recommended_keyring_keeps_each_account_apart(use_keyring) -> None:  # t
     assert work.get() is None
 
 
-def test_unrecommended_keyring_is_refused_with_the_file_opt_in_named(use_keyring) -> None:  # type: ignore[no-untyped-def]
+def test_unrecommended_keyring_is_refused_with_the_file_opt_in_named(use_keyring: Callable[[KeyringBackend], KeyringBackend]) -> None:
     use_keyring(WeakKeyring())
     with pytest.raises(TokenStoreError, match='token_store = "file"'):
         KeyringTokens()
 
 
-def test_keyrings_alt_backends_are_refused_whatever_their_priority(use_keyring) -> None:  # type: ignore[no-untyped-def]
+def test_keyrings_alt_backends_are_refused_whatever_their_priority(use_keyring: Callable[[KeyringBackend], KeyringBackend]) -> None:
     plaintext = type("PlaintextKeyring", (MemoryKeyring,), {"__module__": "keyrings.alt.file", "priority": 5})
     use_keyring(plaintext())
     with pytest.raises(TokenStoreError, match="no secure system keyring"):
         KeyringTokens()
 
 
-def test_locked_keyring_says_so_without_the_secret(use_keyring) -> None:  # type: ignore[no-untyped-def]
+def test_locked_keyring_says_so_without_the_secret(use_keyring: Callable[[KeyringBackend], KeyringBackend]) -> None:
     use_keyring(LockedKeyring())
     slot = AccountSecret(KeyringTokens(), "work")
     with pytest.raises(TokenStoreError, match="unlocked") as caught:
