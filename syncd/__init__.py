@@ -1,21 +1,19 @@
 """syncd: keeps relationships from going cold.
 
-The pipeline is the design::
+The pipeline is the design, and the folders show it::
 
-    sources ──▶ store ──▶ engine ──▶ planner ──▶ targets
-    connectors/  store.py  engine.py   planner.py   connectors/
-    (maildir,    (SQLite:  (who counts, reconcile.py (ics file, ...)
-     mbox, ics)   synced,   last contact, (slots, snooze,
-                  decisions, cadence,     dismiss, safety
-                  bookkeeping) due)       rails)
+    sources ──────────▶ store ─────────▶ engine ──────────▶ plan ──────────▶ targets
+    connectors/<provider>  syncd/store/     syncd/engine/      syncd/plan/      connectors/<provider>
+    (maildir, mbox, ics,   (SQLite; one     (who counts, last  (slots, snooze,  (.ics file, Google,
+     Gmail, Outlook)        module a kind    contact, cadence,  dismiss, safety  Outlook calendars)
+                            of table)        due, why)          rails)
 
-* ``connectors.base`` defines the two interfaces every connector speaks (``Source``, ``CalendarTarget``)
-  and their vocabulary; ``connectors`` maps ``provider = "..."`` to a class.
-* ``pull`` drives sources into the ``store``, one transaction per batch with its cursor.
-* ``engine`` derives qualifying contacts, persons, last contact, cadence and due dates (``model`` holds
-  what it hands on); ``people`` holds the user's decisions (merge, set, remind).
-* ``planner`` places follow-ups in time; ``reconcile`` compares them with the target and applies.
-* ``job`` runs pull → engine → reconcile; ``cli`` (and later the daemon) are thin shells over it.
-* ``config`` validates the TOML file; ``paths`` finds it and the state directory; ``errors`` maps
-  domain errors to exit codes.
+* ``connectors`` lists the providers (one line each); each provider's package declares its keys, source,
+  target and login. ``syncd.accounts`` turns an account of the configuration into its connectors.
+* ``pull`` drives the sources into the ``store``, one transaction per batch with its cursor.
+* ``engine`` derives qualifying contacts, persons, last contact, cadence and due follow-ups.
+* ``plan`` places follow-ups in time and reconciles them with the target.
+* ``pipeline`` runs pull → engine → plan; ``cli`` and ``service`` (``syncd run``) are thin shells over it.
+* ``config`` reads and validates the TOML file; ``tokens`` keeps secrets; ``paths`` finds the config and
+  the state; ``errors`` maps domain errors to exit codes.
 """
