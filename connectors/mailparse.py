@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from email.header import decode_header, make_header
 from email.utils import getaddresses, parsedate_to_datetime
@@ -224,3 +226,26 @@ def _first(fields: dict[str, list[str]], name: str) -> str | None:
 def header_digest(raw: bytes) -> str:
     """A stable id for a message without a file name of its own (mbox): the hash of its header block."""
     return hashlib.sha1(raw, usedforsecurity=False).hexdigest()
+
+
+class OwnerGuess:
+    """Without ``me``, the owner is the most common sender of the sent folders (said so in the pull summary).
+
+    Sources that read sent folders (Maildir, IMAP) count each sent message's sender here.
+    """
+
+    def __init__(self, me: Sequence[str], normalise: Callable[[str], str | None] = lambda a: a.strip().lower()):
+        self.me = tuple(me)
+        self.normalise = normalise
+        self._senders: Counter[str] = Counter()
+
+    def count(self, interaction: Interaction) -> None:
+        first = interaction.participants[0]
+        address = self.normalise(first.address) if first.role == "from" else None
+        if address:
+            self._senders[address] += 1
+
+    def guess(self) -> list[str]:
+        if self.me or not self._senders:
+            return []
+        return [self._senders.most_common(1)[0][0]]

@@ -26,7 +26,7 @@ import contextlib
 import json
 import warnings
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -100,79 +100,24 @@ def _latest(events: list[icalendar.cal.Component]) -> icalendar.cal.Component:
     return max(reversed(events), key=sequence)
 
 
-class IcsSource(Source):
-    provider = "ics"
+def reading_window(settings: Mapping[str, Any]) -> tuple[datetime, datetime]:
+    """[now - window_past, now + window_future]: where recurring events are expanded."""
+    now: datetime = settings.get("now") or datetime.now(UTC)
+    return (
+        now - (settings.get("window_past") or timedelta(days=5 * 365)),
+        now + (settings.get("window_future") or timedelta(days=365)),
+    )
 
-    def __init__(self, name: str, settings: Mapping[str, Any], secret: SecretSlot | None = None) -> None:
-        super().__init__(name, settings, secret)  # None: a local file needs no login
-        self.root = Path(settings["path"])
-        self.me = {_address(a).lower() for a in settings.get("me") or ()}
-        now: datetime = settings.get("now") or datetime.now(UTC)
-        self.window = (
-            now - (settings.get("window_past") or timedelta(days=5 * 365)),
-            now + (settings.get("window_future") or timedelta(days=365)),
-        )
 
-    def _files(self) -> list[tuple[str, Path]]:
-        if self.root.is_file():
-            return [(self.root.name, self.root)]
-        try:
-            found = sorted(p for p in self.root.rglob("*") if p.suffix.lower() == ".ics" and p.is_file())
-        except OSError as exc:
-            raise SourceUnavailable(f"accounts.{self.name}.path: cannot list {self.root}: {exc.strerror}") from None
-        return [(p.relative_to(self.root).as_posix(), p) for p in found]
+class MeetingReader:
+    """Meetings of parsed VCALENDARs, by the rules above: every source of iCalendar data reads them here
+    (.ics exports, CalDAV calendars), so they all expand recurrences and leave syncd's follow-ups out alike."""
 
-    def pull(self, cursors: Mapping[str, str], known: KnownIds) -> Iterator[Batch]:
-        if not self.root.exists():
-            raise SourceUnavailable(f"accounts.{self.name}.path: {self.root} does not exist")
-        files = self._files()
-        for resource, path in files:
-            previous = cursors.get(resource)
-            try:
-                stat = path.stat()
-            except OSError as exc:
-                yield Batch(resource, previous, skipped=[Skip(resource, f"unreadable file: {exc.strerror}")])
-                continue
-            cursor = json.dumps({"mtime_ns": stat.st_mtime_ns, "size": stat.st_size})
-            if previous == cursor:
-                continue  # unchanged since the last pull: not even opened
-            yield from self._pull_file(resource, path, cursor, previous)
-        for resource in sorted(set(cursors) - {r for r, _ in files}):
-            # The file is gone, so are its events. Named explicitly: an interrupted full sync may have
-            # left rows that a generation sweep alone would keep.
-            yield Batch(resource, None, deleted=sorted(known.known_ids(resource)), full=True, complete=True)
+    def __init__(self, me: Iterable[str], window: tuple[datetime, datetime]) -> None:
+        self.me = {_address(a).lower() for a in me}
+        self.window = window
 
-    def _pull_file(self, resource: str, path: Path, cursor: str, previous: str | None) -> Iterator[Batch]:
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            yield Batch(resource, previous, skipped=[Skip(resource, f"unreadable file: {exc.strerror or exc}")])
-            return
-        why = "not a valid .ics file: no complete VCALENDAR"
-        with _quiet():
-            try:
-                calendars = [c for c in icalendar.Calendar.from_ical(data, multiple=True)
-                             if isinstance(c, icalendar.Calendar)]
-            except Exception as exc:  # icalendar raises ValueError and friends on broken files
-                calendars = []
-                why = f"not a valid .ics file: {str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__}"
-        if not calendars:
-            # The cursor does not move: a fixed file is read on the next pull.
-            yield Batch(resource, previous, skipped=[Skip(resource, why)])
-            return
-        batch = Batch(resource, PARTIAL, full=True)
-        for item in self._occurrences(resource, calendars):
-            if isinstance(item, Skip):
-                batch.skipped.append(item)
-                continue
-            batch.interactions.append(item)
-            if len(batch.interactions) >= BATCH_SIZE:
-                yield batch
-                batch = Batch(resource, PARTIAL, full=True)
-        batch.cursor, batch.complete = cursor, True
-        yield batch
-
-    def _occurrences(self, resource: str, calendars: list[icalendar.Calendar]) -> Iterator[Interaction | Skip]:
+    def occurrences(self, resource: str, calendars: list[icalendar.Calendar]) -> Iterator[Interaction | Skip]:
         timezones: list[icalendar.cal.Component] = []
         series: dict[str, list[icalendar.cal.Component]] = defaultdict(list)
         for calendar in calendars:
@@ -249,3 +194,71 @@ class IcsSource(Source):
             all_day=all_day,
             owner_response=owner_response,
         )
+
+
+class IcsSource(Source):
+    provider = "ics"
+
+    def __init__(self, name: str, settings: Mapping[str, Any], secret: SecretSlot | None = None) -> None:
+        super().__init__(name, settings, secret)  # None: a local file needs no login
+        self.root = Path(settings["path"])
+        self.reader = MeetingReader(settings.get("me") or (), reading_window(settings))
+
+    def _files(self) -> list[tuple[str, Path]]:
+        if self.root.is_file():
+            return [(self.root.name, self.root)]
+        try:
+            found = sorted(p for p in self.root.rglob("*") if p.suffix.lower() == ".ics" and p.is_file())
+        except OSError as exc:
+            raise SourceUnavailable(f"accounts.{self.name}.path: cannot list {self.root}: {exc.strerror}") from None
+        return [(p.relative_to(self.root).as_posix(), p) for p in found]
+
+    def pull(self, cursors: Mapping[str, str], known: KnownIds) -> Iterator[Batch]:
+        if not self.root.exists():
+            raise SourceUnavailable(f"accounts.{self.name}.path: {self.root} does not exist")
+        files = self._files()
+        for resource, path in files:
+            previous = cursors.get(resource)
+            try:
+                stat = path.stat()
+            except OSError as exc:
+                yield Batch(resource, previous, skipped=[Skip(resource, f"unreadable file: {exc.strerror}")])
+                continue
+            cursor = json.dumps({"mtime_ns": stat.st_mtime_ns, "size": stat.st_size})
+            if previous == cursor:
+                continue  # unchanged since the last pull: not even opened
+            yield from self._pull_file(resource, path, cursor, previous)
+        for resource in sorted(set(cursors) - {r for r, _ in files}):
+            # The file is gone, so are its events. Named explicitly: an interrupted full sync may have
+            # left rows that a generation sweep alone would keep.
+            yield Batch(resource, None, deleted=sorted(known.known_ids(resource)), full=True, complete=True)
+
+    def _pull_file(self, resource: str, path: Path, cursor: str, previous: str | None) -> Iterator[Batch]:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            yield Batch(resource, previous, skipped=[Skip(resource, f"unreadable file: {exc.strerror or exc}")])
+            return
+        why = "not a valid .ics file: no complete VCALENDAR"
+        with _quiet():
+            try:
+                calendars = [c for c in icalendar.Calendar.from_ical(data, multiple=True)
+                             if isinstance(c, icalendar.Calendar)]
+            except Exception as exc:  # icalendar raises ValueError and friends on broken files
+                calendars = []
+                why = f"not a valid .ics file: {str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__}"
+        if not calendars:
+            # The cursor does not move: a fixed file is read on the next pull.
+            yield Batch(resource, previous, skipped=[Skip(resource, why)])
+            return
+        batch = Batch(resource, PARTIAL, full=True)
+        for item in self.reader.occurrences(resource, calendars):
+            if isinstance(item, Skip):
+                batch.skipped.append(item)
+                continue
+            batch.interactions.append(item)
+            if len(batch.interactions) >= BATCH_SIZE:
+                yield batch
+                batch = Batch(resource, PARTIAL, full=True)
+        batch.cursor, batch.complete = cursor, True
+        yield batch

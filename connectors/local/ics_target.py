@@ -91,7 +91,8 @@ def _parse(data: bytes, path: Path) -> icalendar.Calendar:
     return calendar
 
 
-def _followup(event: icalendar.cal.Component) -> FollowupEvent:
+def followup_of(event: icalendar.cal.Component) -> FollowupEvent:
+    """One of syncd's VEVENTs (it carries TAG) as a follow-up; raises ValueError for an unreadable date."""
     start = _aware(event.decoded("DTSTART"))
     if "DURATION" in event:
         duration = event.decoded("DURATION")
@@ -115,6 +116,45 @@ def _followup(event: icalendar.cal.Component) -> FollowupEvent:
         reminder_minutes=reminder,
         planned_start=_parse_stamp(str(event.get(PLANNED, ""))),
     )
+
+
+def vevent(followup: FollowupEvent, sequence: int) -> icalendar.Event:
+    """A follow-up as the VEVENT syncd writes (into the .ics file, or one per CalDAV resource)."""
+    event = icalendar.Event()
+    event.add("UID", f"{followup.key}@syncd")
+    event.add("DTSTAMP", datetime.now(UTC))
+    event.add("DTSTART", _zoned(followup.start))
+    event.add("DURATION", timedelta(minutes=followup.duration_minutes))
+    event.add("SUMMARY", followup.title)
+    event.add("DESCRIPTION", followup.description)
+    event.add("TRANSP", "TRANSPARENT")  # §3.8.2.7: a follow-up never blocks time
+    event.add("SEQUENCE", sequence)  # §3.8.7.4: apps take the higher one as the newer version
+    event.add(TAG, followup.key)
+    event.add(PERSON, followup.person)
+    if followup.planned_start is not None:
+        event.add(PLANNED, _stamp(followup.planned_start))
+    alarm = icalendar.Alarm()  # §3.6.6: a DISPLAY alarm needs DESCRIPTION and TRIGGER
+    alarm.add("ACTION", "DISPLAY")
+    alarm.add("DESCRIPTION", followup.title)
+    alarm.add("TRIGGER", timedelta(minutes=-followup.reminder_minutes))
+    event.add_component(alarm)
+    # No ATTENDEE, ever: a calendar with attendees emails them.
+    return event
+
+
+def calendar_object(followup: FollowupEvent, sequence: int) -> bytes:
+    """A follow-up as one whole iCalendar object: the VCALENDAR holding its VEVENT and the VTIMEZONE its start
+    names (RFC 4791 §4.1: a CalDAV resource holds one UID; RFC 5545 §3.6.5: every TZID used is defined)."""
+    calendar = icalendar.Calendar()
+    calendar.add("PRODID", PRODID)
+    calendar.add("VERSION", "2.0")
+    event = vevent(followup, sequence)
+    tzid = event["DTSTART"].params.get("TZID")
+    if tzid:
+        calendar.add_component(icalendar.Timezone.from_tzid(str(tzid)))
+    calendar.add_component(event)
+    data: bytes = calendar.to_ical()
+    return data
 
 
 def _vevent_blocks(data: bytes) -> list[tuple[bytes, bool]]:
@@ -170,7 +210,7 @@ class IcsFileTarget(CalendarTarget):
             if TAG not in event or str(event[TAG]) in own:
                 continue
             try:
-                own[str(event[TAG])] = _followup(event)
+                own[str(event[TAG])] = followup_of(event)
             except Exception as exc:  # the user broke DTSTART of one of ours: say which
                 raise ConnectorError(f"follow-up {event[TAG]} in {self.path} has an unreadable date ({exc})") from None
         return sorted(own.values(), key=lambda e: (e.start, e.key))
@@ -203,28 +243,6 @@ class IcsFileTarget(CalendarTarget):
         calendar.add("X-WR-CALNAME", self.calendar_name)  # the name apps show on import/subscribe
         data: bytes = calendar.to_ical()
         return data
-
-    def _vevent(self, followup: FollowupEvent, sequence: int) -> icalendar.Event:
-        event = icalendar.Event()
-        event.add("UID", f"{followup.key}@syncd")
-        event.add("DTSTAMP", datetime.now(UTC))
-        event.add("DTSTART", _zoned(followup.start))
-        event.add("DURATION", timedelta(minutes=followup.duration_minutes))
-        event.add("SUMMARY", followup.title)
-        event.add("DESCRIPTION", followup.description)
-        event.add("TRANSP", "TRANSPARENT")  # §3.8.2.7: a follow-up never blocks time
-        event.add("SEQUENCE", sequence)  # §3.8.7.4: apps take the higher one as the newer version
-        event.add(TAG, followup.key)
-        event.add(PERSON, followup.person)
-        if followup.planned_start is not None:
-            event.add(PLANNED, _stamp(followup.planned_start))
-        alarm = icalendar.Alarm()  # §3.6.6: a DISPLAY alarm needs DESCRIPTION and TRIGGER
-        alarm.add("ACTION", "DISPLAY")
-        alarm.add("DESCRIPTION", followup.title)
-        alarm.add("TRIGGER", timedelta(minutes=-followup.reminder_minutes))
-        event.add_component(alarm)
-        # No ATTENDEE, ever: a calendar with attendees emails them.
-        return event
 
     def _render(self, data: bytes) -> bytes:
         """``data`` with the buffered follow-ups spliced in; every other line is kept as it is."""
@@ -259,13 +277,13 @@ class IcsFileTarget(CalendarTarget):
                 sequence = int(old.get("SEQUENCE", 0)) + 1
             except (TypeError, ValueError):
                 sequence = 1
-            event = self._vevent(wanted, sequence)
+            event = vevent(wanted, sequence)
             zones |= self._zone_ids(event)
             out.append(text(event))
         added = []
         for key, wanted in self._pending.items():
             if wanted is not None and key not in placed:
-                event = self._vevent(wanted, 0)
+                event = vevent(wanted, 0)
                 zones |= self._zone_ids(event)
                 added.append(text(event))
         result = b"".join(out)

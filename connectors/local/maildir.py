@@ -23,14 +23,13 @@ import json
 import os
 import re
 import time
-from collections import Counter
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from connectors.addresses import normalise
-from connectors.base import Batch, KnownIds, Participant, SecretSlot, Skip, Source, SourceUnavailable
-from connectors.mailparse import parse_headers, read_headers
+from connectors.base import Batch, KnownIds, SecretSlot, Skip, Source, SourceUnavailable
+from connectors.mailparse import OwnerGuess, parse_headers, read_headers
 
 BATCH_SIZE = 1000
 MAILDIR_PARTS = ("cur", "new")
@@ -68,7 +67,7 @@ class MaildirSource(Source):
         super().__init__(name, settings, secret)  # None: a local file needs no login
         self.root = Path(settings["path"])
         self.me = tuple(settings.get("me") or ())
-        self._sent_from: Counter[str] = Counter()
+        self.owner = OwnerGuess(self.me, normalise)
 
     # ---- walking ----------------------------------------------------------------------------------
 
@@ -180,26 +179,14 @@ class MaildirSource(Source):
             if interaction is not None:
                 batch.interactions.append(interaction)
                 if sent:
-                    self._count_sender(interaction.participants[0])
+                    self.owner.count(interaction)
             if len(batch.interactions) >= BATCH_SIZE:
                 yield batch  # carries the previous cursor: a kill here re-lists the folder next time
                 batch = Batch(resource, previous)
-                batch.owner_addresses = self._owner_guess()
+                batch.owner_addresses = self.owner.guess()
         batch.cursor = final_cursor
-        batch.owner_addresses = self._owner_guess()
+        batch.owner_addresses = self.owner.guess()
         yield batch
-
-    def _count_sender(self, participant: Participant) -> None:
-        if participant.role == "from":
-            address = normalise(participant.address)
-            if address:
-                self._sent_from[address] += 1
-
-    def _owner_guess(self) -> list[str]:
-        """The product file: without ``me``, the owner is the most common sender of "sent" folders."""
-        if self.me or not self._sent_from:
-            return []
-        return [self._sent_from.most_common(1)[0][0]]
 
 
 def _within(resource: str, folder: str) -> bool:
