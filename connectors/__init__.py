@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
 
-from connectors import google, local, microsoft
+from connectors import caldav, google, imap, local, microsoft
 from connectors.base import CalendarTarget, Login, Provider, SecretSlot, Source
 
 PROVIDERS: dict[str, Provider] = {provider.name: provider for provider in (
@@ -23,6 +23,8 @@ PROVIDERS: dict[str, Provider] = {provider.name: provider for provider in (
     local.ICS,
     google.GOOGLE,
     microsoft.MICROSOFT,
+    imap.IMAP,
+    caldav.CALDAV,
 )}
 
 def _load(spec: str) -> type:

@@ -283,8 +283,15 @@ class Provider:
     login: str | None = None  # the module implementing :class:`Login`, when its accounts log in
     revoke_page: str | None = None  # where the user withdraws syncd's access, said on logout
     reads_path: bool = False  # its accounts are local files or folders: ``path`` is required
+    # The owner addresses its sources yield are guessed from sent folders (IMAP), not reported by the server.
+    guesses_owner: bool = False
 
     @property
     def needs_secret(self) -> bool:
         """Whether its accounts keep a secret (a token) in syncd's token store."""
         return self.login is not None
+
+    @property
+    def reports_owner(self) -> bool:
+        """Whether the owner addresses its sources yield are facts from the server (a profile, aliases)."""
+        return self.needs_secret and not self.guesses_owner

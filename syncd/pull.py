@@ -106,7 +106,7 @@ def pull_account(
                 for batch in source.pull(store.synced.cursors(account.name), _KnownIds(store, account.name)):
                     expected = batch.expected if batch.expected is not None else expected
                     summary.add(batch, store.synced.apply_batch(account.name, batch))
-                    if batch.owner_addresses and provider_of(account).needs_secret:
+                    if batch.owner_addresses and provider_of(account).reports_owner:
                         # The provider's profile and aliases: facts, kept whatever `me` says, never "guessed",
                         # and only ever added to (mail sent from a former alias was still yours).
                         merged = list(dict.fromkeys([*reported, *batch.owner_addresses]))

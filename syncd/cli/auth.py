@@ -1,4 +1,4 @@
-"""``syncd auth``: log in to online accounts (google, microsoft) and manage their stored logins.
+"""``syncd auth``: log in to online accounts (google, microsoft, imap, caldav) and manage their stored logins.
 
 The provider-specific work (OAuth flows, what a token file looks like) is in the login module each provider
 declares (``connectors.base.Provider.login``); this module only finds the account, its slot in the token
@@ -48,7 +48,7 @@ def _slot(account: AccountConfig) -> AccountSecret:
 
 @click.group(name="auth")
 def auth() -> None:
-    """Log in to Google and Microsoft accounts; the login is kept in the system keyring."""
+    """Log in to online accounts (Google, Microsoft, IMAP, CalDAV); the login is kept in the system keyring."""
 
 
 @auth.command()
@@ -59,7 +59,8 @@ def auth() -> None:
 @click.option("--paste", is_flag=True, help="No local listener: paste the address the browser ends on (google).")
 @click.pass_context
 def login(click_ctx: click.Context, account: str, no_browser: bool, port: int, paste: bool) -> None:
-    """Log in to ACCOUNT (Google: browser consent; Microsoft: a code to enter on another device)."""
+    """Log in to ACCOUNT (Google: browser consent; Microsoft: a code to enter on another device; IMAP and
+    CalDAV: the password, asked without echo)."""
     config, acct = _account(click_ctx, account)
     slot = _slot(acct)
     try:
@@ -69,6 +70,9 @@ def login(click_ctx: click.Context, account: str, no_browser: bool, port: int, p
         )
     except ConnectorError as exc:
         raise LoginFailed(f"{account}: {exc}") from None
+    if acct.options.get("password_command"):
+        click.echo(f"{account}: logged in ({who}); nothing is stored")
+        return
     click.echo(f"{account}: logged in ({who}); the login is kept in {slot.store.describe()}")
 
 
@@ -106,6 +110,8 @@ def status(click_ctx: click.Context) -> None:
         try:
             slot = _slot(account)
             state = _login(account).describe(slot.get())
+            if account.options.get("password_command"):
+                state = "the password comes from password_command (nothing stored)"
             where = slot.store.describe()
         except SyncdError as exc:  # the token store itself (no keyring, locked)
             click.echo(f"{name} ({account.provider}): {exc}")

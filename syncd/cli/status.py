@@ -37,7 +37,7 @@ def status(ctx: Context) -> None:
             for reason, count in record.skipped.items():
                 click.echo(f"  skipped {count}: {reason}")
             owners = record.owner_addresses
-            if owners and provider_of(account).needs_secret:
+            if owners and provider_of(account).reports_owner:
                 click.echo(f"  owner (from the provider): {', '.join(owners)}")
             elif owners and not account.me:
                 click.echo(f"  owner (guessed): {', '.join(owners)}")

@@ -20,6 +20,7 @@ from typing import Any
 
 from connectors import PROVIDERS
 from connectors.settings import REQUIRED, Key, expanded_path
+from connectors.tls import is_loopback
 from syncd.config.settings import (
     AccountConfig,
     Config,
@@ -220,6 +221,12 @@ def _cross_checks(
         problems.add("followups.target", f"account '{target}' ({account.provider}) cannot hold follow-ups")
     if followups.get("working_days") == ():
         problems.add("followups.working_days", "needs at least one day")
+    for account_name, each in accounts.items():
+        host = str(each.options.get("host") or "") if each is not None else ""
+        if each is not None and each.options.get("security") == "plain" and not is_loopback(host):
+            # The password would cross the network in the clear.
+            problems.add(f"accounts.{account_name}.security", f"\"plain\" is only for a server on this machine, "
+                         f"not {host}; use \"tls\" or \"starttls\"")
     low, high = engine.get("min_every"), engine.get("max_every")
     if isinstance(low, timedelta) and isinstance(high, timedelta) and low > high:
         problems.add("engine.min_every", "is longer than engine.max_every")
