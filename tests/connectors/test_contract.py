@@ -4,9 +4,11 @@ A new connector gets these for free by adding a factory below: it must yield wel
 resume from its own cursors without re-reading anything, fail as a whole with SourceUnavailable, and
 (targets) create idempotently, touch only its own events, and keep what it committed.
 
-Online providers run against their loopback fakes: ``ONLINE_SOURCES`` names, per provider, a module with a
-context manager ``contract_source(tmp_path)`` yielding a Source on a fake seeded with mail or meetings, and
-``ONLINE_TARGETS`` one with ``contract_target(tmp_path)`` yielding a factory of targets on one fake calendar.
+Online providers run against their loopback fakes or real servers: ``ONLINE_SOURCES`` names, per provider,
+context managers (``module`` for its ``contract_source``, or ``module:function``) taking ``tmp_path`` and
+yielding a Source seeded with mail or meetings, and ``ONLINE_TARGETS`` ones (``contract_target``) yielding a
+factory of targets on one calendar. A provider with several servers (CalDAV: Radicale and Xandikos) meets the
+contract on each.
 """
 
 from __future__ import annotations
@@ -55,19 +57,46 @@ def _ics(tmp_path: Path) -> dict[str, Any]:
 
 
 SOURCE_SETTINGS: dict[str, Callable[[Path], dict[str, Any]]] = {"maildir": _maildir, "mbox": _mbox, "ics": _ics}
-ONLINE_SOURCES = {"google": "tests.fakes.gmail_contract", "microsoft": "tests.fakes.graph_mail_contract"}
-ONLINE_TARGETS = {"google": "tests.fakes.gcal_contract", "microsoft": "tests.fakes.graph_calendar_contract"}
+ONLINE_SOURCES = {
+    "google": ["tests.fakes.gmail_contract"],
+    "microsoft": ["tests.fakes.graph_mail_contract"],
+    "imap": ["tests.servers.contract:imap_source"],
+    "caldav": ["tests.servers.contract:radicale_source", "tests.servers.contract:xandikos_source"],
+}
+ONLINE_TARGETS = {
+    "google": ["tests.fakes.gcal_contract"],
+    "microsoft": ["tests.fakes.graph_calendar_contract"],
+    "caldav": ["tests.servers.contract:radicale_target", "tests.servers.contract:xandikos_target"],
+}
+# What an online account yields: Google and Microsoft accounts are mail and meetings at once.
+KINDS = {"google": {"mail", "event"}, "microsoft": {"mail", "event"}, "imap": {"mail"}, "caldav": {"event"}}
+
+
+def _variants(online: dict[str, list[str]], local: list[str]) -> list[Any]:
+    """(provider, context-manager spec or None) for every registered provider and each of its servers."""
+    out = [pytest.param((name, None), id=name) for name in local]
+    for name, specs in online.items():
+        for spec in specs:
+            server = spec.partition(":")[2].split("_")[0]
+            out.append(pytest.param((name, spec), id=f"{name}-{server}" if len(specs) > 1 else name))
+    return sorted(out, key=lambda p: p.id)
+
+
+def _opener(spec: str, default: str) -> Callable[[Path], Any]:
+    module, _, function = spec.partition(":")
+    opener: Callable[[Path], Any] = getattr(importlib.import_module(module), function or default)
+    return opener
 
 
 def test_every_registered_source_has_contract_settings() -> None:
     assert set(SOURCE_SETTINGS) | set(ONLINE_SOURCES) == set(connectors.PROVIDERS)
 
 
-@pytest.fixture(params=sorted(connectors.PROVIDERS))
+@pytest.fixture(params=_variants(ONLINE_SOURCES, sorted(set(connectors.PROVIDERS) - set(ONLINE_SOURCES))))
 def source(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Source]:
-    provider: str = request.param
-    if provider in ONLINE_SOURCES:
-        with importlib.import_module(ONLINE_SOURCES[provider]).contract_source(tmp_path) as online:
+    provider, spec = request.param
+    if spec is not None:
+        with _opener(spec, "contract_source")(tmp_path) as online:
             yield online
         return
     yield connectors.open_source(connectors.PROVIDERS[provider], "acct", SOURCE_SETTINGS[provider](tmp_path), None)
@@ -95,8 +124,8 @@ def test_source_yields_well_formed_batches(source: Source) -> None:
             assert participant.role in ("from", "to", "cc", "bcc", "organizer", "attendee")
             assert "@" in participant.address
     assert all(isinstance(batch.resource, str) and batch.resource for batch in batches)
-    if source.provider in ONLINE_SOURCES:  # an online account is read as mail and meetings
-        assert {item.kind for item in items} == {"mail", "event"}
+    if source.provider in ONLINE_SOURCES:
+        assert {item.kind for item in items} == KINDS[source.provider]
     assert store.count("interactions") > 0
 
 
@@ -136,11 +165,13 @@ def test_every_registered_target_has_a_factory() -> None:
     assert set(TARGET_FACTORIES) | set(ONLINE_TARGETS) == {name for name, provider in connectors.PROVIDERS.items() if provider.target}
 
 
-@pytest.fixture(params=sorted(name for name, provider in connectors.PROVIDERS.items() if provider.target))
+@pytest.fixture(params=_variants(
+    ONLINE_TARGETS, sorted(name for name, provider in connectors.PROVIDERS.items() if provider.target
+                           and name not in ONLINE_TARGETS)))
 def target_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], CalendarTarget]]:
-    provider: str = request.param
-    if provider in ONLINE_TARGETS:
-        with importlib.import_module(ONLINE_TARGETS[provider]).contract_target(tmp_path) as factory:
+    provider, spec = request.param
+    if spec is not None:
+        with _opener(spec, "contract_target")(tmp_path) as factory:
             yield factory
         return
     yield lambda: TARGET_FACTORIES[provider](tmp_path)

@@ -8,13 +8,9 @@ judge of that. Traffic goes to 127.0.0.1 only.
 from __future__ import annotations
 
 import base64
-import socket
-import subprocess
-import sys
-import time
+import dataclasses
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -24,67 +20,34 @@ import pytest
 
 from connectors.base import FollowupEvent
 from connectors.local.ics_target import PRODID, IcsFileTarget
-
-pytest.importorskip("radicale")
-
-# [auth] type = none takes any user name; owner_only rights then give that user its own tree.
-AUTH = {"Authorization": "Basic " + base64.b64encode(b"syncd:x").decode()}
+from tests.servers import shared
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+@dataclasses.dataclass
+class Server:
+    """A user's view of the shared Radicale (tests/servers): its base URL and Basic credentials."""
 
+    base: str
+    user: str
+    auth: dict[str, str]
 
-def _request(method: str, url: str, body: bytes | None = None,
-             content_type: str = "text/calendar; charset=utf-8") -> tuple[int, bytes]:
-    request = urllib.request.Request(url, data=body, method=method, headers={**AUTH, "Content-Type": content_type})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return int(response.status), response.read()
-    except urllib.error.HTTPError as exc:
-        return int(exc.code), exc.read()
+    def request(self, method: str, url: str, body: bytes | None = None,
+                content_type: str = "text/calendar; charset=utf-8") -> tuple[int, bytes]:
+        headers = {**self.auth, "Content-Type": content_type}
+        request = urllib.request.Request(url, data=body, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return int(response.status), response.read()
+        except urllib.error.HTTPError as exc:
+            return int(exc.code), exc.read()
 
 
 @pytest.fixture
-def radicale(tmp_path: Path) -> Iterator[str]:
-    port = _free_port()
-    config = tmp_path / "radicale.conf"
-    config.write_text(
-        f"[server]\nhosts = 127.0.0.1:{port}\n"
-        "[auth]\ntype = none\n"
-        "[rights]\ntype = owner_only\n"
-        f"[storage]\nfilesystem_folder = {tmp_path / 'collections'}\n"
-        "[logging]\nlevel = warning\nmask_passwords = True\n"
-    )
-    server = subprocess.Popen([sys.executable, "-m", "radicale", "--config", str(config)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            if server.poll() is not None:
-                stderr = server.stderr.read().decode() if server.stderr else ""
-                pytest.fail(f"radicale exited at start: {stderr[-2000:]}")
-            try:
-                if _request("OPTIONS", f"{base}/")[0] < 500:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("radicale did not answer within 20 s")
-            time.sleep(0.1)
-        yield base
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        if server.stderr:
-            server.stderr.close()
+def radicale() -> Server:
+    server = shared.radicale()
+    user, password = server.new_user("ics")
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return Server(server.url.rstrip("/"), user, {"Authorization": f"Basic {token}"})
 
 
 def _followups(path: Path) -> icalendar.Calendar:
@@ -120,20 +83,20 @@ def _single(event: icalendar.cal.Component, timezones: list[icalendar.cal.Compon
 
 
 @pytest.mark.slow
-def test_every_followup_is_accepted_by_a_caldav_server(radicale: str, tmp_path: Path) -> None:
+def test_every_followup_is_accepted_by_a_caldav_server(radicale: Server, tmp_path: Path) -> None:
     calendar = _followups(tmp_path / "followups.ics")
     events = list(calendar.walk("VEVENT"))
     assert len(events) == 4
     timezones = list(calendar.walk("VTIMEZONE"))
-    collection = f"{radicale}/syncd/followups/"
+    collection = f"{radicale.base}/{radicale.user}/followups/"
     # The user's principal collection first, then the calendar in it (RFC 4791 §5.3.1 needs a parent).
-    assert _request("MKCOL", f"{radicale}/syncd/", None, "application/xml")[0] in (201, 405)
+    assert radicale.request("MKCOL", f"{radicale.base}/{radicale.user}/", None, "application/xml")[0] in (201, 405)
     mkcalendar = (b'<?xml version="1.0" encoding="utf-8"?><C:mkcalendar xmlns:C="urn:ietf:params:xml:ns:caldav"'
                   b' xmlns:D="DAV:"><D:set><D:prop><D:displayname>Follow-ups</D:displayname></D:prop></D:set>'
                   b"</C:mkcalendar>")
-    assert _request("MKCALENDAR", collection, mkcalendar, "application/xml")[0] == 201
+    assert radicale.request("MKCALENDAR", collection, mkcalendar, "application/xml")[0] == 201
     for event in events:
-        status, body = _request("PUT", f"{collection}{event['X-SYNCD-KEY']}.ics", _single(event, timezones))
+        status, body = radicale.request("PUT", f"{collection}{event['X-SYNCD-KEY']}.ics", _single(event, timezones))
         assert status == 201, f"{event['SUMMARY']}: HTTP {status} {body[:300]!r}"
     # An update (the same UID again, SEQUENCE raised) replaces the object.
     target = IcsFileTarget("ics", {"path": tmp_path / "followups.ics"})
@@ -143,15 +106,15 @@ def test_every_followup_is_accepted_by_a_caldav_server(radicale: str, tmp_path: 
     target.commit()
     updated = next(e for e in icalendar.Calendar.from_ical((tmp_path / "followups.ics").read_bytes()).walk("VEVENT")
                    if str(e["X-SYNCD-KEY"]) == first.key)
-    status, _ = _request("PUT", f"{collection}{first.key}.ics", _single(updated, timezones))
+    status, _ = radicale.request("PUT", f"{collection}{first.key}.ics", _single(updated, timezones))
     assert status == 204
     for event in events:
-        status, body = _request("GET", f"{collection}{event['X-SYNCD-KEY']}.ics")
+        status, body = radicale.request("GET", f"{collection}{event['X-SYNCD-KEY']}.ics")
         assert status == 200
         (back,) = icalendar.Calendar.from_ical(body).walk("VEVENT")
         assert str(back["UID"]) == str(event["UID"])
         assert back.decoded("DTSTART") == event.decoded("DTSTART")
         assert str(back["X-SYNCD-KEY"]) == str(event["X-SYNCD-KEY"])
         assert [str(a["ACTION"]) for a in back.walk("VALARM")] == ["DISPLAY"]
-    status, body = _request("GET", f"{collection}{first.key}.ics")
+    status, body = radicale.request("GET", f"{collection}{first.key}.ics")
     assert str(icalendar.Calendar.from_ical(body).walk("VEVENT")[0]["SUMMARY"]) == "Reach out to Person 0 (refreshed)"
