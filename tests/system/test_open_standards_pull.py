@@ -20,32 +20,11 @@ import pytest
 from syncd.store import Store
 from tests.servers import dav, shared
 from tests.servers.dovecot import PASSWORD, Dovecot
+from tests.servers.walkthrough import CONFIG
 from tests.support.cli import Run
 
 pytestmark = pytest.mark.slow
 ME = "sam@example.com"
-CONFIG = """
-[accounts.mail]
-provider = "imap"
-host = "127.0.0.1"
-port = {port}
-security = "starttls"
-username = "{user}"
-ca_file = "{ca_file}"
-token_store = "file"
-me = ["{me}"]
-
-[accounts.calendar]
-provider = "caldav"
-url = "{url}"
-username = "{dav_user}"
-token_store = "file"
-me = ["{me}"]
-
-[followups]
-target = "calendar"
-timezone = "UTC"
-"""
 
 
 def _mail(server: Dovecot, user: str, now: datetime) -> None:
@@ -85,7 +64,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     dav.load(w.dav.calendar("Work"), _meeting(w.now - timedelta(days=100)))
     config = tmp_path / "config.toml"
     config.write_text(CONFIG.format(port=w.dovecot.plain_port, user=w.user, ca_file=w.dovecot.cert, me=ME,
-                                    url=w.dav.url, dav_user=w.dav.username))
+                                    url=w.dav.url, dav_user=w.dav.username) + 'timezone = "UTC"\n')
     monkeypatch.setenv("SYNCD_CONFIG", str(config))
     monkeypatch.setenv("SYNCD_STATE_DIR", str(tmp_path / "state"))
     yield w
