@@ -4,7 +4,7 @@
     .venv/bin/python bench/bench_gmail.py --messages 2000 --quota 600000
 
 The connector runs through google-api-python-client and google-auth against the loopback Gmail fake,
-which enforces the quota (new regime costs, apis.md §1.7) and answers every request after ``--latency``.
+which enforces the quota (new regime costs, docs/gmail.md#quota) and answers every request after ``--latency``.
 Google's real per-user limit is 6,000 units/min, i.e. 5 metadata gets a second: a 100,000-message
 mailbox then takes about 5.6 hours whatever the client does. To finish in minutes the quota is scaled up
 (default 300,000 units/min, 50×) on both sides, the connector's budget and the fake's enforcement.

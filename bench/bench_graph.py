@@ -3,9 +3,9 @@
     .venv/bin/python bench/bench_graph.py [--messages N] [--latency SECONDS] [--no-store]
 
 The fake runs in a child process (so the peak RSS printed is syncd's own: the connector plus the store),
-with ~100 ms per request, 4 requests at once per mailbox and 10,000 requests per 10 minutes (apis.md
-§3.3). The first pull reads every message (the floor is one request per 1,000 messages: Graph's largest
-page, apis.md §3.1); the second pull, with nothing changed, should cost one request per folder.
+with ~100 ms per request, 4 requests at once per mailbox and 10,000 requests per 10 minutes
+(docs/microsoft-graph.md#throttling). The first pull reads every message (the floor is one request per 1,000 messages: Graph's largest
+page, docs/microsoft-graph.md#mail); the second pull, with nothing changed, should cost one request per folder.
 """
 
 from __future__ import annotations

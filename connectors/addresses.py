@@ -1,6 +1,6 @@
 """Email addresses as the engine sees them: normalised, valid or not, role or person.
 
-Rules from the product file ("Role addresses", "Person"): addresses are trimmed, lower-cased, with an
+Rules from docs/rules.md#person and docs/rules.md#role-addresses: addresses are trimmed, lower-cased, with an
 IDNA domain; strings without a valid ``local@domain`` (X.500 paths, ``undisclosed-recipients:;``) are
 not addresses; role local parts (``noreply``, ``postmaster``, ...) are never people.
 """
@@ -80,7 +80,7 @@ def matches_any(address: str, patterns: Iterable[str]) -> bool:
 def provider_equivalent(address: str) -> str:
     """Gmail treats dots and ``+tag`` in the local part as insignificant and googlemail.com as gmail.com.
 
-    Used only when ``engine.provider_equivalences`` is on (off by default: the product file).
+    Used only when ``engine.provider_equivalences`` is on (off by default: docs/rules.md#merges).
     """
     local, _, domain = address.partition("@")
     if domain in ("gmail.com", "googlemail.com"):

@@ -35,7 +35,7 @@ MESSAGE_ID_LIMIT = 500
 
 HEADER_END = (b"\n\n", b"\r\n\r\n")
 ROLES: tuple[tuple[str, Role], ...] = (("from", "from"), ("to", "to"), ("cc", "cc"), ("bcc", "bcc"))
-# Takeout's X-Gmail-Labels carry Gmail's categories; the product file counts these as bulk.
+# Takeout's X-Gmail-Labels carry Gmail's categories, which are bulk (docs/rules.md#bulk-mail).
 _GMAIL_BULK_LABELS = ("spam", "trash", "category promotions", "category social", "category updates",
                       "category forums")
 # What connectors.addresses can make an address of: something@something, no spaces, not an X.500 path.

@@ -1,11 +1,12 @@
 """The one place for rate budgets, retries and backoff, shared by every HTTP connector.
 
-A connector wraps each provider call in :meth:`Throttle.call`: the call's quota cost is spent from the
-account's :class:`RateBudget` first (waiting when the window is full), at most ``concurrency`` calls run at
-once, and a failure the connector's ``classify`` calls transient is retried with exponential backoff and
-jitter, or after exactly the server's ``Retry-After``. Why not the client libraries' own retries:
-google-api-python-client's ``execute(num_retries=N)`` ignores Retry-After and defaults to no retries, and
-Graph's 429s must be waited out for exactly the time they name (apis.md §1.7, §3.3, §10.3).
+A connector wraps each provider call in :meth:`Throttle.call`: the call's quota cost is spent from the account's
+:class:`RateBudget` first (waiting when the window is full), at most ``concurrency`` calls run at once, and a
+failure the connector's ``classify`` calls transient is retried with exponential backoff and jitter, or after
+exactly the server's ``Retry-After``. Why not the client libraries' own retries: google-api-python-client's
+``execute(num_retries=N)`` ignores Retry-After and defaults to no retries, and Graph's 429s must be waited out for
+exactly the time they name (docs/gmail.md#quota, docs/microsoft-graph.md#throttling,
+docs/gmail.md#client-library-retries).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 By default the OS keyring through ``keyring``, but only a *recommended* backend (priority ≥ 1, not one of
 keyrings.alt's files): with keyrings.alt installed and no Secret Service, ``keyring.get_keyring()``
-silently returns the plaintext file backend (apis.md §6, "Trap"), which we refuse. On a headless box the
+silently returns the plaintext file backend (docs/keyring.md#plaintext-trap), which we refuse. On a headless box the
 user opts in explicitly with ``token_store = "file"``: a 0600 file per account in the state folder, with a
 warning each time it is written, like other CLIs' "insecure storage" switches.
 """

@@ -1,11 +1,11 @@
 """Google OAuth for an installed app: the account's credentials, their refresh and save-back, and login.
 
-Shared by the Gmail and Calendar connectors. Tokens live in syncd's token store as the authorized-user
-JSON google-auth writes (``Credentials.to_json()``; it holds the client secret too, so all of it is a
-secret). Least privilege (apis.md §1.4, §2.5): ``gmail.metadata`` (never with ``gmail.readonly``: Google
-applies the metadata restrictions to the whole token), ``calendar.events.readonly`` to read meetings,
-``calendar.app.created`` to write into a dedicated calendar syncd creates, ``calendar.events`` only when the
-user opts into writing into an existing calendar.
+Shared by the Gmail and Calendar connectors. Tokens live in syncd's token store as the authorized-user JSON
+google-auth writes (``Credentials.to_json()``; it holds the client secret too, so all of it is a secret). Least
+privilege (docs/gmail.md#metadata-scope, docs/google-calendar.md#scopes): ``gmail.metadata`` (never with
+``gmail.readonly``: Google applies the metadata restrictions to the whole token), ``calendar.events.readonly`` to
+read meetings, ``calendar.app.created`` to write into a dedicated calendar syncd creates, ``calendar.events`` only
+when the user opts into writing into an existing calendar.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ CALENDAR_EVENTS = "https://www.googleapis.com/auth/calendar.events"
 # calendar.app.created does not cover calendarList.list (calendar.v3.json), and the list is how syncd finds
 # the calendar it created again after a lost answer or on another machine.
 CALENDAR_LIST_READ = "https://www.googleapis.com/auth/calendar.calendarlist.readonly"
-# Reasons of a 403 that mean "slow down", not "forbidden" (apis.md §1.7, §2.6).
+# Reasons of a 403 that mean "slow down", not "forbidden" (docs/gmail.md#quota,
+# docs/google-calendar.md#quota-and-errors).
 RATE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded"}
 
 
@@ -108,7 +109,7 @@ def load_credentials(account: str, settings: Mapping[str, Any], slot: SecretSlot
         except ValueError:
             expiry = None
     # Built directly, not with from_authorized_user_info, which always resets token_uri to Google's
-    # (apis.md §5): the configured token_uri must win, for proxies and the tests' fake.
+    # (docs/google-oauth.md): the configured token_uri must win, for proxies and the tests' fake.
     creds = _credentials_class()(
         token=info.get("token"),
         refresh_token=refresh_token,
@@ -150,7 +151,8 @@ def batch_uri(endpoint: str, api: str, version: str) -> str:
     """Where batches for ``endpoint`` go.
 
     ``new_batch_http_request()`` ignores ``api_endpoint`` and always posts to Google's host
-    (apis.md §1.6; googleapis/google-api-python-client#1107), so the URI is built here from the endpoint:
+    (docs/gmail.md#batch-requests; googleapis/google-api-python-client#1107), so the URI is built here from the
+    endpoint:
     Google's batch path ``batch/<api>/<version>`` on the endpoint's root, which keeps any proxy prefix
     (``https://proxy/google/`` → ``https://proxy/google/batch/gmail/v1``; ``…/calendar/v3/`` → ``…/batch/calendar/v3``).
     """
@@ -309,7 +311,8 @@ def login(
 
 
 def _paste_flow(flow: Any, port: int, echo: Callable[[str], None], read_line: Callable[[str], str]) -> Any:
-    """No listener: the browser's redirect to localhost fails, and the user pastes its address (apis.md §5)."""
+    """No listener: the browser's redirect to localhost fails, and the user pastes its address
+    (docs/google-oauth.md)."""
     flow.redirect_uri = f"http://localhost:{port}/"
     url, _ = flow.authorization_url(access_type="offline", prompt="consent")
     echo(f"Open this address in any browser and log in:\n{url}\n"
@@ -342,7 +345,7 @@ def import_secret(account: str, settings: Mapping[str, Any], slot: SecretSlot, t
         raise ConnectorError(f"the file lacks {', '.join(missing)}: it is not an authorized-user token file")
     granted = set(info.get("scopes") or [])
     if GMAIL_METADATA in granted and "https://www.googleapis.com/auth/gmail.readonly" in granted:
-        # Google then applies the metadata restrictions to every call of the token (apis.md §1.4).
+        # Google then applies the metadata restrictions to every call of the token (docs/gmail.md#metadata-scope).
         raise ConnectorError("the token holds gmail.metadata and gmail.readonly; make one with gmail.metadata only")
     info.setdefault("scopes", scopes(settings))
     slot.set(json.dumps(info))

@@ -3,7 +3,7 @@
 Both speak Calendar v3 through google-api-python-client on the account's credentials
 (:mod:`connectors.google.auth`), every request through one :class:`connectors.throttle.Throttle` (the
 per-user budget of ``calendar_quota`` requests a minute, backoff on 429/403 rateLimitExceeded/5xx; the
-library's own retries ignore Retry-After, apis.md §10.3).
+library's own retries ignore Retry-After, docs/gmail.md#client-library-retries).
 
 SOURCE. RESOURCE = ``calendar:<id>`` per configured calendar. PROVIDER ID = ``<calendar id>/<event id>``:
 with ``singleEvents=true`` every occurrence of a series has its own event id (``<series>_<start>``), and
@@ -11,30 +11,32 @@ one meeting has the same id on every calendar it appears on, while the store key
 so the calendar goes into the id. CURSOR = ``{"sync": nextSyncToken, "at": when that full sync began}``.
 
 * A FULL SYNC lists with ``timeMin`` = now - ``window_past`` and nothing the sync token forbids later
-  (apis.md §2.1); ``nextSyncToken`` comes on the last page only. Pages before it carry a cursor without a
-  token, so an interrupted full sync starts over (the store's generations make that safe).
+  (docs/google-calendar.md#listing-events); ``nextSyncToken`` comes on the last page only. Pages before it carry a
+  cursor without a token, so an interrupted full sync starts over (the store's generations make that safe).
 * An INCREMENTAL pull sends the token and nothing else that could differ (``singleEvents``,
   ``maxResults`` as at first; no ``showDeleted``: deletions always come, and false is refused). Changes
   to events outside [now - window_past, now + window_future] come too and are filtered here: such an event
   is treated as gone. Pages before the last carry the old cursor, which covers less, so a repeat is
   harmless. 410 ``fullSyncRequired`` raises :class:`CursorExpired`; a full resync is also made once the
   last one is ``resync_every`` old, so the moving window and far-future instances stay right.
-* ``status=cancelled`` (a deleted event, or a cancelled occurrence of a series) is only guaranteed to have
-  its id (§2.1): it becomes ``Batch.deleted``. Google has no "cancelled but shown" meeting state.
+* ``status=cancelled`` (a deleted event, or a cancelled occurrence of a series) is only guaranteed to have its id
+  (docs/google-calendar.md#cancelled-events): it becomes ``Batch.deleted``. Google has no "cancelled but shown"
+  meeting state.
 * syncd's own follow-ups (private property ``syncd=1``) are never meetings; rooms and other resource
   attendees are no people; non-``default`` event types (working location, out of office, focus time,
   birthdays, from Gmail) are no meetings.
 
-TARGET. Follow-ups live in ``followups_calendar_id`` when set, else in a dedicated calendar syncd creates
-(summary ``calendar_name``) and finds again in ``calendarList`` by a marker in its description, so a
-renamed calendar is still found and a user's own "Follow-ups" calendar is never taken. Each event's id is
-derived from the follow-up key (the base32hex recipe of §2.3), so a create retried after a lost answer
-meets 409 and finds the event it made; the tag is the private extended property ``syncd=1`` plus
-``syncd_key`` (keys ≤ 44 characters, §2.3), and an event is ours only when both are there AND its id is
-the one derived from that key, checked here rather than trusting the server-side filter (§2.3: its
-semantics are contested). Events carry no attendees, are written with ``sendUpdates=none``, are
-``transparent`` and have one popup reminder. A cancelled tombstone keeps its id: a create meeting one
-revives it (``status=confirmed``); an update or delete meeting one leaves it, the user deleted it.
+TARGET. Follow-ups live in ``followups_calendar_id`` when set, else in a dedicated calendar syncd creates (summary
+``calendar_name``) and finds again in ``calendarList`` by a marker in its description, so a renamed calendar is
+still found and a user's own "Follow-ups" calendar is never taken. Each event's id is derived from the follow-up key
+(the base32hex recipe of docs/google-calendar.md#event-ids), so a create retried after a lost answer meets 409 and
+finds the event it made; the tag is the private extended property ``syncd=1`` plus ``syncd_key`` (keys ≤ 44
+characters, docs/google-calendar.md#extended-properties), and an event is ours only when both are there AND its id
+is the one derived from that key, checked here rather than trusting the server-side filter
+(docs/google-calendar.md#extended-properties: its semantics are contested). Events carry no attendees, are written
+with ``sendUpdates=none``, are ``transparent`` and have one popup reminder. A cancelled tombstone keeps its id: a
+create meeting one revives it (``status=confirmed``); an update or delete meeting one leaves it, the user deleted
+it.
 """
 
 from __future__ import annotations
@@ -64,7 +66,8 @@ from connectors.google import auth as google_auth
 from connectors.throttle import Retry, Throttle
 
 DEFAULT_ENDPOINT = "https://www.googleapis.com/calendar/v3/"
-PAGE_SIZE = 2500  # the maximum (§2.1); Google may still send fewer, so pages are followed regardless
+# the maximum (docs/google-calendar.md#listing-events); Google may still send fewer, so pages are followed regardless
+PAGE_SIZE = 2500
 WINDOW_PAST = timedelta(days=5 * 365)
 WINDOW_FUTURE = timedelta(days=365)
 RESYNC_EVERY = timedelta(days=30)
@@ -84,7 +87,8 @@ MARKER = "[syncd:followups]"  # in the dedicated calendar's description: how syn
 
 
 def event_id(key: str) -> str:
-    """The event id of follow-up ``key``: base32hex of its SHA-256, 52 characters, valid for Google (§2.3)."""
+    """The event id of follow-up ``key``: base32hex of its SHA-256, 52 characters, valid for Google
+    (docs/google-calendar.md#event-ids)."""
     return base64.b32hexencode(hashlib.sha256(key.encode()).digest()).decode().lower().rstrip("=")
 
 
@@ -144,7 +148,8 @@ def instant(value: Mapping[str, Any] | None) -> tuple[datetime, bool] | None:
 
 
 def rfc3339(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")  # the offset is mandatory (§2.1)
+    # the offset is mandatory (docs/google-calendar.md#listing-events)
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _person(address: str) -> bool:
@@ -213,7 +218,8 @@ class GoogleCalendarSource(Source):
         full = not token
         params: dict[str, Any] = {"calendarId": calendar_id, "singleEvents": True, "maxResults": PAGE_SIZE}
         if full:
-            # Only what a syncToken request may differ in (§2.1): the window's lower end, nothing else.
+            # Only what a syncToken request may differ in (docs/google-calendar.md#sync-tokens): the window's lower end,
+            # nothing else.
             params["timeMin"] = rfc3339(window[0])
             started = rfc3339(now)
         else:
@@ -264,8 +270,9 @@ class GoogleCalendarSource(Source):
               owners: set[str], known_ids: set[str] | None) -> None:
         provider_id = prefix + str(event.get("id", ""))
         if event.get("status") == "cancelled":
-            # Only the id is guaranteed (§2.1). Named only when stored, so the pull's summary counts real
-            # removals, not deletions of events syncd never kept (its own follow-ups, far-away ones).
+            # Only the id is guaranteed (docs/google-calendar.md#cancelled-events). Named only when stored, so the
+            # pull's summary counts real removals, not deletions of events syncd never kept (its own follow-ups,
+            # far-away ones).
             if known_ids is None or provider_id in known_ids:
                 batch.deleted.append(provider_id)
             return
@@ -278,7 +285,8 @@ class GoogleCalendarSource(Source):
             return
         assert interaction.timestamp is not None and interaction.end is not None
         if interaction.end <= window[0] or interaction.timestamp >= window[1]:
-            # A change outside the window (incremental lists every change, §2.1): as good as gone.
+            # A change outside the window (incremental lists every change, docs/google-calendar.md#sync-tokens): as good
+            # as gone.
             if known_ids is not None and provider_id in known_ids:
                 batch.deleted.append(provider_id)
             return
@@ -303,7 +311,8 @@ class GoogleCalendarSource(Source):
             address = str(attendee.get("email") or "").strip()
             response = RESPONSES.get(str(attendee.get("responseStatus")), "needs-action")
             if attendee.get("self"):
-                owner_response = response  # §2.2: the self entry is this calendar's own answer
+                # docs/google-calendar.md#attendees: the self entry is this calendar's own answer
+                owner_response = response
                 if _person(address):
                     owners.add(address.lower())
             if attendee.get("resource") or not _person(address):

@@ -1,7 +1,8 @@
 """Google Calendar target: syncd's follow-ups in a dedicated (or the chosen) calendar, tagged and idempotent.
 
 Shared pieces (the client wrapper, tags, time helpers) are in :mod:`connectors.google.calendar`; the module
-docstring there explains the tag, the deterministic ids and the 409/410 handling (apis.md §2.3).
+docstring there explains the tag, the deterministic ids and the 409/410 handling
+(docs/google-calendar.md#writing-events).
 """
 
 from __future__ import annotations
@@ -84,7 +85,8 @@ class GoogleCalendarTarget(CalendarTarget):
                                                  "Google Calendar list of calendars", expect=(403,))
         except HttpError as exc:
             # calendarList.list takes none of calendar.app.created / calendar.events* (discovery document,
-            # apis.md §2.4/§2.5): the login needs a calendar-list scope to find the dedicated calendar.
+            # docs/google-calendar.md#calendar-list, docs/google-calendar.md#scopes): the login needs a calendar-list
+            # scope to find the dedicated calendar.
             raise ConnectorError(
                 f"account '{self.name}': Google refused to list your calendars "
                 f"({google_auth.http_error_reason(exc) or 'forbidden'}), so syncd cannot find its follow-ups "
@@ -243,7 +245,8 @@ class GoogleCalendarTarget(CalendarTarget):
             return []  # the dedicated calendar is made on the first create, never by a listing
         client, page, own = self.client, None, []
         while True:
-            # One constraint only, re-checked below: repeated constraints' semantics are contested (§2.3).
+            # One constraint only, re-checked below: repeated constraints' semantics are contested
+            # (docs/google-calendar.md#extended-properties).
             response = client.call(
                 client.service.events().list(calendarId=calendar, privateExtendedProperty=f"{TAG}=1",
                                              maxResults=PAGE_SIZE, pageToken=page),
@@ -270,7 +273,8 @@ class GoogleCalendarTarget(CalendarTarget):
         insert["extendedProperties"] = {"private": {k: v for k, v in body["extendedProperties"]["private"].items()
                                                     if v is not None}}
         try:
-            # A timeout is retried as is: the deterministic id turns a landed first try into a 409 (§2.3).
+            # A timeout is retried as is: the deterministic id turns a landed first try into a 409
+            # (docs/google-calendar.md#duplicates-and-tombstones).
             self._seen[event.key] = client.call(
                 client.service.events().insert(calendarId=calendar, body=insert, sendUpdates="none"),
                 "Google Calendar: creating a follow-up", expect=(409,))
@@ -286,7 +290,8 @@ class GoogleCalendarTarget(CalendarTarget):
         if self._same(existing, event):
             self._seen[event.key] = existing
             return
-        # Ours already: an earlier try landed, or our own tombstone (deleted events keep their id, §2.3).
+        # Ours already: an earlier try landed, or our own tombstone (deleted events keep their id,
+        # docs/google-calendar.md#duplicates-and-tombstones).
         self._patch(calendar, event.key, {**body, "status": "confirmed"})
 
     def _patch(self, calendar: str, key: str, body: dict[str, Any]) -> None:
@@ -301,8 +306,9 @@ class GoogleCalendarTarget(CalendarTarget):
         except HttpError as exc:
             if google_auth.status_of(exc) == 403 and google_auth.http_error_reason(exc) not in ("", "forbidden"):
                 raise google_auth.describe_error("Google Calendar: updating a follow-up", exc) from None
-            # Gone meanwhile (404/410), or refused as deleted in the web UI (403, §2.3): the user deleted
-            # it, which is respected; the next run sees it absent.
+            # Gone meanwhile (404/410), or refused as deleted in the web UI (403,
+            # docs/google-calendar.md#duplicates-and-tombstones): the user deleted it, which is respected; the next run
+            # sees it absent.
             self._seen.pop(key, None)
 
     def update(self, event: FollowupEvent) -> None:
@@ -327,7 +333,7 @@ class GoogleCalendarTarget(CalendarTarget):
         if existing is None or existing.get("status") == "cancelled" or not self._ours(existing, key):
             return  # already gone, or not ours
         client = self.client
-        # 410 deleted / 404: already gone, which is what was wanted (§2.3).
+        # 410 deleted / 404: already gone, which is what was wanted (docs/google-calendar.md#duplicates-and-tombstones).
         with contextlib.suppress(HttpError):
             client.call(client.service.events().delete(calendarId=calendar, eventId=event_id(key), sendUpdates="none"),
                         "Google Calendar: deleting a follow-up", expect=(404, 410))

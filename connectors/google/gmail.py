@@ -2,11 +2,11 @@
 
 One resource, ``gmail``, with one JSON cursor (see :class:`Cursor`). A first pull reads
 ``getProfile().historyId`` before it lists, so the first increment also covers what changed during the
-crawl (apis.md §1.3); it lists the mailbox newest first and fetches metadata in batches of ≤ 50, each
+crawl (docs/gmail.md#incremental-sync); it lists the mailbox newest first and fetches metadata in batches of ≤ 50, each
 page's batches committed with a cursor that resumes the listing where it was killed. Later pulls apply
 ``history.list`` from the stored history id first, then go on with a listing that is not finished yet
 (a bounded first pull, ``initial_window``, leaves the older mail for later pulls: useful fast on a huge
-mailbox). A stale history id (404) asks for a full resync (apis.md §1.3); a stale page token (400)
+mailbox). A stale history id (404) asks for a full resync (docs/gmail.md#incremental-sync); a stale page token (400)
 restarts the listing, which loses nothing because every row is re-sighted.
 
 What is in the store: every message ``messages.list`` returns (includeSpamTrash=false), drafts excepted.
@@ -35,7 +35,7 @@ from connectors.google.gmail_client import (
 from connectors.mailparse import parse_headers
 from connectors.throttle import Throttle
 
-# Gmail's categories, spam and trash are bulk (product.md "Bulk mail"; apis.md §1.5).
+# Gmail's categories, spam and trash are bulk (docs/rules.md#bulk-mail; docs/gmail.md#labels).
 BULK_LABELS = ("SPAM", "TRASH", "CATEGORY_PROMOTIONS", "CATEGORY_SOCIAL", "CATEGORY_UPDATES", "CATEGORY_FORUMS")
 # Messages the store does not hold: the listing leaves spam and trash out, and a draft was never sent.
 ABSENT_LABELS = frozenset({"SPAM", "TRASH", "DRAFT"})
@@ -107,7 +107,8 @@ class GmailSource(Source):
         client = self._connect()
         cursor = Cursor.load(cursors.get(RESOURCE))
         if cursor is None:
-            # The history id before the listing: changes during the crawl are in the first increment (apis.md §1.3).
+            # The history id before the listing: changes during the crawl are in the first increment
+            # (docs/gmail.md#incremental-sync).
             profile = client.profile()
             cursor = Cursor(str(profile.get("historyId") or "0"), {"page": None, "done": 0, "last": None},
                             str(profile.get("emailAddress") or ""))
@@ -242,7 +243,7 @@ class GmailSource(Source):
 
     @staticmethod
     def _note_alias(cursor: Cursor, interaction: Interaction) -> None:
-        # SENT is set only on mail the owner sent (apis.md §1.5): its From is one of the owner's addresses,
+        # SENT is set only on mail the owner sent (docs/gmail.md#labels): its From is one of the owner's addresses,
         # a send-as alias included, which makes the engine read the message as outbound.
         sender = next((p.address.strip().lower() for p in interaction.participants if p.role == "from"), "")
         known = {cursor.email.lower(), *cursor.aliases}
@@ -264,7 +265,7 @@ class GmailSource(Source):
             page_token = page.get("nextPageToken")
             records = [int(r["id"]) for r in page.get("history") or [] if str(r.get("id", "")).isdigit()]
             # Where the next pull starts: the last record of this page, or at the end the mailbox's own id.
-            # History ids only grow; compare them as integers (apis.md §1.3).
+            # History ids only grow; compare them as integers (docs/gmail.md#incremental-sync).
             ends = [int(cursor.history), *records] if page_token else [int(cursor.history), *records,
                                                                         _int(page.get("historyId")) or 0]
             new_history = str(max(ends))
@@ -330,8 +331,8 @@ def to_interaction(message: Mapping[str, Any]) -> tuple[Interaction | None, list
     """A ``format=metadata`` message → an interaction (None when it names nobody) and the skips.
 
     The headers go through :func:`connectors.mailparse.parse_headers`, the parser of every mail source, as
-    a header block; malformed ones become skips, never exceptions. The time is internalDate (product.md
-    "Timestamp"), the bulk reason a bulk header or else a Gmail label.
+    a header block; malformed ones become skips, never exceptions. The time is internalDate
+    (docs/rules.md#timestamp), the bulk reason a bulk header or else a Gmail label.
     """
     message_id = str(message.get("id") or "?")
     try:

@@ -1,10 +1,10 @@
 """The Gmail calls syncd makes, each spent from one quota budget and retried by one policy.
 
-Only four methods are used, all allowed with the ``gmail.metadata`` scope (apis.md §1.4): ``getProfile``,
-``messages.list`` (never ``q``: the metadata scope answers 403), ``messages.get`` with
-``format=metadata`` and named headers (never ``full``/``raw``), and ``history.list``. Gets go in batches
-of at most 50 (apis.md §1.6: "larger than 50 is not recommended"), built with an explicit batch URI
-because ``new_batch_http_request()`` ignores the configured endpoint.
+Only four methods are used, all allowed with the ``gmail.metadata`` scope (docs/gmail.md#metadata-scope):
+``getProfile``, ``messages.list`` (never ``q``: the metadata scope answers 403), ``messages.get`` with
+``format=metadata`` and named headers (never ``full``/``raw``), and ``history.list``. Gets go in batches of at most
+50 (docs/gmail.md#batch-requests: "larger than 50 is not recommended"), built with an explicit batch URI because
+``new_batch_http_request()`` ignores the configured endpoint.
 """
 
 from __future__ import annotations
@@ -18,9 +18,11 @@ from connectors.google import auth as google_auth
 from connectors.throttle import Retry, Throttle
 
 RESOURCE = "gmail"
-BATCH_LIMIT = 50  # apis.md §1.6
-LIST_PAGE = 500  # maxResults' maximum for messages.list and history.list (apis.md §1.1, §1.3)
-# Quota units per call, new regime (apis.md §1.7); a batch of n gets costs n × 20.
+BATCH_LIMIT = 50  # docs/gmail.md#batch-requests
+# maxResults' maximum for messages.list and history.list (docs/gmail.md#listing-messages,
+# docs/gmail.md#incremental-sync).
+LIST_PAGE = 500
+# Quota units per call, new regime (docs/gmail.md#quota); a batch of n gets costs n × 20.
 COST = {"messages.get": 20, "messages.list": 5, "history.list": 2, "getProfile": 1}
 # Only what syncd.mailparse and the engine read: addresses, date, identity, subject, bulk markers.
 HEADERS = ("From", "To", "Cc", "Date", "Message-ID", "Subject", "List-Id", "List-Unsubscribe", "Precedence",
@@ -28,7 +30,7 @@ HEADERS = ("From", "To", "Cc", "Date", "Message-ID", "Subject", "List-Id", "List
 
 
 class GoneError(Exception):
-    """history.list answered 404: the start history id is too old (apis.md §1.3)."""
+    """history.list answered 404: the start history id is too old (docs/gmail.md#incremental-sync)."""
 
 
 class StalePageToken(Exception):
@@ -36,7 +38,7 @@ class StalePageToken(Exception):
 
 
 def default_throttle(account: str, settings: Mapping[str, Any]) -> Throttle:
-    # One budget per account at the per-user limit (6,000 units/min by default, apis.md §1.7), shared by
+    # One budget per account at the per-user limit (6,000 units/min by default, docs/gmail.md#quota), shared by
     # every pull of a `syncd run` process (and the pull that follows an expired history id).
     endpoint = str(settings.get("gmail_endpoint") or "")
     quota = int(settings.get("gmail_quota") or 6000)
@@ -120,7 +122,7 @@ class GmailClient:
     def get_many(self, ids: Sequence[str]) -> tuple[dict[str, dict[str, Any]], set[str]]:
         """Metadata of ``ids``: (id → message, ids that are gone). Every id is answered, or this raises.
 
-        A batch's parts are not retried by the library (apis.md §1.6), so the parts that failed
+        A batch's parts are not retried by the library (docs/gmail.md#batch-requests), so the parts that failed
         transiently (429, 5xx, rate 403) are sent again in a smaller batch after the policy's backoff; a
         run that cannot fetch them all fails, and says how many were missing, rather than skip them.
         """
@@ -170,7 +172,7 @@ class _Answers:
             self.found[request_id] = dict(response)
             return
         if google_auth.status_of(exc) == 404:
-            self.gone.add(request_id)  # deleted between list and get: not an error (apis.md §1.2)
+            self.gone.add(request_id)  # deleted between list and get: not an error (docs/gmail.md#getting-a-message)
             return
         retry = google_auth.classify(exc)
         if retry is None:

@@ -1,12 +1,13 @@
 """Microsoft login with MSAL: device-code login, silent refresh, and the token cache in syncd's token store.
 
 The account's secret is MSAL's ``SerializableTokenCache`` JSON (one account, its refresh token and access
-tokens). MSAL does not persist it by itself (apis.md §4), so every ``acquire_*`` that changed it writes it
+tokens). MSAL does not persist it by itself (docs/msal.md), so every ``acquire_*`` that changed it writes it
 back to the :class:`~connectors.base.SecretSlot`: refresh tokens rotate, and a lost rotation is a lost login.
 
-Least privilege (apis.md §3.1, §3.2): ``Mail.ReadBasic`` (mail metadata, no bodies), ``Calendars.Read``
-(or ``Calendars.ReadWrite`` when the account is the follow-ups target), ``User.Read`` for the owner's
-address. Never ``offline_access``/``openid``/``profile``: MSAL adds them and raises if given (apis.md §4).
+Least privilege (docs/microsoft-graph.md#mail, docs/microsoft-graph.md#calendar): ``Mail.ReadBasic`` (mail metadata,
+no bodies), ``Calendars.Read`` (or ``Calendars.ReadWrite`` when the account is the follow-ups target), ``User.Read``
+for the owner's address. Never ``offline_access``/``openid``/``profile``: MSAL adds them and raises if given
+(docs/msal.md).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from urllib.parse import urlsplit
 from connectors.base import AuthRequired, ConnectorError, SecretSlot
 
 GLOBAL_GRAPH_HOST = "graph.microsoft.com"
-# Errors that only a new interactive login fixes (apis.md §4, "Silent"); everything else is "try later".
+# Errors that only a new interactive login fixes (docs/msal.md#silent-refresh); everything else is "try later".
 LOGIN_ERRORS = {"invalid_grant", "interaction_required", "consent_required", "login_required"}
 # Errors about the app registration itself: logging in again would fail the same way.
 CLIENT_ERRORS = {"invalid_client", "unauthorized_client"}
@@ -41,7 +42,8 @@ def scopes(settings: Mapping[str, Any]) -> list[str]:
     endpoint = str(settings.get("graph_endpoint") or f"https://{GLOBAL_GRAPH_HOST}")
     parts = urlsplit(endpoint)
     if (parts.hostname or "").lower() != GLOBAL_GRAPH_HOST:
-        # A national cloud's token must name its own Graph host as the resource (apis.md §3.4).
+        # A national cloud's token must name its own Graph host as the resource
+        # (docs/microsoft-graph.md#national-clouds).
         root = f"{parts.scheme}://{parts.netloc}"
         wanted = [f"{root}/{scope}" for scope in wanted]
     return wanted

@@ -1,22 +1,23 @@
 """Outlook calendar over Microsoft Graph: meetings in (calendarView delta), follow-ups out (tagged events).
 
-Source (resource ``calendar``): ``GET /me/calendarView/delta`` of the PRIMARY calendar (apis.md §3.2). The
-window (now − ``window_past`` … now + ``window_future``) goes on the first call only; the links encode it,
-and ``$select``/``$filter``/``$orderby`` are not supported there, so whole events come back and are
-filtered here. The cursor is the ``@odata.nextLink`` mid-round and the ``@odata.deltaLink`` after it,
-replayed verbatim (§3.1, §10.6). Expiry (410 / SyncStateNotFound) becomes :class:`CursorExpired`.
+Source (resource ``calendar``): ``GET /me/calendarView/delta`` of the PRIMARY calendar
+(docs/microsoft-graph.md#calendar). The window (now − ``window_past`` … now + ``window_future``) goes on the first
+call only; the links encode it, and ``$select``/``$filter``/``$orderby`` are not supported there, so whole events
+come back and are filtered here. The cursor is the ``@odata.nextLink`` mid-round and the ``@odata.deltaLink`` after
+it, replayed verbatim (docs/microsoft-graph.md#calendar-delta, docs/microsoft-graph.md#mail-delta). Expiry (410 /
+SyncStateNotFound) becomes :class:`CursorExpired`.
 
-Target: syncd's follow-ups carry ONE fixed single-value extended property (``syncdKey``, the lowercase
-key) and a second fixed one (``syncdMeta``: the planned start, the person, a hash of the description as
-written), both in syncd's own property set GUID; never names derived from data, because named properties
-are a finite per-mailbox quota (§3.2). Creates first look the key up by a ``$filter`` on the property
-and send a ``transactionId`` derived from the key (uuid5) against retry duplicates (§3.2 "Idempotency").
+Target: syncd's follow-ups carry ONE fixed single-value extended property (``syncdKey``, the lowercase key) and a
+second fixed one (``syncdMeta``: the planned start, the person, a hash of the description as written), both in
+syncd's own property set GUID; never names derived from data, because named properties are a finite per-mailbox
+quota (docs/microsoft-graph.md#calendar). Creates first look the key up by a ``$filter`` on the property and send a
+``transactionId`` derived from the key (uuid5) against retry duplicates (docs/microsoft-graph.md#idempotency).
 
-Recognising our own follow-ups in the delta (which cannot ``$expand`` properties): every transactionId
-syncd sends starts with the fixed group :data:`TRANSACTION_MARK`, and Graph returns ``transactionId``
-whenever an app set it (§3.2). In the default set-up follow-ups live in a dedicated calendar, which the
-primary-calendar delta never shows at all; the marker matters for ``followups_calendar_id = "primary"``.
-Even a missed one would add no contact: follow-ups have no attendees.
+Recognising our own follow-ups in the delta (which cannot ``$expand`` properties): every transactionId syncd sends
+starts with the fixed group :data:`TRANSACTION_MARK`, and Graph returns ``transactionId`` whenever an app set it
+(docs/microsoft-graph.md#calendar). In the default set-up follow-ups live in a dedicated calendar, which the
+primary-calendar delta never shows at all; the marker matters for ``followups_calendar_id = "primary"``. Even a
+missed one would add no contact: follow-ups have no attendees.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ TRANSACTION_MARK = "5d0c0f0e"
 TRANSACTION_NS = uuid.UUID("3c6f2a0e-8d41-5b7a-9e2c-0f1d5a7b9c33")
 PAGE_SIZE = 100
 TEXT_BODY = 'outlook.body-content-type="text"'
-# Graph attendee status → RFC 5545 PARTSTAT (lower-case), apis.md §3.2 "Event fields".
+# Graph attendee status → RFC 5545 PARTSTAT (lower-case), docs/microsoft-graph.md#event-fields.
 RESPONSES: dict[str, Response] = {
     "accepted": "accepted",
     "declined": "declined",
@@ -69,7 +70,8 @@ def transaction_id(key: str, planned: datetime | None = None) -> str:
 
     Deterministic, so every retry of one create carries the same id. The placement is part of it because how
     long Graph remembers a transactionId, and what it answers for one whose event is gone, is undocumented
-    (apis.md §3.2, §11): a key deleted and created again later on another day must not collide with it.
+    (docs/microsoft-graph.md#calendar, docs/README.md#open-questions): a key deleted and created again later on another
+    day must not collide with it.
     Across runs, the property lookup before each create is what finds an event made before.
     """
     seed = key.lower() + ("|" + iso_z(planned) if planned is not None else "")
@@ -86,7 +88,8 @@ def is_own(event: Mapping[str, Any]) -> bool:
 
 
 def graph_time(value: Mapping[str, Any] | None) -> datetime | None:
-    """A Graph ``dateTimeTimeZone`` as an aware UTC datetime (UTC by default, §3.2); None if unreadable."""
+    """A Graph ``dateTimeTimeZone`` as an aware UTC datetime (UTC by default, docs/microsoft-graph.md#event-fields);
+    None if unreadable."""
     if not value or not value.get("dateTime"):
         return None
     text = str(value["dateTime"]).rstrip("Z")
@@ -139,8 +142,9 @@ class OutlookCalendarSource(Source):
         now = self._now()
         state = _cursor(cursors.get(RESOURCE))
         if state and not str(state["link"]).startswith(self.client.root + "/"):
-            # Links from another Graph root (graph_endpoint changed, e.g. to a national cloud) are never
-            # followed (§3.3); the new root starts over with a full round instead of failing every pull.
+            # Links from another Graph root (graph_endpoint changed, e.g. to a national cloud) are never followed
+            # (docs/microsoft-graph.md#next-links); the new root starts over with a full round instead of failing every
+            # pull.
             state = {}
         window_end = state.get("end")
         # The window is fixed when a round starts; once half the look-ahead has passed, start a fresh full
@@ -188,8 +192,9 @@ class OutlookCalendarSource(Source):
             return
         gone = event_id in stored or event_id in seen
         if "@removed" in entry:
-            # @removed also names events outside the window that were added, changed or deleted (§3.2): only
-            # ids this account holds are real deletions; the others were never ours to drop.
+            # @removed also names events outside the window that were added, changed or deleted
+            # (docs/microsoft-graph.md#calendar-delta): only ids this account holds are real deletions; the others were
+            # never ours to drop.
             if gone:
                 batch.deleted.append(event_id)
                 seen.discard(event_id)
@@ -222,7 +227,7 @@ class OutlookCalendarSource(Source):
             participants[address.lower()] = Participant(address, str(organizer.get("name") or ""), "organizer")
         for attendee in event.get("attendees") or ():
             if str(attendee.get("type") or "").lower() == "resource":
-                continue  # a room or equipment: never a person (§3.2 attendee types)
+                continue  # a room or equipment: never a person (attendee types: docs/microsoft-graph.md#event-fields)
             email = attendee.get("emailAddress") or {}
             address = str(email.get("address") or "")
             if not address:

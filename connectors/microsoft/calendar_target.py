@@ -1,7 +1,7 @@
 """Outlook calendar target: syncd's follow-ups tagged with one fixed extended property and a transactionId.
 
 Shared pieces (the property ids, time conversion, the client) are in :mod:`connectors.microsoft.calendar`,
-whose docstring explains the choices (apis.md §3.2).
+whose docstring explains the choices (docs/microsoft-graph.md#calendar).
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ def _digest(text: str) -> str:
 
 
 def _query(params: Mapping[str, str]) -> str:
-    # Encoded by hand: spaces as %20 (not "+"), and the colon, slash and quotes of the filter too (§3.2).
+    # Encoded by hand: spaces as %20 (not "+"), and the colon, slash and quotes of the filter too
+    # (docs/microsoft-graph.md#creating-events).
     return "&".join(f"{quote(k, safe='$')}={quote(v, safe='')}" for k, v in params.items())
 
 
@@ -53,8 +54,9 @@ class OutlookCalendarTarget(CalendarTarget):
     ) -> None:
         super().__init__(name, settings, secret)
         self.client = account_client(name, settings, secret, token, throttle, writes=True)
-        # One attempt per POST: a create whose answer was lost is settled by looking for what it made, never
-        # by sending it blindly again (what Graph does with a repeated transactionId is undocumented, §3.2).
+        # One attempt per POST: a create whose answer was lost is settled by looking for what it made, never by sending
+        # it blindly again (what Graph does with a repeated transactionId is undocumented,
+        # docs/microsoft-graph.md#idempotency).
         self._once = GraphClient(
             self.client.root, self.client.token, account=name,
             throttle=Throttle(self.client.throttle.budget, RetryPolicy(attempts=1), sleep=self.client.throttle.sleep),

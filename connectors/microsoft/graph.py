@@ -1,11 +1,11 @@
 """Microsoft Graph over plain HTTP (requests): the one client the Outlook mail and calendar connectors share.
 
-What every request needs (apis.md §3): ``Prefer: IdType="ImmutableId"`` on every request (it applies only to
-the request carrying it), the bearer token only for the configured Graph origin (``@odata.nextLink`` and
-``@odata.deltaLink`` are absolute URLs and are followed verbatim, but never to another host), throttling
-through :mod:`connectors.throttle` (10,000 requests per 10 minutes and 4 at once per mailbox; a 429's
-``Retry-After`` waited out exactly), one token refresh on 401, and 410 / SyncStateNotFound as
-:class:`DeltaExpired` so the caller resyncs that resource.
+What every request needs (docs/microsoft-graph.md): ``Prefer: IdType="ImmutableId"`` on every request (it applies
+only to the request carrying it), the bearer token only for the configured Graph origin (``@odata.nextLink`` and
+``@odata.deltaLink`` are absolute URLs and are followed verbatim, but never to another host), throttling through
+:mod:`connectors.throttle` (10,000 requests per 10 minutes and 4 at once per mailbox; a 429's ``Retry-After`` waited
+out exactly), one token refresh on 401, and 410 / SyncStateNotFound as :class:`DeltaExpired` so the caller resyncs
+that resource.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from connectors.throttle import RateBudget, Retry, RetryPolicy, Throttle, parse_
 TokenProvider = Callable[[bool], str]  # force_refresh → access token; raises AuthRequired when a login is needed
 RESYNC_CODES = {"syncstatenotfound", "syncstateinvalid", "resyncrequired"}
 IMMUTABLE_IDS = 'IdType="ImmutableId"'
-# Outlook's limits per app and mailbox (apis.md §3.3): a setting may lower them, never raise them.
+# Outlook's limits per app and mailbox (docs/microsoft-graph.md#throttling): a setting may lower them, never raise them.
 MAX_REQUESTS_PER_10MIN = 10_000
 MAX_CONCURRENT = 4
 
@@ -133,7 +133,7 @@ class GraphClient:
     def _check_origin(self, url: str) -> None:
         parts = urlsplit(url)
         if (parts.scheme, parts.netloc.lower()) != self.origin:
-            # A link to another host would receive the bearer token (apis.md §3.3, "Security").
+            # A link to another host would receive the bearer token (docs/microsoft-graph.md#next-links).
             raise ConnectorError(
                 f"Graph sent a link to {parts.scheme}://{parts.netloc}, not to the configured {self.root}; not followed"
             )

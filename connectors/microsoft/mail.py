@@ -1,6 +1,6 @@
 """Outlook mail metadata through Microsoft Graph message delta, one resource (``mail:<folder>``) per folder.
 
-Delta works per folder (apis.md §3.1): the first request of a round carries ``$select`` (metadata fields
+Delta works per folder (docs/microsoft-graph.md#mail): the first request of a round carries ``$select`` (metadata fields
 only: no subject, no body) and ``Prefer: odata.maxpagesize=1000``; every later request replays the
 ``@odata.nextLink`` / ``@odata.deltaLink`` verbatim. Each page is one :class:`~connectors.base.Batch`
 whose cursor is the link that follows it, so a pull killed mid-round resumes at the next page instead of
@@ -12,7 +12,7 @@ address from ``/me``, so an incremental pull with nothing new costs one request 
 
 Graph's quirks handled here: ``@removed`` entries (deleted, or moved to another folder: a move keeps the
 immutable id, so a removal is applied only to rows the store holds under this folder); replays (an item
-can come twice, apis.md §3.1: the merge is idempotent); 410 / SyncStateNotFound → :class:`CursorExpired`
+can come twice, docs/microsoft-graph.md#mail: the merge is idempotent); 410 / SyncStateNotFound → :class:`CursorExpired`
 and a resync of that folder alone.
 """
 
@@ -43,10 +43,11 @@ from connectors.base import (
 from connectors.mailparse import _message_id
 from connectors.microsoft.graph import DeltaExpired, GraphClient, GraphError, Page, account_client
 
-# The metadata fields, exactly apis.md §3.1's list: Mail.ReadBasic covers them, and nothing here is content.
+# The metadata fields, exactly the list in docs/microsoft-graph.md#mail: Mail.ReadBasic covers them, and nothing
+# here is content.
 SELECT = ("id,from,sender,toRecipients,ccRecipients,sentDateTime,receivedDateTime,inferenceClassification,"
           "internetMessageId,conversationId,parentFolderId,isDraft")
-PAGE_SIZE = 1000  # the largest page Graph serves for messages (apis.md §3.1)
+PAGE_SIZE = 1000  # the largest page Graph serves for messages (docs/microsoft-graph.md#mail)
 CURSOR_VERSION = 1
 
 
@@ -250,7 +251,7 @@ def _interaction(message: dict[str, Any], folder: str, owners: set[str]) -> Inte
     if not participants:
         return Skip(what, "no addresses: neither sender nor recipients have an email address")
     outbound = bool(sender and sender[0].lower() in owners)
-    # The owner's own mail counts from when it was sent, the rest from when it arrived (product.md, Timestamp).
+    # The owner's own mail counts from when it was sent, the rest from when it arrived (docs/rules.md#timestamp).
     first, second = ("sentDateTime", "receivedDateTime") if outbound else ("receivedDateTime", "sentDateTime")
     timestamp = _time(message.get(first)) or _time(message.get(second))
     bulk = None

@@ -1,4 +1,5 @@
-"""How often to be in touch with a person, and whether a follow-up is wanted (product file: "Cadence", "Due").
+"""How often to be in touch with a person, and whether a follow-up is wanted (docs/rules.md#cadence,
+docs/rules.md#due).
 
 Cadence, first match wins: per-person setting (``syncd set --every``, then ``[[people]] every``) > tier
 (the tier set by ``syncd set --tier`` or ``[[people]] tier``, else the first config tier whose ``match``

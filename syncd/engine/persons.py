@@ -1,4 +1,4 @@
-"""Who is who: the owner's addresses, and which addresses are one person (product rules, "Person").
+"""Who is who: the owner's addresses, and which addresses are one person (docs/rules.md#person).
 
 An address belongs to a person by, first match wins: the user's merges (``syncd merge``), the
 configuration's ``[[people]]`` entries (their first address is the person's key), then — only when

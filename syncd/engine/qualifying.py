@@ -1,4 +1,4 @@
-"""Who can be a person, and from when: the engine's half of the qualifying-contact rules (product rules, "Definitions").
+"""Who can be a person, and from when: the engine's half of docs/rules.md#qualifying-contact.
 
 A contact is mail the owner sent to P, mail P sent the owner (not bulk), or a meeting both attended; only
 contacts move "last contact". The owner's own addresses, role addresses (``noreply@``, ``postmaster@``,

@@ -1,6 +1,6 @@
 """Reconciling wanted follow-ups with syncd's own events in the target, honouring what the user did.
 
-The calendar event is also the control (product file, "Follow-up events"):
+The calendar event is also the control (docs/rules.md#user-edits):
 
 * contact happened before the event → the cycle changed: the event is removed (an old cycle's event
   already in the past is left as history; it did its job);

@@ -1,6 +1,6 @@
 """``syncd run``: pull each account on its own rhythm, recompute and reconcile after each pull, forever.
 
-Built on ``schedule`` (apis.md §7), with what it lacks added here:
+Built on ``schedule`` (docs/schedule.md), with what it lacks added here:
 
 * every job is wrapped: ``schedule`` re-runs a job that raised on *every* tick, so a failure is logged
   and the account backs off exponentially (up to ``BACKOFF_CAP``) while the others keep their rhythm;
@@ -10,7 +10,7 @@ Built on ``schedule`` (apis.md §7), with what it lacks added here:
   the monotonic clock (a suspend, a clock change) triggers a prompt pull, a start-up after a stop
   longer than an account's interval pulls it at once, and a job pushed too far ahead (the clock set
   back, the DST fall-back hour) is rescheduled;
-* systemd (apis.md §8): READY=1, STATUS=, WATCHDOG=1 at half of $WATCHDOG_USEC (also between the
+* systemd (docs/systemd.md): READY=1, STATUS=, WATCHDOG=1 at half of $WATCHDOG_USEC (also between the
   batches of a long pull), STOPPING=1; SIGTERM and SIGINT stop after the current batch (each batch is
   committed with its cursor), SIGHUP reloads the config (a broken one is reported and the old one
   kept), SIGUSR1 asks for a pull now.
@@ -149,8 +149,8 @@ class Daemon:
         self.activity = f"pulling {account}: {seen:,}" + (f" of {expected:,}" if expected else "") + " items"
 
     def _ping(self, force: bool = False) -> None:
-        # WATCHDOG=1 at half of WATCHDOG_USEC (systemd.service(5) WatchdogSec=, apis.md §8.2); a first pull
-        # of a big mailbox takes longer than that, so its batches keep the watchdog fed too.
+        # WATCHDOG=1 at half of WATCHDOG_USEC (systemd.service(5) WatchdogSec=, docs/systemd.md#notify-and-watchdog);
+        # a first pull of a big mailbox takes longer than that, so its batches keep the watchdog fed too.
         interval = watchdog_seconds()
         now = self.clock.monotonic()
         if force or (interval is not None and now - self._last_ping >= interval):
@@ -218,7 +218,7 @@ class Daemon:
                 self._schedule(name)
 
     def catch_up(self) -> None:
-        """After a stop longer than an account's interval (or never pulled), pull it now (apis.md §7:
+        """After a stop longer than an account's interval (or never pulled), pull it now (docs/schedule.md:
         ``schedule`` keeps no persistence and would wait a whole interval)."""
         assert self.store is not None
         last = {record.name: record.last_success for record in self.store.accounts.records()}
@@ -242,7 +242,7 @@ class Daemon:
     def _pushed_back(self) -> list[str]:
         """Accounts whose next run lies beyond their longest interval: the wall clock went back (or the
         local time fell back an hour at DST), and ``schedule`` would wait that much longer."""
-        now = datetime.now()  # schedule's own clock: naive local time (apis.md §7)
+        now = datetime.now()  # schedule's own clock: naive local time (docs/schedule.md)
         return [name for name, job_ in self.jobs.items()
                 if job_.next_run is not None
                 and (job_.next_run - now).total_seconds() > self._bounds(name)[1] + JUMP_SECONDS]

@@ -1,6 +1,6 @@
 """One writer at a time: ``syncd run`` and ``syncd pull`` take the same lock in the state directory.
 
-apis.md §8.5: the service and the timer (or a pull by hand) must not write at once. An advisory
+docs/systemd.md#timer: the service and the timer (or a pull by hand) must not write at once. An advisory
 ``flock`` is released by the kernel when its holder dies, so a crash never leaves a stale lock behind.
 The file names the holder (pid and command) so the message to the user can say who it is.
 """

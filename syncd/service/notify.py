@@ -14,7 +14,7 @@ def notify(*states: str) -> bool:
     """Send ``states`` (e.g. "READY=1", "STATUS=...") in one datagram; False when not under systemd."""
     address = os.environ.get("NOTIFY_SOCKET", "")
     if not address or address[0] not in "/@":
-        return False  # unset, or a scheme we do not speak (e.g. vsock:): apis.md §8.3
+        return False  # unset, or a scheme we do not speak (e.g. vsock:): docs/systemd.md#sd_notify
     if address[0] == "@":
         address = "\0" + address[1:]  # the abstract namespace
     try:

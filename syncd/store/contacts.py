@@ -3,7 +3,7 @@
 Owns the ``contacts`` table (one row per person address, interaction and kind: outbound, inbound,
 meeting), and the engine's two work queues: ``pending_interactions`` (stored but not derived yet) and
 ``touched_addresses`` (addresses that lost contacts: an interaction deleted or changed in place, a
-decision about them changed). Which interactions qualify is the product's rule (the engine decides who
+decision about them changed). Which interactions qualify is docs/rules.md#qualifying-contact (the engine decides who
 can be a person and hands over the numbers as :class:`Criteria`; see ``syncd.engine.qualifying``):
 
 | kind     | qualifies when |

@@ -75,7 +75,7 @@ def test_full_then_incremental_pull(rig: Rig, store: Store) -> None:
     again = pull(store, source(rig))
     assert items(again) == {} and not any(b.deleted for b in again)
     incremental = fake.list_calls[-1]
-    assert set(incremental) - {"alt"} == {"syncToken", "singleEvents", "maxResults"}  # apis.md §2.1: nothing forbidden
+    assert set(incremental) - {"alt"} == {"syncToken", "singleEvents", "maxResults"}  # docs/google-calendar.md#listing-events: nothing forbidden
 
     new = fake.add_meeting(summary="Coffee", start=NOW - timedelta(hours=2), attendees=[(OWNER, "accepted"),
                                                                                         (CAT, "accepted")])
@@ -141,7 +141,7 @@ def test_syncds_own_followups_are_never_meetings(rig: Rig, store: Store) -> None
                      transparency="transparent")
     real = fake.add_meeting(start=NOW - timedelta(days=1), attendees=[(OWNER, "accepted"), (ANN, "accepted")])
     assert set(items(pull(store, source(rig)))) == {f"primary/{real['id']}"}
-    # Incremental changes of a follow-up are filtered too (apis.md §10.4).
+    # Incremental changes of a follow-up are filtered too (docs/google-calendar.md#sync-tokens).
     fake.add_meeting(start=NOW + timedelta(days=1), summary="Reach out to Bob", private={"syncd": "1"})
     assert items(pull(store, source(rig))) == {}
 

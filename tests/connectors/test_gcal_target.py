@@ -219,7 +219,7 @@ def test_foreign_events_are_never_touched(rig: Rig) -> None:
 
 
 def test_server_side_filter_is_rechecked(rig: Rig) -> None:
-    """Even if Google's privateExtendedProperty filter let more through (§2.3), only tagged events count."""
+    """Even if Google's privateExtendedProperty filter let more through (docs/google-calendar.md#extended-properties), only tagged events count."""
     rig.target().create(followup())
     calendar = dedicated(rig.calendar)
     rig.calendar.add_meeting(calendar, start=START, summary="untagged")
@@ -374,7 +374,7 @@ def test_crash_mid_create_is_retried_into_the_same_event(rig: Rig) -> None:
     assert OWNER in rig.calendar.calendars
 
 
-# ---- the fake itself keeps Google's rules (apis.md §2), so the tests above mean something ------------------
+# ---- the fake itself keeps Google's rules (docs/google-calendar.md), so the tests above mean something ------------------
 
 
 def test_fake_enforces_googles_rules(rig: Rig) -> None:

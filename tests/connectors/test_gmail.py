@@ -96,7 +96,7 @@ def assert_matches(store: Store, world: GmailWorld) -> None:
         message = expected[provider_id]
         assert message_id == f"{message.id}@mail.example.com" or message_id.endswith("@mail.example.com")
         assert ts == message.internal_date // 1000
-    # And nothing the metadata scope refuses was ever asked (apis.md §1.4, §10.1).
+    # And nothing the metadata scope refuses was ever asked (docs/gmail.md#metadata-scope).
     for request in world.server.requests():
         assert "q" not in request.query
         assert request.query.get("format", ["metadata"]) == ["metadata"]
@@ -119,7 +119,7 @@ def test_full_sync_reads_metadata_newest_first_in_batches_of_50(world: GmailWorl
     store = new_store()
     batches = pull(store, source(world))
     assert_matches(store, world)
-    # Profile first (its history id), then the listing; never q, never format=full (apis.md §1.4).
+    # Profile first (its history id), then the listing; never q, never format=full (docs/gmail.md#metadata-scope).
     log = world.server.log
     assert log[0].path.endswith("/profile")
     for request in log:
@@ -433,7 +433,7 @@ def test_deleted_between_list_and_get_is_not_an_error(world: GmailWorld) -> None
 
     def delete_after_listing(request: Request) -> bool:
         if request.path.startswith("/batch") and doomed in world.gmail.messages:
-            world.gmail.delete(doomed)  # listed, then deleted before its get (apis.md §1.2)
+            world.gmail.delete(doomed)  # listed, then deleted before its get (docs/gmail.md#getting-a-message)
         return False
 
     world.server.inject(delete_after_listing, DROP, times=1)

@@ -345,7 +345,7 @@ def test_an_update_of_a_follow_up_gone_meanwhile_is_respected(rig: Rig, answer: 
     assert target.list_own() == [followup()]
     if answer == "purged":
         del rig.calendar.calendar(calendar).events[eid]  # gone for good between the listing and the update
-    else:  # deleted in the web UI: Google refuses the write with a plain 403 forbidden (§2.3)
+    else:  # deleted in the web UI: Google refuses the write with a plain 403 forbidden (docs/google-calendar.md#duplicates-and-tombstones)
         rig.server.inject(lambda r: r.method == "PATCH", answer, times=1)
     target.update(followup(title="changed"))  # no error: the user's deletion wins
     assert len(rig.server.requests("PATCH")) == 1 and rig.server.requests("POST", r"/events\Z")[1:] == []

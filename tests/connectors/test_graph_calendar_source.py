@@ -39,7 +39,7 @@ def test_full_then_incremental_delta(server: FakeServer, fake: GraphCalendarFake
     first = pull(store, source(server))
     assert set(items(first)) == set(ids)
     assert len(first) == 3 and all(b.full for b in first) and [b.complete for b in first] == [False, False, True]
-    # The window goes on the first call only; later calls replay the links verbatim (§3.1, §3.2).
+    # The window goes on the first call only; later calls replay the links verbatim (docs/microsoft-graph.md#calendar-delta).
     calls = server.requests("GET", r"/calendarView/delta$")
     assert calls[0].arg("startDateTime") == "2025-03-02T12:00:00Z" and calls[0].arg("endDateTime") == "2026-08-29T12:00:00Z"
     assert all(c.arg("startDateTime") is None for c in calls[1:])

@@ -86,7 +86,7 @@ def test_what_an_event_looks_like(server: FakeServer, fake: GraphCalendarFake) -
     assert body["end"] == {"dateTime": "2026-03-03T09:45:00", "timeZone": "UTC"}
     props = {p["id"]: p["value"] for p in body["singleValueExtendedProperties"]}
     assert props[KEY_PROP] == "abc123" and set(props) == {KEY_PROP, META_PROP}
-    # The lookup before creating: the property filter and the expand of our two properties (§3.2).
+    # The lookup before creating: the property filter and the expand of our two properties (docs/microsoft-graph.md#creating-events).
     (lookup,) = [r for r in server.requests("GET", r"/events$") if "$filter" in r.query]
     assert lookup.query["$filter"] == [f"singleValueExtendedProperties/Any(ep: ep/id eq '{KEY_PROP}' and ep/value eq 'abc123')"]
     assert "singleValueExtendedProperties($filter=id eq" in lookup.query["$expand"][0]
@@ -105,7 +105,7 @@ def test_primary_or_a_named_calendar_when_configured(server: FakeServer, fake: G
 
 def test_a_lost_create_answer_makes_no_duplicate(server: FakeServer, fake: GraphCalendarFake) -> None:
     # The POST landed, the answer was lost: syncd looks for it by its property instead of posting again
-    # (what Graph does with a repeated transactionId is undocumented, apis.md §3.2, §11).
+    # (what Graph does with a repeated transactionId is undocumented, docs/microsoft-graph.md#calendar, docs/README.md#open-questions).
     fake.drop_after(lambda r: r.method == "POST" and r.path.endswith("/events"))
     target(server).create(followup("k1"))
     assert len(server.requests("POST", r"/events$")) == 1 and len(fake.live()) == 1

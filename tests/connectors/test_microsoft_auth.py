@@ -1,4 +1,4 @@
-"""Microsoft login through real msal against the fake Entra (msal's http_client hook, apis.md §4)."""
+"""Microsoft login through real msal against the fake Entra (msal's http_client hook, docs/msal.md)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Microsoft Entra (the v2.0 login endpoints), faked as the object msal takes as ``http_client``.
 
 msal only accepts an ``https://host/<tenant>`` authority, so a loopback HTTP fake is impossible; msal's
-``http_client`` hook is the seam instead (apis.md §4, "Offline testing pattern"). This object answers the
+``http_client`` hook is the seam instead (docs/msal.md#offline-testing). This object answers the
 calls msal 1.39 makes for the device-code and refresh flows: OIDC discovery, instance discovery, the
 device-code endpoint and the token endpoint (device_code grant with ``authorization_pending`` first,
 refresh_token grant with rotation, ``invalid_grant`` after :meth:`revoke`). Access tokens it issues are

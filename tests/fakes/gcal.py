@@ -1,22 +1,22 @@
-"""Google Calendar v3, faked statefully on a :class:`FakeServer` (apis.md §2, §9).
+"""Google Calendar v3, faked statefully on a :class:`FakeServer` (docs/google-calendar.md, docs/testing.md).
 
 What it reproduces, because the connectors depend on it:
 
 * calendars (``calendars.insert/get``) and the user's ``calendarList``, with "primary" as an alias of the
   owner's calendar; ``calendarList`` needs a calendar-list scope (the discovery document lists none of
-  ``calendar.app.created``/``calendar.events*`` for it, §2.4/§2.5) when the token's scopes are known;
+  ``calendar.app.created``/``calendar.events*`` for it, docs/google-calendar.md#calendar-list, docs/google-calendar.md#scopes) when the token's scopes are known;
 * events with Google's id rules: base32hex ``[a-v0-9]``, 5–1024 characters, else 400; an id that exists,
   a cancelled tombstone included, answers 409 ``duplicate``; deleting a deleted event answers 410
-  ``deleted``; ``get`` still returns tombstones (§2.3);
+  ``deleted``; ``get`` still returns tombstones (docs/google-calendar.md#duplicates-and-tombstones);
 * ``events.list``: ``timeMin`` (exclusive, on the END, offset mandatory) / ``timeMax`` (on the start),
   ``showDeleted``, ``privateExtendedProperty`` (every constraint must match), ``q``, ``iCalUID``,
   ``updatedMin``, ``orderBy``, ``maxResults`` pages with ``nextPageToken``, and ``syncToken``: 400
   ``syncTokenWithRequestRestrictions`` with a forbidden parameter, 400 for ``showDeleted=false``, 410
   ``fullSyncRequired`` for a token the fake forgot (:meth:`expire_sync_tokens`); deletions always come
   back then, as stubs holding only the id (plus ``recurringEventId``/``originalStartTime`` for instances);
-  ``nextSyncToken`` only on the last page (§2.1);
+  ``nextSyncToken`` only on the last page (docs/google-calendar.md#listing-events);
 * extended properties: keys over 44 characters silently dropped, values cut at 1024; patch merges them
-  key by key and a null removes one; at most 5 reminder overrides, never with ``useDefault`` (§2.3);
+  key by key and a null removes one; at most 5 reminder overrides, never with ``useDefault`` (docs/google-calendar.md#reminders);
 * 401 for a bearer token the OAuth fake did not issue (its guard), 403/429 ``rateLimitExceeded`` on
   demand (:meth:`rate_limit`).
 
@@ -56,7 +56,7 @@ def error(status: int, reason: str, message: str, **extra: str) -> Response:
 
 
 def _rfc3339(value: str) -> datetime | None:
-    """A timeMin/timeMax value; None when it lacks the mandatory offset or does not parse (§2.1)."""
+    """A timeMin/timeMax value; None when it lacks the mandatory offset or does not parse (docs/google-calendar.md#listing-events)."""
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
@@ -233,7 +233,7 @@ class GoogleCalendarFake:
             self._store(calendar, event)
 
     def user_deletes(self, calendar_id: str, event_id: str) -> None:
-        """Deleted in the UI (or cancelled by its organizer): a tombstone that keeps its id (§2.3)."""
+        """Deleted in the UI (or cancelled by its organizer): a tombstone that keeps its id (docs/google-calendar.md#duplicates-and-tombstones)."""
         with self.server.lock:
             calendar = self.calendar(calendar_id)
             event = calendar.events[event_id]
@@ -255,7 +255,7 @@ class GoogleCalendarFake:
 
     def rate_limit(self, times: int, status: int = 429, retry_after: str | None = None,
                    when: Callable[[Request], bool] | None = None) -> None:
-        """The next ``times`` Calendar requests answer rateLimitExceeded (403 or 429, §2.6)."""
+        """The next ``times`` Calendar requests answer rateLimitExceeded (403 or 429, docs/google-calendar.md#quota-and-errors)."""
         headers = {"Retry-After": retry_after} if retry_after is not None else {}
         response = error(status, "rateLimitExceeded", "Rate Limit Exceeded")
         response.headers.update(headers)
@@ -303,7 +303,7 @@ class GoogleCalendarFake:
 
     @staticmethod
     def _stub(event: dict[str, Any]) -> dict[str, Any]:
-        """What an incremental sync returns for a deleted event: only the id is guaranteed (§2.1)."""
+        """What an incremental sync returns for a deleted event: only the id is guaranteed (docs/google-calendar.md#cancelled-events)."""
         stub = {"kind": "calendar#event", "id": event["id"], "status": "cancelled", "etag": event.get("etag")}
         for key in ("recurringEventId", "originalStartTime"):
             if key in event:
@@ -402,7 +402,7 @@ class GoogleCalendarFake:
             self.pages[next_token] = (rest, sync)
             body["nextPageToken"] = next_token
         elif sync is not None:
-            body["nextSyncToken"] = sync  # only on the last page (§2.1)
+            body["nextSyncToken"] = sync  # only on the last page (docs/google-calendar.md#listing-events)
         return Response(200, body)
 
     def _issue_token(self, calendar: CalendarData) -> str:
@@ -480,7 +480,7 @@ class GoogleCalendarFake:
         if isinstance(reminders, dict):
             overrides = reminders.get("overrides") or []
             if len(overrides) > 5:
-                return error(400, "invalid", "Too many reminders specified.")  # §2.3: at most 5
+                return error(400, "invalid", "Too many reminders specified.")  # docs/google-calendar.md#reminders: at most 5
             if overrides and reminders.get("useDefault"):
                 return error(400, "cannotUseDefaultRemindersAndSpecifyOverride",
                              "Cannot specify both default reminders and overrides at the same time.")
@@ -491,7 +491,7 @@ class GoogleCalendarFake:
 
     @staticmethod
     def _properties(old: dict[str, Any] | None, new: dict[str, Any] | None) -> dict[str, Any]:
-        """Patch semantics for extendedProperties: merged key by key, null removes; limits applied (§2.3)."""
+        """Patch semantics for extendedProperties: merged key by key, null removes; limits applied (docs/google-calendar.md#extended-properties)."""
         merged: dict[str, Any] = copy.deepcopy(old or {})
         for scope in ("private", "shared"):
             values = (new or {}).get(scope)
@@ -520,7 +520,7 @@ class GoogleCalendarFake:
             event_id = secrets.token_hex(13)  # hex digits are base32hex too
         elif not ID.match(str(event_id)):
             return error(400, "invalid", "Invalid resource id value.")
-        if event_id in calendar.events:  # tombstones included (§2.3)
+        if event_id in calendar.events:  # tombstones included (docs/google-calendar.md#duplicates-and-tombstones)
             return error(409, "duplicate", "The requested identifier already exists.")
         invalid = self._validate(body)
         if invalid is not None:
@@ -548,7 +548,7 @@ class GoogleCalendarFake:
         _, event = self._event(request)
         if event is None:
             return error(404, "notFound", "Not Found")
-        return Response(200, self._public(event))  # tombstones too (§2.1)
+        return Response(200, self._public(event))  # tombstones too (docs/google-calendar.md#cancelled-events)
 
     def _patch(self, request: Request) -> Response:
         calendar, event, refused = self._writable_event(request)
@@ -592,7 +592,7 @@ class GoogleCalendarFake:
             return refused
         assert calendar is not None and event is not None
         if event.get("status") == "cancelled":
-            return error(410, "deleted", "Resource has been deleted")  # §2.3
+            return error(410, "deleted", "Resource has been deleted")  # docs/google-calendar.md#duplicates-and-tombstones
         event["status"] = "cancelled"
         self._store(calendar, event)
         return Response(204, b"")

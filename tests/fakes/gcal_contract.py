@@ -55,7 +55,7 @@ class Rig:
 
 @contextlib.contextmanager
 def calendar_rig(scopes: list[str] | None = None) -> Iterator[Rig]:
-    # httplib2 honours http_proxy; loopback must never go through one (apis.md §9).
+    # httplib2 honours http_proxy; loopback must never go through one (docs/testing.md).
     saved = {name: os.environ.get(name) for name in ("no_proxy", "NO_PROXY")}
     os.environ["no_proxy"] = os.environ["NO_PROXY"] = "127.0.0.1,localhost"
     server = FakeServer()

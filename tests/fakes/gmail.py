@@ -1,12 +1,12 @@
-"""A stateful Gmail (apis.md §1) on a :class:`FakeServer`, for syncd's Gmail connector.
+"""A stateful Gmail (docs/gmail.md#endpoints) on a :class:`FakeServer`, for syncd's Gmail connector.
 
 It keeps messages (labels, headers, internalDate, threadId) and a history log whose ids grow but skip
-numbers (apis.md §1.3). It answers ``getProfile``, ``messages.list`` (newest first, pageToken, maxResults,
+numbers (docs/gmail.md#incremental-sync). It answers ``getProfile``, ``messages.list`` (newest first, pageToken, maxResults,
 labelIds, includeSpamTrash), ``messages.get`` (format, repeated metadataHeaders), ``history.list`` and the
 multipart batch endpoint ``/batch/gmail/v1`` in the wire format googleapiclient's ``BatchHttpRequest``
-parses (apis.md §1.6). The metadata scope's refusals (``q``, ``format=full|raw``) answer 403 with Google's
-bodies (apis.md §1.4); a per-user quota with the new regime's method costs answers 403
-userRateLimitExceeded or 429 (apis.md §1.7); ``oauth.guard`` refuses unknown bearer tokens.
+parses (docs/gmail.md#batch-requests). The metadata scope's refusals (``q``, ``format=full|raw``) answer 403 with Google's
+bodies (docs/gmail.md#metadata-scope); a per-user quota with the new regime's method costs answers 403
+userRateLimitExceeded or 429 (docs/gmail.md#quota); ``oauth.guard`` refuses unknown bearer tokens.
 """
 
 from __future__ import annotations
@@ -30,11 +30,11 @@ from tests.fakes.google_oauth import GoogleOAuthFake
 from tests.fakes.server import FakeServer, Request, Response
 
 API = "/gmail/v1/users/me"
-COSTS = {"messages.get": 20, "messages.list": 5, "history.list": 2, "getProfile": 1}  # apis.md §1.7, new regime
+COSTS = {"messages.get": 20, "messages.list": 5, "history.list": 2, "getProfile": 1}  # docs/gmail.md#quota, new regime
 
 
 def google_error(status: int, message: str, reason: str, domain: str = "global", state: str = "") -> Response:
-    """Google's JSON error body (apis.md §1.3, §1.4, §1.7)."""
+    """Google's JSON error body (docs/gmail.md#incremental-sync, docs/gmail.md#metadata-scope, docs/gmail.md#quota)."""
     names = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
              429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE"}
     return Response(status, {"error": {"code": status, "message": message,
@@ -97,7 +97,7 @@ class GmailFake:
     # ---- what tests arrange ------------------------------------------------------------------------------
 
     def _next_history(self) -> int:
-        self.history_id += self._rng.randint(1, 9)  # increasing, not contiguous (apis.md §1.3)
+        self.history_id += self._rng.randint(1, 9)  # increasing, not contiguous (docs/gmail.md#incremental-sync)
         return self.history_id
 
     def _record(self, **change: Any) -> None:
@@ -144,7 +144,7 @@ class GmailFake:
             message.history_id = self.history_id
 
     def expire_history(self) -> None:
-        """Every history id issued so far is too old: history.list answers 404 (apis.md §1.3)."""
+        """Every history id issued so far is too old: history.list answers 404 (docs/gmail.md#incremental-sync)."""
         with self._lock:
             self.oldest_history = self._next_history()
             self.history.clear()
@@ -157,7 +157,7 @@ class GmailFake:
     def requests(self, what: str) -> int:
         return self.calls.get(what, 0)
 
-    # ---- quota (apis.md §1.7) ---------------------------------------------------------------------------
+    # ---- quota (docs/gmail.md#quota) ---------------------------------------------------------------------------
 
     @staticmethod
     def method_of(request: Request) -> str | None:
@@ -225,7 +225,7 @@ class GmailFake:
 
     def _list(self, request: Request) -> Response:
         if "q" in request.query:
-            return Q_FORBIDDEN  # even an empty q= (apis.md §1.4)
+            return Q_FORBIDDEN  # even an empty q= (docs/gmail.md#metadata-scope)
         try:
             size = min(int(request.arg("maxResults", "100") or 100), 500)
         except ValueError:
@@ -314,7 +314,7 @@ class GmailFake:
                 body["nextPageToken"] = self._token(int(page[-1]["id"]))
             return Response(200, body)
 
-    # ---- the batch endpoint (apis.md §1.6) ------------------------------------------------------------
+    # ---- the batch endpoint (docs/gmail.md#batch-requests) ------------------------------------------------------------
 
     def _batch(self, request: Request) -> Response:
         content_type = request.headers.get("content-type", "")

@@ -1,7 +1,7 @@
 """Google's OAuth token endpoint, faked: refresh and authorization-code (PKCE) grants, revocation, expiry.
 
 Its :meth:`GoogleOAuthFake.guard` goes into the API fakes' ``guards``, so Gmail and Calendar fakes answer
-401 to an access token this endpoint did not issue, or that expired or was revoked (apis.md §5).
+401 to an access token this endpoint did not issue, or that expired or was revoked (docs/google-oauth.md).
 """
 
 from __future__ import annotations

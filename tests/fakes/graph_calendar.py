@@ -1,6 +1,6 @@
 """Microsoft Graph's calendar, faked with state: calendars, events, extended properties, calendarView delta.
 
-Modelled on apis.md §3.2 and §3.1 (delta): absolute ``@odata.nextLink``/``@odata.deltaLink`` pointing at
+Modelled on docs/microsoft-graph.md#calendar, docs/microsoft-graph.md#mail (delta): absolute ``@odata.nextLink``/``@odata.deltaLink`` pointing at
 this fake; a delta round is a frozen snapshot paged by ``Prefer: odata.maxpagesize``; later rounds return
 what changed since, with ``@removed`` for deletions and for any change OUTSIDE the round's window (as
 Graph does); 410 ``SyncStateNotFound`` for tokens issued before :meth:`expire_delta`; ``replay_next_round``
@@ -277,12 +277,12 @@ class GraphCalendarFake:
             found = []
             for stored in self.live(calendar):
                 if stored.data.get("type") in ("occurrence", "exception"):
-                    continue  # /events lists masters and single instances, not occurrences (§3.2)
+                    continue  # /events lists masters and single instances, not occurrences (docs/microsoft-graph.md#calendar)
                 if wanted_prop is not None:
                     prop_id, value = wanted_prop
                     if prop_id not in stored.props:
                         continue
-                    # Filtering the value is case-insensitive (the English doc, §3.2).
+                    # Filtering the value is case-insensitive (the English doc, docs/microsoft-graph.md#calendar).
                     if value is not None and stored.props[prop_id].lower() != value.lower():
                         continue
                 found.append(stored)
@@ -318,7 +318,7 @@ class GraphCalendarFake:
             if tx:
                 for stored in self.live():
                     if stored.data.get("transactionId") == tx:
-                        # A retried POST: the event made the first time, not a second one (§3.2 idempotency).
+                        # A retried POST: the event made the first time, not a second one (docs/microsoft-graph.md#idempotency).
                         return self._answer(request, Response(201, self._render(stored, request, None)))
             event_id = self._new_id()
             data: dict[str, Any] = {
@@ -395,7 +395,7 @@ class GraphCalendarFake:
                 round_id, offset = state["round"], int(state["offset"])
             else:
                 if any(k.startswith("$") and k not in ("$deltatoken",) for k in request.query):
-                    # §3.2: $select, $expand, $filter, $orderby, $search are not supported on calendarView delta.
+                    # docs/microsoft-graph.md#calendar-delta: $select, $expand, $filter, $orderby, $search are not supported on calendarView delta.
                     return error(400, "ErrorInvalidUrlQuery", "The following parameters are not supported with change tracking")
                 if delta_token is not None:
                     state = self._read_token(delta_token)
@@ -439,7 +439,7 @@ class GraphCalendarFake:
             items.append(data)
         if self.replay:
             self.replay = False
-            items = items + copy.deepcopy(items)  # replays happen (§3.1): the same item twice in a round
+            items = items + copy.deepcopy(items)  # replays happen (docs/microsoft-graph.md#mail): the same item twice in a round
         round_id = str(len(self.rounds) + 1)
         self.rounds[round_id] = items
         self.rounds_meta[round_id] = (self.seq, start_text, end_text)

@@ -1,7 +1,7 @@
 """Microsoft Graph mail, faked: ``/v1.0/me`` and per-folder message delta, with Graph's awkward parts.
 
 It registers routes on a given :class:`~tests.fakes.server.FakeServer`, so the calendar fake can share the
-server (one mailbox, one budget, one concurrency limit). What it reproduces (apis.md §3.1, §3.3):
+server (one mailbox, one budget, one concurrency limit). What it reproduces (docs/microsoft-graph.md#mail, docs/microsoft-graph.md#throttling):
 
 - delta per folder; query options honoured on the first request only (a ``$skiptoken``/``$deltatoken``
   request carrying other options is refused with 400, so a client that re-sends them is caught);
@@ -33,7 +33,7 @@ from typing import Any
 from tests.fakes.server import FakeServer, Request, Response
 
 WELL_KNOWN = ("inbox", "sentitems", "drafts", "deleteditems", "junkemail", "archive")
-DEFAULT_PAGE = 10  # Graph's default page size for messages (apis.md §3.1)
+DEFAULT_PAGE = 10  # Graph's default page size for messages (docs/microsoft-graph.md#mail)
 MAX_PAGE = 1000
 
 
@@ -135,7 +135,7 @@ class GraphMailFake:
             self._bury(folder, ident, "deleted")
 
     def move(self, ident: str, to_folder: str) -> None:
-        """A move keeps the immutable id (apis.md §3.2, "Immutable IDs"); the old folder reports it removed."""
+        """A move keeps the immutable id (docs/microsoft-graph.md#immutable-ids); the old folder reports it removed."""
         with self.server.lock:
             folder = self._folder_of(ident)
             message = self.folders[folder].pop(ident)
@@ -216,7 +216,7 @@ class GraphMailFake:
         skiptoken, deltatoken = request.arg("$skiptoken"), request.arg("$deltatoken")
         others = sorted(k for k in request.query if k not in ("$skiptoken", "$deltatoken"))
         if (skiptoken is not None or deltatoken is not None) and others:
-            # "Query options must be given on the first request only" (apis.md §3.1).
+            # "Query options must be given on the first request only" (docs/microsoft-graph.md#mail).
             return _error(400, "BadRequest", f"query options {others} are not allowed with a state token")
         with self.server.lock:
             if folder not in self.folders:
@@ -265,7 +265,7 @@ class GraphMailFake:
                                 if seq > since], key=lambda c: c[0])
         items: list[tuple[str, str | None]] = [(ident, reason) for _, ident, reason in changes]
         if self.replay_every:
-            # "An item can appear more than once" (apis.md §3.1): every n-th again at the end of the round,
+            # "An item can appear more than once" (docs/microsoft-graph.md#mail): every n-th again at the end of the round,
             # so the repeat lands on a later page than the first sighting.
             items += items[self.replay_every - 1::self.replay_every]
         return _Round(folder, items, self.seq, select)

@@ -67,7 +67,7 @@ def _clean(raw: str) -> str | None:
 
 
 def _independent(mailbox: Path, owner: str) -> dict[str, tuple[datetime, bool]]:
-    """person -> (last qualifying contact, has an outbound contact), from the product file's table."""
+    """person -> (last qualifying contact, has an outbound contact), from docs/rules.md#qualifying-contact."""
     last: dict[str, datetime] = {}
     outbound: set[str] = set()
     for path in _files(mailbox):

@@ -1,5 +1,5 @@
 """The engine on real mail: one Enron mailbox, pulled through the maildir connector, against an independent
-reading of the raw files with the standard library's ``email`` package (the product file's table, coded
+reading of the raw files with the standard library's ``email`` package (docs/rules.md#qualifying-contact, coded
 here from scratch, sharing nothing with syncd).
 
 Skipped when the shared corpus (``../shared/data``) or the maildir connector is not available.

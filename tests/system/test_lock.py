@@ -1,4 +1,4 @@
-"""One writer at a time (apis.md §8.5): the service and `syncd pull` share a flock in the state folder."""
+"""One writer at a time (docs/systemd.md#timer): the service and `syncd pull` share a flock in the state folder."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The systemd units, checked offline: ``systemd-analyze verify`` (any output fails: it exits 0 on unknown
-keys, apis.md §8.6) and ``systemd-analyze security`` under a threshold; ``syncd install-units``."""
+keys, docs/systemd.md#offline-checks) and ``systemd-analyze security`` under a threshold; ``syncd install-units``."""
 
 from __future__ import annotations
 
@@ -29,11 +29,11 @@ PATHS = UnitPaths("/usr/bin/syncd", Path("/home/u/.config/syncd/config.toml"), P
 def rendered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     runtime = tmp_path / "runtime"
     runtime.mkdir(mode=0o700)
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))  # `--user` needs one (apis.md §8.6)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))  # `--user` needs one (docs/systemd.md#offline-checks)
     units = tmp_path / "units"
     units.mkdir()
     for name in UNITS:
-        # verify fails when ExecStart= is not executable (apis.md §8.6): point it at this Python.
+        # verify fails when ExecStart= is not executable (docs/systemd.md#offline-checks): point it at this Python.
         (units / name).write_text(render_unit(name, dataclasses.replace(PATHS, executable=sys.executable)))
     return units
 

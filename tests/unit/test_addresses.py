@@ -1,4 +1,5 @@
-"""Address rules of the product file: normalisation, validity, role addresses, config patterns."""
+"""Address rules (docs/rules.md#person, docs/rules.md#role-addresses): normalisation, validity, role addresses,
+config patterns."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The engine's rules (the product's "Definitions"), one home: every rule with its tests, section by section.
+"""The engine's rules (docs/rules.md), one home: every rule with its tests, section by section.
 
 Each test builds interactions in an in-memory store through the store's ``apply_batch`` (as a pull
 would), brings the engine up to date at a fixed "now", and asserts on what ``engine.people``, the due

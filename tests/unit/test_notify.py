@@ -1,4 +1,4 @@
-"""sd_notify without a dependency (apis.md §8.3): one datagram, '@' abstract sockets, no-ops outside systemd."""
+"""sd_notify without a dependency (docs/systemd.md#sd_notify): one datagram, '@' abstract sockets, no-ops outside systemd."""
 
 from __future__ import annotations
 
