@@ -16,6 +16,7 @@ from syncd.config import Config
 from syncd.engine.due import due_followups
 from syncd.errors import SyncdError, UsageError
 from syncd.plan import reconcile
+from syncd.plan.actions import ApplyResult
 from syncd.pull import AccountSummary, Progress, ShouldStop, pull_all
 from syncd.store import Store
 
@@ -39,7 +40,7 @@ def resolve_now(as_of: date | None) -> tuple[datetime, bool]:
 class JobResult:
     pulls: list[AccountSummary]
     refresh: engine.RefreshStats | None
-    followups: reconcile.ApplyResult | None
+    followups: ApplyResult | None
     target_error: str | None = None
     target_needs_login: bool = False
 

@@ -16,7 +16,8 @@ flight: pending + present = active, pending + absent = create again (not a dismi
 absent = done, deleting + present = delete again. Keys are deterministic and targets treat a create of
 an existing key as an update, so a repeated create finds the event it made before.
 
-``plan`` is pure (records, the target's listing and "now" in, a :class:`Plan` out); ``apply`` writes it.
+``plan`` is pure (records, the target's listing and "now" in, a :class:`~syncd.plan.actions.Plan` out);
+:mod:`syncd.plan.apply` writes it; ``reconcile`` does both.
 """
 
 from __future__ import annotations
@@ -24,98 +25,17 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime, tzinfo
-from typing import Literal
+from datetime import date, datetime
 
 from connectors.base import CalendarTarget, FollowupEvent
 from syncd.config import FollowupsConfig
 from syncd.engine.due import DueFollowup
+from syncd.plan.actions import Action, ApplyResult, Plan, Settle, Verb
+from syncd.plan.apply import apply, preview
 from syncd.plan.occasions import Want, locate, planned_of, resolve, survivors_of, wanted_keys
 from syncd.plan.placement import Request, local_today, place, slot_start
 from syncd.store import Store
 from syncd.store.followups import Record
-
-Verb = Literal["create", "update", "delete"]
-FORCE_HINT = "syncd pull --force"
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Action:
-    """One write to the target. ``record`` is the record as it stands once the write is durable."""
-
-    verb: Verb
-    key: str
-    person: str
-    title: str
-    start: datetime | None
-    reason: str
-    event: FollowupEvent | None = None  # create / update: what to write
-    record: Record | None = None  # None: a tagged event syncd has no record of
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Settle:
-    """A bookkeeping change with no calendar write (a dismissal noticed, a crash resolved, ...)."""
-
-    record: Record  # with its new state
-    reason: str
-
-
-@dataclasses.dataclass
-class Plan:
-    actions: list[Action]  # creates and updates by start, then deletes soonest first
-    settles: list[Settle]
-    waiting: int  # wanted follow-ups whose day is beyond the horizon
-    max_deletes: int
-    zone: tzinfo
-    notes: list[str] = dataclasses.field(default_factory=list)
-
-    @property
-    def dismissed(self) -> list[Settle]:
-        return [s for s in self.settles if s.record.state == "dismissed"]
-
-    def lines(self) -> list[str]:
-        """One line per calendar write, for ``syncd plan`` and ``pull --dry-run``."""
-        out = []
-        for action in self.actions:
-            when = action.start.astimezone(self.zone).strftime("%a %Y-%m-%d %H:%M") if action.start else "-"
-            out.append(f"  {action.verb:<6} {when}  {action.title}  <{action.person}>  ({action.reason})")
-        out.extend(f"  dismissed by you: {s.record.person}, due {s.record.due}" for s in self.dismissed)
-        return out
-
-
-@dataclasses.dataclass
-class ApplyResult:
-    plan: Plan
-    applied: bool  # False for a dry run: the counts are what would happen
-    created: int = 0
-    updated: int = 0
-    deleted: int = 0
-    held_back_deletes: list[Action] = dataclasses.field(default_factory=list)
-    messages: list[str] = dataclasses.field(default_factory=list)
-
-    @property
-    def dismissed(self) -> int:
-        return len(self.plan.dismissed)
-
-    def count(self, verb: str) -> int:
-        return {"create": self.created, "update": self.updated, "delete": self.deleted,
-                "dismissed": self.dismissed}.get(verb, 0)
-
-    def describe(self, dry_run: bool = False) -> list[str]:
-        if dry_run:
-            head = (f"follow-ups (plan, nothing written): {self.created} to create, {self.updated} to update, "
-                    f"{self.deleted} to delete")
-        else:
-            head = f"follow-ups: {self.created} created, {self.updated} updated, {self.deleted} deleted"
-        if self.dismissed:
-            head += f"; {self.dismissed} dismissed by you"
-        if self.plan.waiting:
-            head += f"; {self.plan.waiting} due later than the horizon"
-        return [head, *(self.plan.lines() if dry_run else []), *(f"  {m}" for m in self.messages)]
-
-
-# ---- planning (pure) ----------------------------------------------------------------------------------
 
 
 def _keeps_day(event: FollowupEvent, record: Record | None, state: str | None, due: date) -> bool:
@@ -184,49 +104,84 @@ def plan(
     cfg: FollowupsConfig,
 ) -> Plan:
     """What to write so the target holds exactly the wanted follow-ups, honouring the user's moves and
-    deletions. Pure: nothing is read or written here."""
+    deletions. Pure: nothing is read or written here. In phases: read the calendar, work out the situation
+    (what each record means now, the key each due occasion is wanted under), find days for what needs one,
+    then decide for the wanted events, for the unwanted ones, and for records with no event at all."""
     result = Plan([], [], 0, cfg.max_deletes, cfg.timezone)
+    present = _read_calendar(existing, result.notes)
+    situation = _situation(due, records, present, cfg)
+    days = _days(situation, now, cfg)
+    writes, deletes = _wanted(situation, days, now, cfg, result)
+    deletes += _unwanted(situation, due, now, result)
+    result.settles += _without_events(situation)
+    writes.sort(key=lambda a: (a.start or now, a.key))
+    deletes.sort(key=lambda a: (a.start or now, a.key))
+    result.actions = writes + deletes
+    return result
+
+
+@dataclasses.dataclass(frozen=True)
+class _Situation:
+    """What the plan is decided from: the calendar's events by key, the records and what each means now,
+    the key each due occasion is wanted under, and the events that duplicate another of the same occasion."""
+
+    present: Mapping[str, FollowupEvent]
+    records: Mapping[str, Record]
+    states: Mapping[str, str]
+    wants: Mapping[str, Want]
+    duplicates: set[str]
+
+
+def _read_calendar(existing: Sequence[FollowupEvent], notes: list[str]) -> dict[str, FollowupEvent]:
+    """The target's events by key; a key listed twice is used once, and said."""
     present: dict[str, FollowupEvent] = {}
     for listed in existing:
         if listed.key in present:
-            result.notes.append(f"the calendar lists follow-up {listed.key} twice; the first one is used")
+            notes.append(f"the calendar lists follow-up {listed.key} twice; the first one is used")
         present.setdefault(listed.key, listed)
+    return present
+
+
+def _situation(due: Sequence[DueFollowup], records: Mapping[str, Record], present: Mapping[str, FollowupEvent],
+               cfg: FollowupsConfig) -> _Situation:
     wanted_occasions = {(d.person, d.origin, d.cycle) for d in due}
     states = {key: resolve(r, key in present, r.occasion in wanted_occasions) for key, r in records.items()}
     located = locate(due, records, present)
     survivors = survivors_of(located, present, records)
-    duplicates = set(located) - set(survivors.values())
     wants = wanted_keys(due, records, states, survivors, located, cfg.timezone)
-    today = local_today(now, cfg)
+    return _Situation(present, records, states, wants, set(located) - set(survivors.values()))
 
-    # Kept events hold their day and count toward its per-day cap; the rest get a day.
+
+def _days(situation: _Situation, now: datetime, cfg: FollowupsConfig) -> dict[str, date | None]:
+    """The day of each wanted follow-up that needs placing (None: beyond the horizon, it waits). Events that
+    keep their day are not in it: they hold their day and count toward its per-day cap."""
     taken: Counter[date] = Counter()
     requests: list[Request] = []
-    for key, want in wants.items():
-        current = present.get(key)
-        if current is not None and _keeps_day(current, records.get(key), states.get(key), want.due):
+    for key, want in situation.wants.items():
+        current = situation.present.get(key)
+        if current is not None and _keeps_day(current, situation.records.get(key), situation.states.get(key), want.due):
             taken[current.start.astimezone(cfg.timezone).date()] += 1
         else:
             item = want.item
             requests.append(Request(key, want.due, item.strength, f"{item.name}\x1f{item.person}\x1f{item.origin}"))
-    days = place(requests, taken, now, cfg)
-    placing = {request.key for request in requests}
+    placed = place(requests, taken, now, cfg)
+    return {request.key: placed.get(request.key) for request in requests}
 
+
+def _wanted(situation: _Situation, days: Mapping[str, date | None], now: datetime, cfg: FollowupsConfig,
+            result: Plan) -> tuple[list[Action], list[Action]]:
+    """Writes and deletions for the wanted follow-ups: a kept event gets its text refreshed, a placed one
+    is created or moved to its day, one now beyond the horizon leaves the calendar until its day comes near."""
     writes: list[Action] = []
     deletes: list[Action] = []
-    for key, want in wants.items():
-        event, record, state = present.get(key), records.get(key), states.get(key)
-        if event is not None and key not in placing:
-            planned = planned_of(event, record) or event.start
-            fresh = _event(want, key, event.start, planned, cfg)
-            settled = _record(want, key, "active", planned)
-            if _text(fresh) != _text(event):
-                why = "text refreshed" + ("; stays where you moved it" if event.start != planned else "")
-                writes.append(Action("update", key, want.item.person, fresh.title, event.start, why, fresh, settled))
-            elif record is None or record != settled:
-                result.settles.append(Settle(settled, "already in the calendar"))
+    today = local_today(now, cfg)
+    for key, want in situation.wants.items():
+        event, record, state = situation.present.get(key), situation.records.get(key), situation.states.get(key)
+        if key not in days:
+            assert event is not None  # only events already in the calendar keep their day
+            writes += _refresh(key, want, event, record, cfg, result)
             continue
-        day = days.get(key)
+        day = days[key]
         if day is None:
             if event is not None:
                 # Its due date moved past the horizon: out for now, back when its day comes near.
@@ -244,18 +199,37 @@ def plan(
         verb: Verb = "create" if event is None else "update"
         why = _why_due(want, state, today) if verb == "create" else f"placed again: due {want.due.isoformat()}"
         writes.append(Action(verb, key, want.item.person, fresh.title, start, why, fresh, settled))
+    return writes, deletes
 
+
+def _refresh(key: str, want: Want, event: FollowupEvent, record: Record | None, cfg: FollowupsConfig,
+             result: Plan) -> list[Action]:
+    """An event that keeps its day (a snooze, or syncd's own placement): only its text may change."""
+    planned = planned_of(event, record) or event.start
+    fresh = _event(want, key, event.start, planned, cfg)
+    settled = _record(want, key, "active", planned)
+    if _text(fresh) != _text(event):
+        why = "text refreshed" + ("; stays where you moved it" if event.start != planned else "")
+        return [Action("update", key, want.item.person, fresh.title, event.start, why, fresh, settled)]
+    if record is None or record != settled:
+        result.settles.append(Settle(settled, "already in the calendar"))
+    return []
+
+
+def _unwanted(situation: _Situation, due: Sequence[DueFollowup], now: datetime, result: Plan) -> list[Action]:
+    """Deletions of the calendar's events that are no longer wanted; past ones stay as history."""
     by_person: dict[str, list[DueFollowup]] = {}
     for item in due:
         by_person.setdefault(item.person, []).append(item)
-    for key, event in present.items():
-        if key in wants:
+    deletes: list[Action] = []
+    for key, event in situation.present.items():
+        if key in situation.wants:
             continue
-        record, state = records.get(key), states.get(key)
+        record, state = situation.records.get(key), situation.states.get(key)
         done = dataclasses.replace(record, state="done") if record is not None else None
         if state == "deleting":
             why = "finishing a deletion an earlier run began"
-        elif key in duplicates:
+        elif key in situation.duplicates:
             why = "a second event for the same follow-up"  # one event per person and occasion, always
         elif event.start <= now:
             if record is not None and record.state != "done":
@@ -264,69 +238,20 @@ def plan(
         else:
             why = _why_unwanted(record, by_person)
         deletes.append(Action("delete", key, event.person, event.title, event.start, why, None, done))
+    return deletes
 
-    # Records with neither a wanted key nor an event: dismissals stay while their occasion is due.
-    for key, record in records.items():
-        if key in wants or key in present:
+
+def _without_events(situation: _Situation) -> list[Settle]:
+    """Records with neither a wanted key nor an event: dismissals stay while their occasion is due."""
+    settles = []
+    for key, record in situation.records.items():
+        if key in situation.wants or key in situation.present:
             continue
-        state = "dismissed" if states[key] == "dismissed" else "done"
+        state = "dismissed" if situation.states[key] == "dismissed" else "done"
         if state != record.state:
             why = "you deleted it" if state == "dismissed" else "settled"
-            result.settles.append(Settle(dataclasses.replace(record, state=state), why))
-
-    writes.sort(key=lambda a: (a.start or now, a.key))
-    deletes.sort(key=lambda a: (a.start or now, a.key))
-    result.actions = writes + deletes
-    return result
-
-
-# ---- applying -----------------------------------------------------------------------------------------
-
-
-def _split(plan: Plan, force: bool) -> tuple[list[Action], list[Action], list[str]]:
-    """(the writes to make, the deletions held back, messages): at most ``max_deletes`` unless forced."""
-    deletes = [a for a in plan.actions if a.verb == "delete"]
-    allowed = len(deletes) if force else min(len(deletes), plan.max_deletes)
-    held = deletes[allowed:]
-    writes = deletes[:allowed] + [a for a in plan.actions if a.verb != "delete"]
-    messages = list(plan.notes)
-    if held:
-        messages.append(
-            f"{len(held)} more deletions held back (followups.max_deletes is {plan.max_deletes} a run); "
-            f"run '{FORCE_HINT}' if that is what you want"
-        )
-    return writes, held, messages
-
-
-def preview(plan: Plan, force: bool = False) -> ApplyResult:
-    """What :func:`apply` would do, without writing (``--dry-run``, ``syncd plan``)."""
-    writes, held, messages = _split(plan, force)
-    count = Counter(a.verb for a in writes)
-    return ApplyResult(plan, False, count["create"], count["update"], count["delete"], held, messages)
-
-
-def apply(plan: Plan, target: CalendarTarget, store: Store, force: bool = False) -> ApplyResult:
-    """Write ``plan``: records first (pending / deleting), then the target, commit, then the records
-    settled. A crash anywhere leaves states the next :func:`plan` resolves without duplicates or
-    false dismissals."""
-    result = preview(plan, force)
-    writes = _split(plan, force)[0]
-    if plan.settles or writes:
-        store.followups.save([
-            *(settle.record for settle in plan.settles),
-            *(dataclasses.replace(action.record, state="deleting" if action.verb == "delete" else "pending")
-              for action in writes if action.record is not None),
-        ])
-    if writes:
-        for action in writes:
-            if action.verb == "delete":
-                target.delete(action.key)
-            elif action.event is not None:
-                (target.create if action.verb == "create" else target.update)(action.event)
-        target.commit()
-        store.followups.save(action.record for action in writes if action.record is not None)
-    result.applied = True
-    return result
+            settles.append(Settle(dataclasses.replace(record, state=state), why))
+    return settles
 
 
 def reconcile(

@@ -19,8 +19,9 @@ from connectors.google.calendar import MARKER, event_id
 from connectors.google.calendar_target import GoogleCalendarTarget
 from syncd.config import FollowupsConfig
 from syncd.engine.due import DueFollowup
+from syncd.plan.actions import ApplyResult
 from syncd.plan.occasions import followup_key
-from syncd.plan.reconcile import ApplyResult, reconcile
+from syncd.plan.reconcile import reconcile
 from syncd.store import Store
 from tests.fakes.gcal import OWNER, GoogleCalendarFake
 from tests.fakes.gcal_contract import Rig, calendar_rig

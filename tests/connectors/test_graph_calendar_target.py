@@ -17,8 +17,9 @@ from connectors.microsoft.calendar_target import OutlookCalendarTarget
 from connectors.throttle import RateBudget, RetryPolicy, Throttle
 from syncd.config import FollowupsConfig
 from syncd.engine.due import DueFollowup
+from syncd.plan.actions import ApplyResult
 from syncd.plan.occasions import followup_key
-from syncd.plan.reconcile import ApplyResult, reconcile
+from syncd.plan.reconcile import reconcile
 from syncd.store import Store
 from tests.fakes.graph_calendar import PRIMARY, GraphCalendarFake
 from tests.fakes.graph_calendar_contract import TOKEN, no_sleep_throttle, settings

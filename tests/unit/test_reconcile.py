@@ -14,9 +14,11 @@ from connectors.base import FollowupEvent
 from connectors.local.ics_target import IcsFileTarget
 from syncd.config import FollowupsConfig
 from syncd.engine.due import DueFollowup, Origin
+from syncd.plan.actions import ApplyResult
+from syncd.plan.apply import apply
 from syncd.plan.occasions import followup_key
 from syncd.plan.placement import slot_start
-from syncd.plan.reconcile import ApplyResult, apply, plan, reconcile
+from syncd.plan.reconcile import plan, reconcile
 from syncd.store import Store
 from tests.support.memtarget import ForeignEvent, MemTarget, TargetCrash
 
