@@ -92,52 +92,84 @@ class _KnownIds:
 def pull_account(
     store: Store, account: AccountConfig, progress: Progress | None = None, should_stop: ShouldStop | None = None
 ) -> AccountSummary:
+    """Pull one account into the store and record how it went; never raises for what the source reports."""
     summary = AccountSummary(account.name)
     started = time.monotonic()
     store.accounts.ensure(account.name, account.provider)
     store.accounts.record_pull(account.name, started=utc_now_iso())
     try:
-        source = open_source(account)
-        resyncs: Counter[str] = Counter()
-        reported = store.accounts.owner_addresses(account.name)
-        while True:
-            try:
-                expected: int | None = None
-                for batch in source.pull(store.synced.cursors(account.name), _KnownIds(store, account.name)):
-                    expected = batch.expected if batch.expected is not None else expected
-                    summary.add(batch, store.synced.apply_batch(account.name, batch))
-                    if batch.owner_addresses and provider_of(account).reports_owner:
-                        # The provider's profile and aliases: facts, kept whatever `me` says, never "guessed",
-                        # and only ever added to (mail sent from a former alias was still yours).
-                        merged = list(dict.fromkeys([*reported, *batch.owner_addresses]))
-                        if merged != reported:
-                            reported = merged
-                            store.accounts.set_owner_addresses(account.name, reported)
-                    elif batch.owner_addresses and not account.me:
-                        _note_owner_guess(store, account.name, batch.owner_addresses, summary)
-                    if progress is not None:
-                        progress(account.name, summary.seen, expected)
-                    if should_stop is not None and should_stop():
-                        summary.stopped = True  # everything so far is committed; the next pull resumes
-                        break
-                break
-            except CursorExpired as expired:
-                resyncs[expired.resource] += 1
-                if resyncs[expired.resource] > MAX_RESYNCS:
-                    raise ConnectorError(f"{expired.resource}: cursor keeps expiring; giving up for now") from None
-                store.synced.reset_cursor(account.name, expired.resource)
-                summary.resynced.append(expired.resource)
+        _pull_resyncing(store, account, summary, progress, should_stop)
     except AuthRequired as exc:
         summary.error = str(exc)
         summary.needs_login = True
     except (SourceUnavailable, ConnectorError, SyncdError) as exc:  # SyncdError: the token store
         summary.error = str(exc)
     except OSError as exc:
-        if account.path is None and exc.filename is None:  # an online account: the network, not a file
-            summary.error = f"the connection to the provider failed ({type(exc).__name__}); syncd tries again later"
-        else:
-            summary.error = f"cannot read {exc.filename or account.path}: {exc.strerror or exc}"
+        summary.error = _unreadable(account, exc)
     summary.seconds = time.monotonic() - started
+    _record(store, account, summary)
+    return summary
+
+
+def _pull_resyncing(
+    store: Store, account: AccountConfig, summary: AccountSummary, progress: Progress | None,
+    should_stop: ShouldStop | None,
+) -> None:
+    """Pull the source's batches; a resource whose cursor expired is resynced from scratch, a few times at most."""
+    source = open_source(account)
+    resyncs: Counter[str] = Counter()
+    owners = _Owners(store, account, summary)
+    while True:
+        try:
+            expected: int | None = None
+            for batch in source.pull(store.synced.cursors(account.name), _KnownIds(store, account.name)):
+                expected = batch.expected if batch.expected is not None else expected
+                summary.add(batch, store.synced.apply_batch(account.name, batch))
+                owners.note(batch.owner_addresses)
+                if progress is not None:
+                    progress(account.name, summary.seen, expected)
+                if should_stop is not None and should_stop():
+                    summary.stopped = True  # everything so far is committed; the next pull resumes
+                    return
+            return
+        except CursorExpired as expired:
+            resyncs[expired.resource] += 1
+            if resyncs[expired.resource] > MAX_RESYNCS:
+                raise ConnectorError(f"{expired.resource}: cursor keeps expiring; giving up for now") from None
+            store.synced.reset_cursor(account.name, expired.resource)
+            summary.resynced.append(expired.resource)
+
+
+class _Owners:
+    """The owner addresses a source reports, kept as the account's (docs/rules.md#owner-addresses)."""
+
+    def __init__(self, store: Store, account: AccountConfig, summary: AccountSummary) -> None:
+        self.store, self.account, self.summary = store, account, summary
+        self.reported = store.accounts.owner_addresses(account.name)
+
+    def note(self, addresses: list[str]) -> None:
+        if not addresses:
+            return
+        if provider_of(self.account).reports_owner:
+            # The provider's profile and aliases: facts, kept whatever `me` says, never "guessed",
+            # and only ever added to (mail sent from a former alias was still yours).
+            merged = list(dict.fromkeys([*self.reported, *addresses]))
+            if merged != self.reported:
+                self.reported = merged
+                self.store.accounts.set_owner_addresses(self.account.name, merged)
+        elif not self.account.me and addresses != self.summary.owner_guess:
+            # Guessed from the sent folders of an archive without `me`: said so in the summary.
+            self.summary.owner_guess = list(addresses)
+            self.store.accounts.set_owner_addresses(self.account.name, addresses)
+
+
+def _unreadable(account: AccountConfig, exc: OSError) -> str:
+    if account.path is None and exc.filename is None:  # an online account: the network, not a file
+        return f"the connection to the provider failed ({type(exc).__name__}); syncd tries again later"
+    return f"cannot read {exc.filename or account.path}: {exc.strerror or exc}"
+
+
+def _record(store: Store, account: AccountConfig, summary: AccountSummary) -> None:
     if summary.error is None and not summary.stopped:
         store.accounts.record_pull(account.name, success=utc_now_iso(), summary=summary.as_json())
     elif summary.stopped:
@@ -145,13 +177,6 @@ def pull_account(
         store.accounts.record_pull(account.name, summary=summary.as_json())
     else:
         store.accounts.record_pull(account.name, error=summary.error, summary=summary.as_json())
-    return summary
-
-
-def _note_owner_guess(store: Store, account: str, addresses: list[str], summary: AccountSummary) -> None:
-    if addresses != summary.owner_guess:
-        summary.owner_guess = list(addresses)
-        store.accounts.set_owner_addresses(account, addresses)
 
 
 def pull_all(

@@ -197,29 +197,13 @@ class GoogleCalendarSource(Source):
 
     def _calendar(self, client: CalendarClient, calendar_id: str, previous: str | None, known: KnownIds,
                   now: datetime, window: tuple[datetime, datetime]) -> Iterator[Batch]:
-        from googleapiclient.errors import HttpError
-
         resource = f"calendar:{calendar_id}"
-        state: dict[str, Any] = {}
-        if previous:
-            try:
-                loaded = json.loads(previous)
-                state = loaded if isinstance(loaded, dict) else {}
-            except ValueError:
-                state = {}
-        token = state.get("sync")
-        started = state.get("at")
-        if token and started:
-            try:
-                if now - datetime.fromisoformat(str(started)) > (self.settings.get("resync_every") or RESYNC_EVERY):
-                    token = None  # the window moved a lot since: a full sync sweeps what fell out of it
-            except (TypeError, ValueError):
-                token = None
+        token, started = self._resume(previous, now)
         full = not token
         params: dict[str, Any] = {"calendarId": calendar_id, "singleEvents": True, "maxResults": PAGE_SIZE}
         if full:
-            # Only what a syncToken request may differ in (docs/google-calendar.md#sync-tokens): the window's lower end,
-            # nothing else.
+            # Only what a syncToken request may differ in (docs/google-calendar.md#sync-tokens): the window's lower
+            # end, nothing else.
             params["timeMin"] = rfc3339(window[0])
             started = rfc3339(now)
         else:
@@ -231,23 +215,10 @@ class GoogleCalendarSource(Source):
             owners.add(calendar_id.lower())
         page: str | None = None
         while True:
-            what = f"Google Calendar {calendar_id}"
-            try:
-                response = client.call(client.service.events().list(**params, pageToken=page), what,
-                                       expect=(403, 404, 410))
-            except HttpError as exc:
-                status, reason = google_auth.status_of(exc), google_auth.http_error_reason(exc)
-                if status == 410 and not full:
-                    raise CursorExpired(resource, "Google asked for a full sync (the sync token expired)") from None
-                if status == 403 and reason in ("dailyLimitExceeded", "quotaExceeded"):
-                    raise google_auth.describe_error(what, exc) from None  # the whole account waits, not a skip
-                if status in (403, 404):
-                    # One calendar gone or no longer shared: skip it and keep the others; the cursor stays.
-                    why = "not found (deleted, or no longer shared with you)" if status == 404 else (
-                        f"access refused ({reason or 'forbidden'})")
-                    yield Batch(resource, previous, skipped=[Skip(resource, f"calendar {why}")])
-                    return
-                raise google_auth.describe_error(what, exc) from None
+            response = self._list_page(client, params, page, resource, full)
+            if isinstance(response, Skip):
+                yield Batch(resource, previous, skipped=[response])  # the cursor stays; the others go on
+                return
             batch = Batch(resource, None, full=full)
             for event in response.get("items") or []:
                 self._take(event, prefix, window, batch, owners, known_ids)
@@ -265,6 +236,46 @@ class GoogleCalendarSource(Source):
             if full or batch.interactions or batch.deleted or batch.skipped or batch.cursor != previous:
                 yield batch
             return
+
+    def _resume(self, previous: str | None, now: datetime) -> tuple[str | None, str | None]:
+        """The sync token to go on from and when its full sync began; no token when a full sync is due."""
+        state: dict[str, Any] = {}
+        if previous:
+            try:
+                loaded = json.loads(previous)
+                state = loaded if isinstance(loaded, dict) else {}
+            except ValueError:
+                state = {}
+        token, started = state.get("sync"), state.get("at")
+        if token and started:
+            try:
+                if now - datetime.fromisoformat(str(started)) > (self.settings.get("resync_every") or RESYNC_EVERY):
+                    token = None  # the window moved a lot since: a full sync sweeps what fell out of it
+            except (TypeError, ValueError):
+                token = None
+        return token, started
+
+    def _list_page(self, client: CalendarClient, params: dict[str, Any], page: str | None, resource: str,
+                   full: bool) -> dict[str, Any] | Skip:
+        """One page of the listing, or why this calendar is skipped (gone, or no longer shared)."""
+        from googleapiclient.errors import HttpError
+
+        what = f"Google Calendar {params['calendarId']}"
+        try:
+            answer: dict[str, Any] = client.call(client.service.events().list(**params, pageToken=page), what,
+                                                 expect=(403, 404, 410))
+            return answer
+        except HttpError as exc:
+            status, reason = google_auth.status_of(exc), google_auth.http_error_reason(exc)
+            if status == 410 and not full:
+                raise CursorExpired(resource, "Google asked for a full sync (the sync token expired)") from None
+            if status == 403 and reason in ("dailyLimitExceeded", "quotaExceeded"):
+                raise google_auth.describe_error(what, exc) from None  # the whole account waits, not a skip
+            if status == 404:
+                return Skip(resource, "calendar not found (deleted, or no longer shared with you)")
+            if status == 403:
+                return Skip(resource, f"calendar access refused ({reason or 'forbidden'})")
+            raise google_auth.describe_error(what, exc) from None
 
     def _take(self, event: Mapping[str, Any], prefix: str, window: tuple[datetime, datetime], batch: Batch,
               owners: set[str], known_ids: set[str] | None) -> None:

@@ -251,14 +251,20 @@ class IcsFileTarget(CalendarTarget):
         if not data.strip():
             data = self._empty()
         newline = b"\r\n" if data.split(b"\n", 1)[0].endswith(b"\r") else b"\n"
+        zones: set[str] = set()
+        result, placed = self._replaced(data, newline, zones)
+        added = [self._text(vevent(wanted, 0), newline, zones)
+                 for key, wanted in self._pending.items() if wanted is not None and key not in placed]
+        if added:
+            ends = list(_END_CALENDAR.finditer(result))
+            at = ends[-1].start() if ends else len(result)
+            result = result[:at] + b"".join(added) + result[at:]
+        return self._with_timezones(result, data, zones, newline)
 
-        def text(event: icalendar.Event) -> bytes:
-            raw: bytes = event.to_ical()
-            return raw.replace(b"\r\n", b"\n").replace(b"\n", newline)
-
+    def _replaced(self, data: bytes, newline: bytes, zones: set[str]) -> tuple[bytes, set[str]]:
+        """``data`` with each of our events that has a pending change replaced (or dropped); the keys handled."""
         out: list[bytes] = []
         placed: set[str] = set()
-        zones: set[str] = set()
         for block, is_event in _vevent_blocks(data):
             if not is_event or not _OWN_LINE.search(block):
                 out.append(block)
@@ -277,33 +283,29 @@ class IcsFileTarget(CalendarTarget):
                 sequence = int(old.get("SEQUENCE", 0)) + 1
             except (TypeError, ValueError):
                 sequence = 1
-            event = vevent(wanted, sequence)
-            zones |= self._zone_ids(event)
-            out.append(text(event))
-        added = []
-        for key, wanted in self._pending.items():
-            if wanted is not None and key not in placed:
-                event = vevent(wanted, 0)
-                zones |= self._zone_ids(event)
-                added.append(text(event))
-        result = b"".join(out)
-        if added:
-            ends = list(_END_CALENDAR.finditer(result))
-            at = ends[-1].start() if ends else len(result)
-            result = result[:at] + b"".join(added) + result[at:]
+            out.append(self._text(vevent(wanted, sequence), newline, zones))
+        return b"".join(out), placed
+
+    def _text(self, event: icalendar.Event, newline: bytes, zones: set[str]) -> bytes:
+        """The event as the file writes it (its line ends), noting the time zones it uses."""
+        zones |= self._zone_ids(event)
+        raw: bytes = event.to_ical()
+        return raw.replace(b"\r\n", b"\n").replace(b"\n", newline)
+
+    def _with_timezones(self, result: bytes, data: bytes, zones: set[str], newline: bytes) -> bytes:
+        """RFC 5545 §3.6.5: every TZID used needs its VTIMEZONE. Missing ones go before the first component,
+        where every reader has them before the events that refer to them."""
         have = {str(tz.get("TZID", "")) for tz in _parse(data, self.path).walk("VTIMEZONE")} if zones else set()
         missing = sorted(zones - have)
-        if missing:
-            # RFC 5545 §3.6.5: every TZID used needs its VTIMEZONE. Put before the first component,
-            # where every reader has it before the events that refer to it.
-            timezones = b"".join(
-                icalendar.Timezone.from_tzid(tzid).to_ical().replace(b"\r\n", b"\n").replace(b"\n", newline)
-                for tzid in missing
-            )
-            first = _COMPONENT_LINE.search(result)
-            at = first.start() if first else len(result)
-            result = result[:at] + timezones + result[at:]
-        return result
+        if not missing:
+            return result
+        timezones = b"".join(
+            icalendar.Timezone.from_tzid(tzid).to_ical().replace(b"\r\n", b"\n").replace(b"\n", newline)
+            for tzid in missing
+        )
+        first = _COMPONENT_LINE.search(result)
+        at = first.start() if first else len(result)
+        return result[:at] + timezones + result[at:]
 
     @staticmethod
     def _zone_ids(event: icalendar.Event) -> set[str]:

@@ -162,7 +162,18 @@ def parse_config(
     tiers = [_table(t, TIER_KEYS, f"tiers[{i}]", problems) for i, t in enumerate(raw_tiers)]
     people = [_table(p, PEOPLE_KEYS, f"people[{i}]", problems) for i, p in enumerate(_array(data, "people", problems))]
     _cross_checks(accounts, raw_accounts, engine or {}, followups or {}, raw_tiers, people, problems)
-    for name, table in raw_accounts.items() if check_paths else ():
+    if check_paths:
+        _check_paths(raw_accounts, problems)
+    if problems.items:
+        raise ConfigError(problems.items)
+    # No problems: every table was a table and every key converted.
+    assert engine is not None and followups is not None
+    return _built(path, accounts, engine, followups, tiers, people)
+
+
+def _check_paths(raw_accounts: Mapping[str, Any], problems: _Problems) -> None:
+    """Account paths that do not exist now (``syncd config check`` only: a pull fails just that account)."""
+    for name, table in raw_accounts.items():
         raw_path = table.get("path") if isinstance(table, dict) else None
         try:
             full = expanded_path(raw_path)
@@ -170,10 +181,13 @@ def parse_config(
             continue  # already reported
         if not full.exists():
             problems.add(f"accounts.{name}.path", f"{full} does not exist")
-    if problems.items:
-        raise ConfigError(problems.items)
-    # No problems: every table was a table and every key converted.
-    assert engine is not None and followups is not None
+
+
+def _built(
+    path: Path | None, accounts: Mapping[str, AccountConfig | None], engine: dict[str, Any],
+    followups: dict[str, Any], tiers: list[dict[str, Any] | None], people: list[dict[str, Any] | None],
+) -> Config:
+    """The typed settings from tables that converted without a problem."""
     followups["working_days"] = frozenset(followups["working_days"])
     if followups["timezone"] is None:
         followups["timezone"] = local_timezone()
