@@ -1,6 +1,6 @@
 """Google Calendar as the follow-ups target, against the stateful fake through the real client libraries.
 
-The reconciler runs on it as in tests/test_reconcile.py: the user's moves and deletions are controls,
+The reconciler runs on it as in tests/unit/test_reconcile.py: the user's moves and deletions are controls,
 foreign events are never touched, and an interrupted run makes no duplicate.
 """
 

@@ -1,6 +1,6 @@
 """The .ics source: exports of Google, Outlook, Apple and Thunderbird, broken input, incremental pulls.
 
-Fixtures in tests/data/ics are hand-written after real exports (synthetic people only). Pulls go into a
+Fixtures in tests/connectors/data/ics are hand-written after real exports (synthetic people only). Pulls go into a
 real in-memory store, as `syncd pull` does, so deletions and cursors are checked where they land.
 """
 

@@ -1,4 +1,4 @@
-"""Google Calendar for the connector contract (tests/test_contract.py), and the rig the gcal tests share.
+"""Google Calendar for the connector contract (tests/connectors/test_contract.py), and the rig the gcal tests share.
 
 :func:`calendar_rig` starts one loopback server with Google's token endpoint and the Calendar fake, logs the
 account in (an authorized-user JSON in a :class:`MemorySlot`) and hands out connector settings pointing at

@@ -1,4 +1,4 @@
-"""The connector contract (tests/test_contract.py) for provider "google": a GoogleSource reading Gmail and the
+"""The connector contract (tests/connectors/test_contract.py) for provider "google": a GoogleSource reading Gmail and the
 primary calendar, on started fakes seeded with a handful of messages and meetings of the owner sam@example.com."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The connector contract's Microsoft source: MicrosoftSource (mail and the calendar) on the Graph fakes,
-logged in through the fake Entra (see tests/test_contract.py)."""
+logged in through the fake Entra (see tests/connectors/test_contract.py)."""
 
 from __future__ import annotations
 

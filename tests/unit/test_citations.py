@@ -17,6 +17,8 @@ OUTSIDE = re.compile("|".join([
     "/" + "work/", r"shared/" + "reference",
 ]), re.I)
 DOC_CITATION = re.compile(r"\bdocs/([\w.-]+\.md)(?:#([\w-]+))?")
+REPO_PATH = re.compile(r"(?<![\w/.-])((?:syncd|connectors|tests|bench|docs|systemd)/[\w/.-]*\w)")
+PLACEHOLDERS = {"docs/page.md"}  # docs/README.md shows the citation format with it
 MARKDOWN_LINK = re.compile(r"\]\((?!https?:|mailto:)([\w.-]+\.md)?(?:#([\w-]+))?\)")
 
 
@@ -73,6 +75,18 @@ def test_every_docs_citation_leads_to_a_page_and_heading() -> None:
     assert {name: where for name, where in found.items() if where} == {}
 
 
+def missing_paths(text: str) -> list[str]:
+    """Repository paths named in ``text`` (``syncd/engine/due.py``, ``tests/unit/``) that do not exist."""
+    named = {m.group(1) for m in REPO_PATH.finditer(text)} - PLACEHOLDERS
+    return sorted(name for name in named if not (ROOT / name).exists())
+
+
+def test_every_path_named_exists() -> None:
+    found = {str(path.relative_to(ROOT)): missing_paths(path.read_text(encoding="utf-8"))
+             for path in cited_files() if path != Path(__file__)}
+    assert {name: where for name, where in found.items() if where} == {}
+
+
 def test_the_rules_catch_what_they_forbid() -> None:
     assert outside_citations("see " + "apis" + ".md §1.4") != []
     assert outside_citations("(the " + "product" + " file, Cadence)") != []
@@ -82,3 +96,4 @@ def test_the_rules_catch_what_they_forbid() -> None:
     assert broken_citations("docs/gmail.md#no-such-heading", here) == ["gmail.md#no-such-heading: no such heading"]
     assert broken_citations("docs/nowhere.md", here) == ["nowhere.md: no such page"]
     assert slug("sd_notify") == "sd_notify" and slug("Quota and errors") == "quota-and-errors"
+    assert missing_paths("see syncd/engine/due.py and syncd/engine.py") == ["syncd/engine.py"]
