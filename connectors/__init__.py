@@ -1,10 +1,10 @@
 """The registry of providers: one line per provider.
 
-A provider is one package here (``local``, ``google``, ``microsoft``, ``imap``, ``caldav``) that declares what it offers in a
-:class:`connectors.base.Provider`: its configuration keys, its source, its follow-ups target, its login.
-Adding a provider is one new package plus one line below; syncd builds the configuration schema, the
-pull and ``syncd auth`` from these declarations. Classes are imported only when an account uses them, so
-start-up stays cheap and a provider's client library loads only for accounts that need it.
+A provider is one package here (``local``, ``google``, ``microsoft``, ``imap``, ``caldav``) that declares what it
+offers in a :class:`connectors.base.Provider`: its configuration keys, its source, its follow-ups target, its login.
+Adding a provider is one new package plus one line below; syncd builds the configuration schema, the pull and
+``syncd auth`` from these declarations. Classes are imported only when an account uses them, so start-up stays cheap
+and a provider's client library loads only for accounts that need it.
 """
 
 from __future__ import annotations

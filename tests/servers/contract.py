@@ -1,4 +1,4 @@
-"""The connector contract (tests/test_contract.py) for the open-standard providers, on real servers: an IMAP
+"""The connector contract (tests/connectors/test_contract.py) for the open-standard providers, on real servers: an IMAP
 source on Dovecot holding the bundled sample mailbox, CalDAV sources holding the sample calendar and CalDAV
 targets, on Radicale and on Xandikos."""
 
