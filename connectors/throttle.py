@@ -100,7 +100,7 @@ class RetryPolicy:
     def delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
             return max(retry_after, 0.0)  # exactly what the server asked for (Graph throttling guidance)
-        return min(self.cap, self.base * 2**attempt) + self.rng() * self.jitter
+        return min(self.cap, self.base * 2.0**attempt) + self.rng() * self.jitter
 
 
 class Throttle:
