@@ -155,7 +155,20 @@ class KnownIds(Protocol):
     def known_ids(self, resource: str) -> set[str]: ...
 
 
-class Source(ABC):
+class Connector:
+    """One account's side of a provider, as syncd builds it: the account's name, its settings and its
+    secret slot. Sources and targets are made the same way (``connectors.open_source`` / ``open_target``)."""
+
+    #: the ``provider = "..."`` name
+    provider: str = ""
+
+    def __init__(self, name: str, settings: Mapping[str, Any], secret: SecretSlot | None = None) -> None:
+        self.name = name
+        self.settings = settings
+        self.secret = secret  # providers that log in only
+
+
+class Source(Connector, ABC):
     """Reads interactions from one account incrementally.
 
     ``pull`` is a generator of :class:`Batch` objects. It receives the cursor of every resource it
@@ -165,14 +178,6 @@ class Source(ABC):
     cannot be resumed raises :class:`CursorExpired`; a source that cannot be read at all raises
     :class:`SourceUnavailable`.
     """
-
-    #: the ``provider = "..."`` name
-    provider: str = ""
-
-    def __init__(self, name: str, settings: Mapping[str, Any], secret: SecretSlot | None = None) -> None:
-        self.name = name
-        self.settings = settings
-        self.secret = secret  # online providers only
 
     @abstractmethod
     def pull(self, cursors: Mapping[str, str], known: KnownIds) -> Iterator[Batch]: ...
@@ -215,7 +220,7 @@ class FollowupEvent:
     planned_start: datetime | None = None
 
 
-class CalendarTarget(ABC):
+class CalendarTarget(Connector, ABC):
     """A calendar syncd writes follow-ups into. It lists and touches only events with syncd's tag.
 
     Built like a :class:`Source`: a name (the account's, or the provider's for a file), its settings
@@ -224,13 +229,6 @@ class CalendarTarget(ABC):
     make a second event; ``delete`` of a key already gone is not an error. ``commit`` makes the changes
     durable (a file target writes its file atomically there).
     """
-
-    provider: str = ""
-
-    def __init__(self, name: str, settings: Mapping[str, Any], secret: SecretSlot | None = None) -> None:
-        self.name = name
-        self.settings = settings
-        self.secret = secret  # online providers only
 
     @abstractmethod
     def list_own(self) -> list[FollowupEvent]: ...
@@ -244,7 +242,7 @@ class CalendarTarget(ABC):
     @abstractmethod
     def delete(self, key: str) -> None: ...
 
-    def commit(self) -> None:  # noqa: B027 - optional hook: network targets write immediately
+    def commit(self) -> None:
         """Make the changes so far durable."""
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from tests.fakes.gcal import GoogleCalendarFake
 from tests.fakes.gmail import GmailFake
 from tests.fakes.google_oauth import GoogleOAuthFake
@@ -52,3 +54,16 @@ class World:
     def writes(self) -> int:
         return len([r for r in self.server.requests() if r.method in ("POST", "PATCH", "PUT", "DELETE")
                     and r.path.startswith("/calendar/")])
+
+
+def configure(world: World, monkeypatch: pytest.MonkeyPatch, gmail_options: str = "") -> None:
+    """Write the config naming ``world``'s fakes (``gmail_options``: more lines for the Google account) and
+    point syncd at it and at a state folder beside it."""
+    tmp = world.tmp
+    (tmp / "mail" / "cur").mkdir(parents=True, exist_ok=True)
+    config = tmp / "config.toml"
+    text = CONFIG.format(gmail=world.gmail.endpoint, calendar=world.calendar.endpoint, token=world.oauth.token_uri,
+                         tmp=tmp, me=ME)
+    config.write_text(text.replace('token_store = "file"', f'token_store = "file"\n{gmail_options}'.rstrip()))
+    monkeypatch.setenv("SYNCD_CONFIG", str(config))
+    monkeypatch.setenv("SYNCD_STATE_DIR", str(tmp / "state"))

@@ -27,8 +27,7 @@ from tests.fakes.google_oauth import GoogleOAuthFake
 from tests.fakes.keyring_backend import MemoryKeyring
 from tests.fakes.server import FakeServer
 from tests.support.cli import Run
-from tests.support.google_cli import CAL, GMAIL, World
-from tests.support.google_cli import CONFIG as PULL_CONFIG
+from tests.support.google_cli import CAL, GMAIL, World, configure
 
 CONFIG = """
 [accounts.gmail]
@@ -229,13 +228,7 @@ def test_a_backfill_that_ends_within_a_pull_no_longer_reports_partial_coverage(
     monkeypatch.setattr(keyring.core, "_keyring_backend", fail.Keyring())
     with FakeServer() as server:
         w = World(server, tmp_path)
-        (tmp_path / "mail" / "cur").mkdir(parents=True)
-        config = tmp_path / "config.toml"
-        config.write_text(PULL_CONFIG.format(gmail=w.gmail.endpoint, calendar=w.calendar.endpoint,
-                                             token=w.oauth.token_uri, tmp=tmp_path, me="sam@example.com")
-                          .replace('token_store = "file"', 'token_store = "file"\ninitial_window = "30d"'))
-        monkeypatch.setenv("SYNCD_CONFIG", str(config))
-        monkeypatch.setenv("SYNCD_STATE_DIR", str(tmp_path / "state"))
+        configure(w, monkeypatch, 'initial_window = "30d"')
         for day in range(120):  # a daily digest: 30 days in the first pull, then two chunks of 50 older ones
             w.gmail.add("digest@news.example", ["sam@example.com"], when_ms=w.ms(day), labels=["INBOX"])
         w.oauth.add_refresh_token("rt-1", [GMAIL, *CAL])

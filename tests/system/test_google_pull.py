@@ -13,7 +13,7 @@ from keyring.backends import fail
 
 from tests.fakes.server import FakeServer, Response
 from tests.support.cli import Run
-from tests.support.google_cli import CAL, CONFIG, GMAIL, ME, World
+from tests.support.google_cli import CAL, GMAIL, ME, World, configure
 
 
 @pytest.fixture
@@ -22,12 +22,7 @@ def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     monkeypatch.setattr(keyring.core, "_keyring_backend", fail.Keyring())
     with FakeServer() as server:
         w = World(server, tmp_path)
-        (tmp_path / "mail" / "cur").mkdir(parents=True)
-        config = tmp_path / "config.toml"
-        config.write_text(CONFIG.format(gmail=w.gmail.endpoint, calendar=w.calendar.endpoint, token=w.oauth.token_uri,
-                                        tmp=tmp_path, me=ME))
-        monkeypatch.setenv("SYNCD_CONFIG", str(config))
-        monkeypatch.setenv("SYNCD_STATE_DIR", str(tmp_path / "state"))
+        configure(w, monkeypatch)
         # Alice: written to 120 days ago (overdue at the default 90 days); Bob: met 100 days ago;
         # Carol only ever wrote in (no relationship); a newsletter is bulk.
         w.gmail.add(ME, ["Alice Moreau <alice@example.org>"], when_ms=w.ms(120), labels=["SENT"], subject="Proposal")
