@@ -10,12 +10,20 @@ atomically (temp file + fsync + rename). Splicing text rather than re-serialisin
 keeps every line that is not one of our VEVENTs byte for byte: icalendar does not round-trip everything
 it reads (it re-escapes an unquoted Outlook TZID, reorders properties), and the user's own events must
 never change because syncd wrote next to them. Re-reading at commit keeps edits the user made while a
-run was planning. A file that cannot be parsed is never written: it may hold the user's edits.
+run was planning. A file that cannot be read is never written: it may hold the user's edits.
+
+Only syncd's own VEVENTs are ever parsed. The rest of the file — which may be the user's whole calendar,
+40,000 events — is checked for its structure alone (one VCALENDAR, components closed in order, every
+line a content line, RFC 5545 §3.1 and §3.4), which is what a splice needs to keep it readable; parsing
+it with icalendar would take seconds per pass. A temporary file left by a write that was killed is
+removed by the next commit (which runs under the state's writer lock, so it is no other run's).
+A write that fails (a full disk, a read-only folder) leaves the file as it was and says so.
 """
 
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import re
 import tempfile
@@ -40,6 +48,8 @@ PRODID = "-//syncd//follow-ups//EN"
 _OWN_LINE = re.compile(rb"^X-SYNCD-KEY[;:]", re.IGNORECASE | re.MULTILINE)
 _COMPONENT_LINE = re.compile(rb"^BEGIN:(?!VCALENDAR\b)", re.IGNORECASE | re.MULTILINE)
 _END_CALENDAR = re.compile(rb"^END:VCALENDAR[ \t]*\r?$", re.IGNORECASE | re.MULTILINE)
+# RFC 5545 §3.1: name (iana-token / x-name), parameters (quoted values may hold ":" and ";"), then ":".
+_CONTENT_LINE = re.compile(rb'^[A-Za-z0-9-]+(?:;(?:[^":\r\n]|"[^"\r\n]*")*)?:')
 
 
 def _stamp(value: datetime) -> str:
@@ -75,20 +85,66 @@ def _zoned(start: datetime) -> datetime:
     return start.astimezone(UTC)
 
 
-def _parse(data: bytes, path: Path) -> icalendar.Calendar:
+def _invalid(path: Path, why: str) -> ConnectorError:
+    return ConnectorError(
+        f"the follow-ups file {path} is not valid iCalendar ({why}); fix or move it away, "
+        "syncd does not overwrite a file it cannot read"
+    )
+
+
+def _check(data: bytes, path: Path) -> None:
+    """Raise unless ``data`` is one VCALENDAR whose components open and close in order and whose every
+    line is a content line ``NAME[;PARAMS]:VALUE`` or a folded continuation (RFC 5545 §3.1, §3.4)."""
+    open_components: list[bytes] = []
+    calendars = 0
+    for number, line in enumerate(data.splitlines(), start=1):
+        if not line.strip() or line[:1] in (b" ", b"\t"):
+            continue  # blank, or the continuation of a folded line
+        if not _CONTENT_LINE.match(line):
+            raise _invalid(path, f"line {number} is no content line: {line[:40].decode('utf-8', 'replace')!r}")
+        word, _, value = line.partition(b":")
+        word = word.upper()
+        name = value.strip().upper()
+        if word == b"BEGIN":
+            if not open_components and name != b"VCALENDAR":
+                raise _invalid(path, f"line {number}: {name.decode('ascii', 'replace')} outside a VCALENDAR")
+            calendars += not open_components
+            open_components.append(name)
+        elif word == b"END":
+            if not open_components or open_components[-1] != name:
+                raise _invalid(path, f"line {number}: END:{name.decode('ascii', 'replace')} closes nothing open")
+            open_components.pop()
+    if open_components:
+        raise _invalid(path, f"{open_components[-1].decode('ascii', 'replace')} is never closed")
+    if calendars != 1:
+        raise ConnectorError(f"the follow-ups file {path} holds {calendars or 'no'} VCALENDARs; "
+                             "fix or move it away")
+
+
+def _own_event(block: bytes, path: Path) -> icalendar.cal.Component:
+    """One of syncd's VEVENTs, parsed."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # guessed vendor TZIDs: the guess is what we want
         try:
-            calendar = icalendar.Calendar.from_ical(data)
+            return icalendar.Event.from_ical(block)
         except Exception as exc:
             first = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
-            raise ConnectorError(
-                f"the follow-ups file {path} is not valid iCalendar ({first}); fix or move it away, "
-                "syncd does not overwrite a file it cannot read"
-            ) from None
-    if not isinstance(calendar, icalendar.Calendar):
-        raise ConnectorError(f"the follow-ups file {path} holds no VCALENDAR; fix or move it away")
-    return calendar
+            raise _invalid(path, f"a follow-up of syncd's: {first}") from None
+
+
+def _zone_ids(data: bytes) -> set[str]:
+    """TZIDs of the file's VTIMEZONEs, read from the text."""
+    found: set[str] = set()
+    inside = False
+    for line in data.splitlines():
+        word = line.strip().upper()
+        if word == b"BEGIN:VTIMEZONE":
+            inside = True
+        elif word == b"END:VTIMEZONE":
+            inside = False
+        elif inside and (word.startswith(b"TZID:") or word.startswith(b"TZID;")):
+            found.add(line.split(b":", 1)[1].strip().decode("utf-8", "replace"))
+    return found
 
 
 def followup_of(event: icalendar.cal.Component) -> FollowupEvent:
@@ -198,15 +254,16 @@ class IcsFileTarget(CalendarTarget):
         except OSError as exc:
             raise ConnectorError(f"cannot read the follow-ups file {self.path}: {exc.strerror or exc}") from None
         if data.strip():
-            _parse(data, self.path)
+            _check(data, self.path)
         return data
 
     def list_own(self) -> list[FollowupEvent]:
         data = self._render(self._read())  # what the file says, with this run's changes so far
-        if not data.strip():
-            return []
         own: dict[str, FollowupEvent] = {}
-        for event in _parse(data, self.path).walk("VEVENT"):
+        for block, is_event in _vevent_blocks(data):
+            if not is_event or not _OWN_LINE.search(block):
+                continue
+            event = _own_event(block, self.path)
             if TAG not in event or str(event[TAG]) in own:
                 continue
             try:
@@ -227,14 +284,28 @@ class IcsFileTarget(CalendarTarget):
         self._pending[key] = None  # applied only if the key is there at commit: a missing key is no error
 
     def commit(self) -> None:
+        self._remove_strays()
         if not self._pending:
             return
         old = self._read()
         new = self._render(old)
         if new != old:
-            _parse(new, self.path)  # never write what we could not read back
-            self._write(new)
+            _check(new, self.path)  # never write what we could not read back
+            try:
+                self._write(new)
+            except OSError as exc:
+                raise ConnectorError(
+                    f"cannot write the follow-ups file {self.path}: {exc.strerror or exc}; it is unchanged"
+                ) from None
         self._pending.clear()
+
+    def _remove_strays(self) -> None:
+        """Temporary files of writes that were killed before their rename (see ``_write``)."""
+        target = Path(os.path.realpath(self.path))
+        with contextlib.suppress(OSError):
+            for stray in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+                with contextlib.suppress(OSError):
+                    stray.unlink()
 
     def _empty(self) -> bytes:
         calendar = icalendar.Calendar()
@@ -269,7 +340,7 @@ class IcsFileTarget(CalendarTarget):
             if not is_event or not _OWN_LINE.search(block):
                 out.append(block)
                 continue
-            old = icalendar.Event.from_ical(block)
+            old = _own_event(block, self.path)
             key = str(old[TAG])
             if key not in self._pending:
                 out.append(block)
@@ -295,7 +366,7 @@ class IcsFileTarget(CalendarTarget):
     def _with_timezones(self, result: bytes, data: bytes, zones: set[str], newline: bytes) -> bytes:
         """RFC 5545 §3.6.5: every TZID used needs its VTIMEZONE. Missing ones go before the first component,
         where every reader has them before the events that refer to them."""
-        have = {str(tz.get("TZID", "")) for tz in _parse(data, self.path).walk("VTIMEZONE")} if zones else set()
+        have = _zone_ids(data) if zones else set()
         missing = sorted(zones - have)
         if not missing:
             return result

@@ -245,6 +245,16 @@ def test_commit_is_atomic_private_and_keeps_an_existing_mode(tmp_path: Path) -> 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["followups.ics"]
 
 
+def test_a_temporary_file_left_by_a_killed_write_is_removed_by_the_next_commit(tmp_path: Path) -> None:
+    path = tmp_path / "followups.ics"
+    stray = tmp_path / ".followups.ics.k9x2_a1.tmp"  # as tempfile.mkstemp names them in _write
+    stray.write_bytes(b"BEGIN:VCALENDAR\r\n" * 100_000)  # half of a big write when the kill came
+    mine = tmp_path / ".followups.ics.mine"  # not syncd's pattern: left alone
+    mine.write_text("x")
+    IcsFileTarget("ics", {"path": path}).commit()  # a run with nothing to write still cleans up
+    assert not stray.exists() and mine.exists()
+
+
 def test_a_symlinked_file_stays_a_symlink(tmp_path: Path) -> None:
     (tmp_path / "sync").mkdir()
     real = tmp_path / "sync" / "followups.ics"
