@@ -20,6 +20,10 @@ INTERACTION
 BATCH
     What a source yields: interactions to upsert, provider ids that are gone, items skipped (with a
     reason, for the pull summary), and the cursor that covers all of it.
+SKIP
+    An item left out, with its reason. The store keeps it until a later pull reads it or finds it gone;
+    a source whose item failed for a passing reason (an unreadable file) hands back a cursor that makes
+    the next pull look at that resource again.
 FULL SYNC
     A pull that started from ``cursor=None``; its batches carry ``full=True``. When the last batch of
     a full sync of a resource is committed, rows of that resource the full sync did not see are stale
@@ -144,6 +148,9 @@ class Batch:
     # Provider ids a full sync found still there but did not read again (the store holds them already): the
     # store keeps them as they are, so the end of the full sync does not take them for gone.
     seen: list[str] = dataclasses.field(default_factory=list)
+    # The batch ends a listing of the whole resource (a folder listed again): what earlier pulls skipped
+    # there and this one did not is read or gone. The last batch of a full sync says as much by itself.
+    relisted: bool = False
 
 
 class KnownIds(Protocol):

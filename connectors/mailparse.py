@@ -27,6 +27,7 @@ from email.header import decode_header, make_header
 from email.utils import getaddresses, parsedate_to_datetime
 
 from connectors.base import Interaction, Participant, Role, Skip
+from connectors.local.files import open_regular
 
 _FIELD_NAME = re.compile(r"^[!-9;-~]+$")  # RFC 5322 §3.6.8: printable ASCII except ":"
 MAX_HEADER_BYTES = 256 * 1024  # a header block larger than this is junk, not mail
@@ -49,9 +50,12 @@ def header_block(data: bytes) -> bytes:
 
 
 def read_headers(path: str) -> bytes:
-    """Read a message file only as far as its header block ends (bodies are never read whole)."""
+    """Read a message file only as far as its header block ends (bodies are never read whole).
+
+    Anything but a regular file is refused without blocking (a FIFO would hang the pull).
+    """
     buffer = b""
-    with open(path, "rb", buffering=0) as handle:
+    with open_regular(path) as handle:
         while len(buffer) < MAX_HEADER_BYTES:
             chunk = handle.read(8192)
             if not chunk:

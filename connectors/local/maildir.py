@@ -14,7 +14,14 @@ In a plain folder it is the file name.
 Incremental: a folder's CURSOR is the mtime of its directories (the folder, and its cur/ and new/).
 Adding, removing or renaming a file changes its directory's mtime, so an unchanged folder is not even
 listed; a changed one is listed and only files the store does not know yet are opened, and only their
-header block is read. A re-pull with nothing changed reads no message file.
+header block is read. A re-pull with nothing changed reads no message file. A folder with a file that
+could not be read gets a cursor that matches no folder (``RETRY``), so the next pull lists it again and
+tries that file once more, until it is read or gone; the listing then clears its skip.
+
+Entries that are no regular file are counted, never opened: a FIFO would block the read, a folder named
+like a message is no message. A symlink to a message file is followed (once: the kernel refuses a loop,
+which is counted like a broken link). File names are bytes: a name that is not UTF-8 is kept as Python
+gives it (surrogate escapes, PEP 383), and the store keeps it losslessly.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from typing import Any
 
 from connectors.addresses import normalise
 from connectors.base import Batch, KnownIds, SecretSlot, Skip, Source, SourceUnavailable
+from connectors.local.files import NotAFile, what_it_is
 from connectors.mailparse import OwnerGuess, parse_headers, read_headers
 
 BATCH_SIZE = 1000
@@ -44,6 +52,9 @@ MTIME_SETTLE_SECONDS = 2.0
 _SENT = re.compile(r"(?:^|[^a-z])(?:sent|sentitems|gesendet|envoy[ée]s|enviados|inviata|verzonden)(?:[^a-z]|$)")
 # mbsync's InfoDelimiter is ":" (the spec's), or ";" on file systems that forbid ":".
 _INFO = re.compile(r"[:;]2,")
+# The cursor of a folder with a file that could not be read: it matches no folder's mtimes, so the next
+# pull lists the folder again and retries the file.
+RETRY = json.dumps({"retry": True})
 
 
 def is_sent_folder(resource: str) -> bool:
@@ -123,7 +134,9 @@ class MaildirSource(Source):
                 changed.append(folder)
         for resource, error in errors:
             reason = f"unreadable folder: {error.strerror or error}"
-            yield Batch(resource, cursors.get(resource), skipped=[Skip(resource, reason)])
+            # Listed again next time even if its mtimes stay (a chmod does not change them).
+            retry = RETRY if cursors.get(resource) is not None else None
+            yield Batch(resource, retry, skipped=[Skip(resource, reason)])
         # How many messages this pull will read, for the progress line's ETA: listing is cheap next to
         # parsing, so changed folders are listed once to count and again to read.
         expected: int | None = sum(
@@ -141,38 +154,49 @@ class MaildirSource(Source):
                 yield Batch(resource, None, deleted=sorted(known.known_ids(resource)))
 
     @staticmethod
-    def _listing(folder: _Folder) -> tuple[dict[str, Path], list[Skip]]:
-        """provider id -> file, for every message file of a folder (and what could not be listed)."""
+    def _listing(folder: _Folder) -> tuple[dict[str, Path], list[Skip], list[Skip]]:
+        """provider id -> file, for every message file of a folder; what could not be listed; and the
+        entries that are no message file (counted, never opened)."""
         skipped: list[Skip] = []
+        strangers: list[Skip] = []
         present: dict[str, Path] = {}
         for directory in folder.directories:
             try:
                 with os.scandir(directory) as entries:
                     for entry in entries:
                         # Dot files are tool state (.uidvalidity, .mbsyncstate, .DS_Store), not mail.
-                        if entry.name.startswith(".") or not entry.is_file(follow_symlinks=False):
+                        if entry.name.startswith("."):
                             continue
                         unique = _INFO.split(entry.name, 1)[0] if folder.maildir else entry.name
-                        present[f"{folder.resource}/{unique}"] = Path(entry.path)
+                        provider_id = f"{folder.resource}/{unique}"
+                        if _is_file(entry):  # follows a symlink; a broken or looping one is no file
+                            present[provider_id] = Path(entry.path)
+                        elif folder.maildir or not entry.is_dir(follow_symlinks=False):
+                            # A plain tree's subfolders are folders of their own; anything else is counted.
+                            strangers.append(Skip(provider_id, what_it_is(entry.path)))
             except OSError as exc:
                 skipped.append(Skip(folder.resource, f"unreadable folder: {exc.strerror or exc}"))
-        return present, skipped
+        return present, skipped, strangers
 
     def _pull_folder(self, folder: _Folder, previous: str | None, known: KnownIds) -> Iterator[Batch]:
         resource = folder.resource
-        present, skipped = self._listing(folder)
+        present, skipped, strangers = self._listing(folder)
         already = known.known_ids(resource)
         settled = time.time() - max(folder.stamp, default=0) / 1e9 > MTIME_SETTLE_SECONDS
         # A folder listed only in part says nothing about what was deleted, and is listed again next time.
         final_cursor = json.dumps(folder.stamp) if settled and not skipped else previous
         deleted = [] if skipped else sorted(already - present.keys())
-        batch = Batch(resource, previous, skipped=skipped, deleted=deleted)
+        batch = Batch(resource, previous, skipped=skipped + strangers, deleted=deleted)
         sent = not self.me and is_sent_folder(resource)
         for provider_id in sorted(present.keys() - already):
             try:
                 raw = read_headers(str(present[provider_id]))
+            except NotAFile:  # replaced by a FIFO or a folder since the listing
+                batch.skipped.append(Skip(provider_id, what_it_is(str(present[provider_id]))))
+                continue
             except OSError as exc:  # unreadable, or gone since the listing
                 batch.skipped.append(Skip(provider_id, f"unreadable file: {exc.strerror or exc}"))
+                final_cursor = RETRY  # the next pull lists the folder again and retries the file
                 continue
             interaction, skips = parse_headers(raw, provider_id)
             batch.skipped.extend(skips)
@@ -186,7 +210,15 @@ class MaildirSource(Source):
                 batch.owner_addresses = self.owner.guess()
         batch.cursor = final_cursor
         batch.owner_addresses = self.owner.guess()
+        batch.relisted = not skipped  # every file of the folder was looked at: older skips are settled
         yield batch
+
+
+def _is_file(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_file()
+    except OSError:  # a symlink loop raises ELOOP rather than answering False
+        return False
 
 
 def _within(resource: str, folder: str) -> bool:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from connectors.base import Batch, CursorExpired, KnownIds, SecretSlot, Skip, Source, SourceUnavailable
+from connectors.local.files import LISTING, NotAFile, listing_batch, open_regular, walk_files, what_it_is
 from connectors.mailparse import MAX_HEADER_BYTES, header_digest, parse_headers
 
 BATCH_SIZE = 1000
@@ -47,29 +48,30 @@ class MboxSource(Source):
         super().__init__(name, settings, secret)  # None: a local file needs no login
         self.root = Path(settings["path"])
 
-    def _files(self) -> list[tuple[str, Path]]:
-        if not self.root.is_dir():
-            return [(self.root.name, self.root)]
-        return [
-            (path.relative_to(self.root).as_posix(), path)
-            for path in sorted(self.root.rglob("*"))
-            if path.is_file() and not any(part.startswith(".") for part in path.relative_to(self.root).parts)
-        ]
-
     def pull(self, cursors: Mapping[str, str], known: KnownIds) -> Iterator[Batch]:
         if not self.root.exists():
             raise SourceUnavailable(f"accounts.{self.name}.path: {self.root} does not exist")
-        files = self._files()
+        if self.root.is_dir():
+            files, strangers = walk_files(self.root)
+            yield from listing_batch(strangers, cursors)
+        else:
+            files = [(self.root.name, self.root)]
         for resource, path in files:
             yield from self._pull_file(resource, path, cursors.get(resource))
-        for resource in sorted(set(cursors) - {resource for resource, _ in files}):
+        for resource in sorted(set(cursors) - {resource for resource, _ in files} - {LISTING}):
             yield Batch(resource, None, full=True, complete=True)  # the file is gone: so are its messages
 
     def _pull_file(self, resource: str, path: Path, cursor: str | None) -> Iterator[Batch]:
         try:
-            handle = path.open("rb")
+            handle = open_regular(path)
+        except NotAFile:
+            yield Batch(resource, cursor, skipped=[Skip(resource, what_it_is(path))])
+            return
         except OSError as exc:
-            yield Batch(resource, cursor, skipped=[Skip(resource, f"unreadable file: {exc.strerror or exc}")])
+            # Its cursor no longer passes for "unchanged" (a chmod leaves size and mtime alone), so the next
+            # pull reads on from the offset, and the skip is cleared once the file could be opened.
+            why = f"unreadable file: {exc.strerror or exc}"
+            yield Batch(resource, _unsettled(cursor), skipped=[Skip(resource, why)])
             return
         with handle:
             try:
@@ -122,6 +124,13 @@ class MboxSource(Source):
         batch.cursor = save(end, done=True)
         batch.complete = full
         yield batch
+
+
+def _unsettled(cursor: str | None) -> str | None:
+    """``cursor`` with its mtime cleared: the same offset, but the file is read again from there."""
+    if cursor is None:
+        return None
+    return json.dumps({**json.loads(cursor), "mtime_ns": 0})
 
 
 class _Window:

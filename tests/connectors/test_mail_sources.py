@@ -125,14 +125,14 @@ def test_bad_input_is_skipped_and_named(tmp_path: Path) -> None:
 def test_unreadable_message_file_is_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write_maildir(tmp_path, {".": [message(1), message(2)]})
     victim = sorted((tmp_path / "cur").iterdir())[0]
-    real_open = builtins.open
+    real_open = os.open
 
     def failing_open(file: Any, *args: Any, **kwargs: Any) -> Any:
         if str(file) == str(victim):
             raise PermissionError(13, "Permission denied", str(file))
         return real_open(file, *args, **kwargs)
 
-    monkeypatch.setattr(builtins, "open", failing_open)
+    monkeypatch.setattr(os, "open", failing_open)
     batches = Harness(MaildirSource("a", {"path": tmp_path, "me": (ME,)})).pull()
     assert len(items(batches)) == 1
     assert any("unreadable file: Permission denied" in r for r in reasons(batches))

@@ -228,12 +228,17 @@ def test_bad_input_is_skipped_and_named(tmp_path: Path) -> None:
 def refuse(monkeypatch: pytest.MonkeyPatch) -> set[str]:
     """Paths the kernel refuses to open or list (chmod 000 does not stop root, who may run the tests)."""
     refused: set[str] = set()
-    real_open, real_scandir = builtins.open, os.scandir
+    real_open, real_os_open, real_scandir = builtins.open, os.open, os.scandir
 
     def guarded_open(file: Any, *args: Any, **kwargs: Any) -> Any:
         if str(file) in refused:
             raise PermissionError(13, "Permission denied", str(file))
         return real_open(file, *args, **kwargs)
+
+    def guarded_os_open(file: Any, *args: Any, **kwargs: Any) -> Any:
+        if str(file) in refused:
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_os_open(file, *args, **kwargs)
 
     def guarded_scandir(path: Any = ".") -> Any:
         if str(path) in refused:
@@ -241,6 +246,7 @@ def refuse(monkeypatch: pytest.MonkeyPatch) -> set[str]:
         return real_scandir(path)
 
     monkeypatch.setattr(builtins, "open", guarded_open)
+    monkeypatch.setattr(os, "open", guarded_os_open)
     monkeypatch.setattr(os, "scandir", guarded_scandir)
     return refused
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
-import threading
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from connectors import mailparse
 from connectors.base import Interaction
+from connectors.local import files as localfiles
 from connectors.mailparse import parse_headers, read_headers
 from tests.support.mailfactory import BOB, ME, message
 
@@ -126,26 +129,35 @@ def test_parse_headers_never_raises(raw: bytes) -> None:
     assert interaction is not None or skips
 
 
-def test_read_headers_stops_at_the_empty_line(tmp_path: Path) -> None:
-    """Through a pipe whose writer never closes: reading past the header block would block forever."""
+def test_read_headers_stops_at_the_empty_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 5 MB body after the header block is never read: what the file hands out is counted."""
+    path = tmp_path / "message"
+    path.write_bytes(b"From: a@b.example\r\nTo: c@d.example\r\n\r\n" + b"the body is not read\n" * 250_000)
+    handed_out: list[int] = []
+
+    class Counting:
+        def __init__(self, handle: Any) -> None:
+            self.handle = handle
+
+        def read(self, size: int) -> bytes:
+            data: bytes = self.handle.read(size)
+            handed_out.append(len(data))
+            return data
+
+        def __enter__(self) -> Counting:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.handle.close()
+
+    monkeypatch.setattr(mailparse, "open_regular", lambda p: Counting(localfiles.open_regular(p)))
+    assert read_headers(str(path)) == b"From: a@b.example\r\nTo: c@d.example"
+    assert sum(handed_out) <= 8192
+
+
+def test_read_headers_refuses_a_fifo_without_blocking(tmp_path: Path) -> None:
+    """A FIFO where a message was listed is refused at once: reading it would wait for a writer forever."""
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
-    release = threading.Event()
-
-    def writer() -> None:
-        with fifo.open("wb", buffering=0) as handle:
-            handle.write(b"From: a@b.example\r\nTo: c@d.example\r\n\r\nthe body must not be waited for")
-            release.wait(10)
-
-    thread = threading.Thread(target=writer)
-    thread.start()
-    result: list[bytes] = []
-    reader = threading.Thread(target=lambda: result.append(read_headers(str(fifo))))
-    reader.start()
-    reader.join(5)
-    finished_before_the_writer_closed = not reader.is_alive()
-    release.set()
-    thread.join()
-    reader.join()
-    assert finished_before_the_writer_closed
-    assert result == [b"From: a@b.example\r\nTo: c@d.example"]
+    with pytest.raises(localfiles.NotAFile):
+        read_headers(str(fifo))
