@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from connectors import password
 from connectors.base import Provider
+from connectors.recurrence import MAX_OCCURRENCES_KEY
 from connectors.settings import REQUIRED, Key, positive_duration, string, url
 
 CALDAV = Provider(
@@ -24,6 +25,7 @@ CALDAV = Provider(
             "hold follow-ups in this existing calendar (name or URL) instead of one syncd creates"),
         Key("window_past", positive_duration, timedelta(days=5 * 365), "recurring meetings are expanded this far back"),
         Key("window_future", positive_duration, timedelta(days=365), "and this far ahead"),
+        MAX_OCCURRENCES_KEY,
         *password.KEYS,
     ),
     source="connectors.caldav.source:CalDavSource",

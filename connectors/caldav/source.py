@@ -40,7 +40,7 @@ import icalendar
 from connectors.base import Batch, ConnectorError, Interaction, KnownIds, SecretSlot, Skip, Source
 from connectors.caldav.account import DavAccount, Refused, SyncTokenExpired, check_status
 from connectors.caldav.discovery import CALDAV, DAV, Calendar, Home, discover, propfind_body
-from connectors.local.ics import MeetingReader, reading_window
+from connectors.local.ics import MeetingReader, reader_of
 from connectors.throttle import Throttle
 
 MULTIGET = 200  # objects per calendar-multiget
@@ -94,14 +94,13 @@ class CalDavSource(Source):
                  throttle: Throttle | None = None) -> None:
         super().__init__(name, settings, secret)
         self.account = DavAccount(name, settings, secret, throttle=throttle)
-        self.window = reading_window(settings)
         self.today = (settings.get("now") or datetime.now(UTC)).date()
 
     def pull(self, cursors: Mapping[str, str], known: KnownIds) -> Iterator[Batch]:
         states = {resource: CalendarState.load(text) for resource, text in cursors.items()}
         cached = next((s.home for s in states.values() if s is not None and s.home), None)
         home = discover(self.account, cached)
-        reader = MeetingReader([*(self.settings.get("me") or ()), *home.addresses], self.window)
+        reader = reader_of(self.settings, home.addresses)
         chosen, missing = self._choose(home)
         for wanted in missing:
             why = f"not on the server (renamed or deleted?); check accounts.{self.name}.calendars"

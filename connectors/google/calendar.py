@@ -63,6 +63,7 @@ from connectors.base import (
     Source,
 )
 from connectors.google import auth as google_auth
+from connectors.recurrence import OncePerDay
 from connectors.throttle import Retry, Throttle
 
 DEFAULT_ENDPOINT = "https://www.googleapis.com/calendar/v3/"
@@ -214,6 +215,7 @@ class GoogleCalendarSource(Source):
         if "@" in calendar_id and _person(calendar_id):
             owners.add(calendar_id.lower())
         page: str | None = None
+        thinning = OncePerDay()
         while True:
             response = self._list_page(client, params, page, resource, full)
             if isinstance(response, Skip):
@@ -221,7 +223,7 @@ class GoogleCalendarSource(Source):
                 return
             batch = Batch(resource, None, full=full)
             for event in response.get("items") or []:
-                self._take(event, prefix, window, batch, owners, known_ids)
+                self._take(event, prefix, window, batch, owners, known_ids, thinning)
             page = response.get("nextPageToken")
             if page:
                 # Mid-listing: a full sync's page resumes nothing (no token yet); an incremental one keeps the
@@ -278,7 +280,7 @@ class GoogleCalendarSource(Source):
             raise google_auth.describe_error(what, exc) from None
 
     def _take(self, event: Mapping[str, Any], prefix: str, window: tuple[datetime, datetime], batch: Batch,
-              owners: set[str], known_ids: set[str] | None) -> None:
+              owners: set[str], known_ids: set[str] | None, thinning: OncePerDay) -> None:
         provider_id = prefix + str(event.get("id", ""))
         if event.get("status") == "cancelled":
             # Only the id is guaranteed (docs/google-calendar.md#cancelled-events). Named only when stored, so the
@@ -301,6 +303,13 @@ class GoogleCalendarSource(Source):
             if known_ids is not None and provider_id in known_ids:
                 batch.deleted.append(provider_id)
             return
+        if interaction.series_id is not None:
+            # Google expands any RFC 5545 rule, FREQ=MINUTELY too: one a day is kept (connectors.recurrence).
+            note = thinning.admit(interaction.series_id, interaction.timestamp)
+            if note is not None:
+                if note:
+                    batch.skipped.append(Skip(f"{prefix}{interaction.series_id}", note))
+                return
         batch.interactions.append(interaction)
 
     def _interaction(self, event: Mapping[str, Any], provider_id: str, owners: set[str]) -> Interaction:

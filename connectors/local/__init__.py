@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from connectors.base import Provider
+from connectors.recurrence import MAX_OCCURRENCES_KEY
 from connectors.settings import Key, positive_duration
 
 MAILDIR = Provider("maildir", (), source="connectors.local.maildir:MaildirSource", reads_path=True)
@@ -17,6 +18,7 @@ ICS = Provider(
     (
         Key("window_past", positive_duration, timedelta(days=5 * 365), "recurring events are expanded this far back"),
         Key("window_future", positive_duration, timedelta(days=365), "and this far ahead"),
+        MAX_OCCURRENCES_KEY,
     ),
     source="connectors.local.ics:IcsSource",
     target="connectors.local.ics_target:IcsFileTarget",

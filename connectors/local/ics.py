@@ -10,13 +10,20 @@ is still a last contact.
 
 CURSOR = the file's ``{mtime_ns, size}``. An unchanged file is not opened; a changed one is read whole as
 a FULL SYNC of its resource (an export has no change log), so occurrences that disappeared are removed.
+A file that could not be read gets a cursor that matches no file, so the next pull reads it again.
 Each series is expanded on its own, so one broken event (a bad RRULE, a date that does not parse) is
-skipped and named while the rest of the file is read.
+skipped and named while the rest of the file is read; when the file as a whole does not parse, its
+components are parsed one by one, so one broken VEVENT or VTIMEZONE costs only itself. Recurrences are
+expanded with bounds (:mod:`connectors.recurrence`): at most once a day, at most ``max_occurrences``
+per series, the nearest today first; what was thinned or cut is counted. CalDAV calendars are read by
+the same :class:`MeetingReader`, bounds included.
 
 Time zones: a TZID is resolved by icalendar (IANA names, Outlook's Windows names, a VTIMEZONE in the
 file); Google's ``X-WR-TIMEZONE`` is applied with ``x_wr_timezone``. A time that stays without a zone
 (a floating time, RFC 5545 §3.3.5 form #1, or a TZID nobody knows) is read as UTC: the export gives no
 better hint, and a few hours do not change who was met on which day. The event is kept, not skipped.
+A VTIMEZONE that cannot be read (an offset like ``+5328``) is left out with a warning, so its times are
+read as UTC too, instead of costing the file (docs/icalendar.md#time-zones).
 An all-day event (a DATE, §3.3.4) starts at 00:00 UTC of its date, so its day stays the day written.
 """
 
@@ -24,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import warnings
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
@@ -32,7 +40,6 @@ from pathlib import Path
 from typing import Any
 
 import icalendar
-import recurring_ical_events
 import x_wr_timezone
 
 from connectors.base import (
@@ -46,7 +53,9 @@ from connectors.base import (
     Source,
     SourceUnavailable,
 )
+from connectors.local.files import LISTING, NotAFile, listing_batch, open_regular, walk_files, what_it_is
 from connectors.local.ics_target import TAG
+from connectors.recurrence import MAX_OCCURRENCES, expand, fast_forward, never_occurs, thin
 
 PARTSTATS: dict[str, Response] = {
     "ACCEPTED": "accepted", "DECLINED": "declined", "TENTATIVE": "tentative",
@@ -79,6 +88,87 @@ def _quiet() -> Iterator[None]:
         yield
 
 
+def _parse(resource: str, data: bytes) -> tuple[list[icalendar.Calendar], list[Skip]]:
+    """The file's calendars, and skips for what of it could not be read.
+
+    When the file does not parse as a whole, each top-level component is parsed on its own, so a broken
+    VEVENT costs itself only, and a broken VTIMEZONE only its zone (its times are then read as UTC).
+    """
+    with _quiet():
+        try:
+            calendars = [c for c in icalendar.Calendar.from_ical(data, multiple=True)
+                         if isinstance(c, icalendar.Calendar)]
+        except Exception as exc:  # icalendar raises ValueError and friends on broken files
+            whole = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        else:
+            if calendars:
+                return calendars, []
+            return [], [Skip(resource, "not a valid .ics file: no complete VCALENDAR")]
+        calendars, skips = [], []
+        for head, components in _components(data):
+            try:
+                calendar = icalendar.Calendar.from_ical(head + b"END:VCALENDAR\r\n")
+            except Exception:
+                calendar = icalendar.Calendar()
+            for kind, block in components:
+                try:
+                    calendar.add_component(icalendar.Component.from_ical(block))
+                except Exception as exc:
+                    skips.append(_broken(resource, kind, block, exc))
+            calendars.append(calendar)
+    if not any(calendar.subcomponents for calendar in calendars):
+        return [], [Skip(resource, f"not a valid .ics file: {whole}")]
+    return calendars, skips
+
+
+def _components(data: bytes) -> list[tuple[bytes, list[tuple[str, bytes]]]]:
+    """Each VCALENDAR of ``data`` as (its own property lines, [(kind, text) of each top-level component])."""
+    found: list[tuple[bytes, list[tuple[str, bytes]]]] = []
+    head: list[bytes] = []
+    block: list[bytes] = []
+    kind = ""
+    depth = 0
+    for line in data.splitlines(keepends=True):
+        word = line.strip().upper()
+        if word == b"BEGIN:VCALENDAR" and depth == 0:
+            depth, head = 1, [line]
+            found.append((b"", []))
+            continue
+        if depth == 0:
+            continue
+        if word.startswith(b"BEGIN:"):
+            depth += 1
+            if depth == 2:
+                kind, block = word[6:].decode("ascii", "replace"), []
+        if depth >= 2:
+            block.append(line)
+        elif word != b"END:VCALENDAR":
+            head.append(line)
+        if word.startswith(b"END:"):
+            depth -= 1
+            if depth == 1:
+                found[-1][1].append((kind, b"".join(block)))
+            elif depth == 0:
+                found[-1] = (b"".join(head), found[-1][1])
+    if found and depth:
+        found[-1] = (b"".join(head), found[-1][1])  # an unterminated last calendar: what it had so far
+    return found
+
+
+def _broken(resource: str, kind: str, block: bytes, exc: Exception) -> Skip:
+    def value(name: bytes) -> str:
+        for line in block.splitlines():
+            if line.upper().startswith(name + b":") or line.upper().startswith(name + b";"):
+                return line.split(b":", 1)[-1].strip().decode("utf-8", "replace")[:80]
+        return "?"
+
+    reason = " ".join(str(exc).split())[:160] or type(exc).__name__
+    if kind == "VTIMEZONE":
+        zone = value(b"TZID")
+        return Skip(f"{resource}: time zone {zone}", f"broken time zone: {reason}; its times are read as UTC")
+    return Skip(f"{resource}: {value(b'UID')}", f"broken {kind.lower() or 'component'}: {reason}")
+
+
 def _address(value: object) -> str:
     text = str(value).strip()
     return text[7:].strip() if text.lower().startswith("mailto:") else text
@@ -109,13 +199,22 @@ def reading_window(settings: Mapping[str, Any]) -> tuple[datetime, datetime]:
     )
 
 
+def reader_of(settings: Mapping[str, Any], me: Iterable[str] = ()) -> MeetingReader:
+    """The reader an account's settings ask for: its ``me``, window, and cap on occurrences per series."""
+    return MeetingReader([*(settings.get("me") or ()), *me], reading_window(settings),
+                         cap=settings.get("max_occurrences"), now=settings.get("now"))
+
+
 class MeetingReader:
     """Meetings of parsed VCALENDARs, by the rules above: every source of iCalendar data reads them here
     (.ics exports, CalDAV calendars), so they all expand recurrences and leave syncd's follow-ups out alike."""
 
-    def __init__(self, me: Iterable[str], window: tuple[datetime, datetime]) -> None:
+    def __init__(self, me: Iterable[str], window: tuple[datetime, datetime], *, cap: int | None = None,
+                 now: datetime | None = None) -> None:
         self.me = {_address(a).lower() for a in me}
         self.window = window
+        self.cap = cap or MAX_OCCURRENCES  # per series, the occurrences nearest ``now`` (connectors.recurrence)
+        self.now = now or datetime.now(UTC)
 
     def occurrences(self, resource: str, calendars: list[icalendar.Calendar]) -> Iterator[Interaction | Skip]:
         timezones: list[icalendar.cal.Component] = []
@@ -131,27 +230,37 @@ class MeetingReader:
                     continue  # syncd's own follow-up: never a meeting
                 series[str(event.get("UID", "")).strip() or f"no-uid-{len(series)}"].append(event)
         for uid, events in series.items():
+            summary = str(events[0].get("SUMMARY", "")).strip()[:60]
+            what = f"{resource}: {uid}" + (f" ({summary})" if summary else "")
             try:
                 with _quiet():
                     # Built whole before yielding: a series that breaks half-way is skipped as a whole.
-                    found = self._series(uid, events, timezones)
+                    found, notes = self._series(uid, events, timezones)
             except Exception as exc:  # a broken RRULE or date: skip this series, keep the file
-                summary = str(events[0].get("SUMMARY", "")).strip()[:60]
-                what = f"{resource}: {uid}" + (f" ({summary})" if summary else "")
                 yield Skip(what, f"broken event: {type(exc).__name__}: {str(exc)[:160]}")
                 continue
+            yield from (Skip(what, note) for note in notes)
             yield from found
 
     def _series(
         self, uid: str, events: list[icalendar.cal.Component], timezones: list[icalendar.cal.Component]
-    ) -> list[Interaction]:
+    ) -> tuple[list[Interaction], list[str]]:
+        """The series' interactions, and notes on what its expansion thinned or cut."""
         if not any(p in e for e in events for p in ("RRULE", "RDATE", "RECURRENCE-ID")):
-            return [self._interaction(uid, _latest(events), recurring=False)]
+            return [self._interaction(uid, _latest(events), recurring=False)], []
+        notes = [note for note in (thin(event) for event in events) if note]
+        for event in events:
+            fast_forward(event, self.window[0])
+        if not any("RECURRENCE-ID" in event for event in events) and all(never_occurs(e) for e in events):
+            return [], notes  # e.g. every February 30th: dateutil would search until the year 9999
         single = icalendar.Calendar()
         for component in [*timezones, *events]:
             single.add_component(component)
-        occurrences = recurring_ical_events.of(single).between(*self.window)
-        return [self._interaction(uid, occurrence, recurring=True) for occurrence in occurrences]
+        occurrences, cut = expand(single, self.window, self.now, self.cap)
+        if cut:
+            notes.append(f"recurrence cut: over {self.cap:,} occurrences in the window; the {self.cap:,} "
+                         "nearest today are kept")
+        return [self._interaction(uid, occurrence, recurring=True) for occurrence in occurrences], notes
 
     def _interaction(self, uid: str, event: icalendar.cal.Component, recurring: bool) -> Interaction:
         start, all_day = _utc(event.decoded("DTSTART"), "DTSTART")
@@ -202,56 +311,58 @@ class IcsSource(Source):
     def __init__(self, name: str, settings: Mapping[str, Any], secret: SecretSlot | None = None) -> None:
         super().__init__(name, settings, secret)  # None: a local file needs no login
         self.root = Path(settings["path"])
-        self.reader = MeetingReader(settings.get("me") or (), reading_window(settings))
+        self.reader = reader_of(settings)
 
-    def _files(self) -> list[tuple[str, Path]]:
-        if self.root.is_file():
-            return [(self.root.name, self.root)]
+    def _files(self) -> tuple[list[tuple[str, Path]], list[Skip]]:
+        if not self.root.is_dir():
+            return [(self.root.name, self.root)], []
         try:
-            found = sorted(p for p in self.root.rglob("*") if p.suffix.lower() == ".ics" and p.is_file())
+            os.listdir(self.root)
         except OSError as exc:
             raise SourceUnavailable(f"accounts.{self.name}.path: cannot list {self.root}: {exc.strerror}") from None
-        return [(p.relative_to(self.root).as_posix(), p) for p in found]
+        return walk_files(self.root, (".ics",))
 
     def pull(self, cursors: Mapping[str, str], known: KnownIds) -> Iterator[Batch]:
         if not self.root.exists():
             raise SourceUnavailable(f"accounts.{self.name}.path: {self.root} does not exist")
-        files = self._files()
+        files, strangers = self._files()
+        yield from listing_batch(strangers, cursors)
         for resource, path in files:
             previous = cursors.get(resource)
             try:
                 stat = path.stat()
             except OSError as exc:
-                yield Batch(resource, previous, skipped=[Skip(resource, f"unreadable file: {exc.strerror}")])
+                why = f"unreadable file: {exc.strerror}"
+                yield Batch(resource, PARTIAL if previous else None, skipped=[Skip(resource, why)])
                 continue
             cursor = json.dumps({"mtime_ns": stat.st_mtime_ns, "size": stat.st_size})
             if previous == cursor:
                 continue  # unchanged since the last pull: not even opened
             yield from self._pull_file(resource, path, cursor, previous)
-        for resource in sorted(set(cursors) - {r for r, _ in files}):
+        for resource in sorted(set(cursors) - {r for r, _ in files} - {LISTING}):
             # The file is gone, so are its events. Named explicitly: an interrupted full sync may have
             # left rows that a generation sweep alone would keep.
             yield Batch(resource, None, deleted=sorted(known.known_ids(resource)), full=True, complete=True)
 
     def _pull_file(self, resource: str, path: Path, cursor: str, previous: str | None) -> Iterator[Batch]:
         try:
-            data = path.read_bytes()
-        except OSError as exc:
-            yield Batch(resource, previous, skipped=[Skip(resource, f"unreadable file: {exc.strerror or exc}")])
+            with open_regular(path) as handle:
+                data = handle.read()
+        except NotAFile:
+            yield Batch(resource, previous, skipped=[Skip(resource, what_it_is(path))])
             return
-        why = "not a valid .ics file: no complete VCALENDAR"
-        with _quiet():
-            try:
-                calendars = [c for c in icalendar.Calendar.from_ical(data, multiple=True)
-                             if isinstance(c, icalendar.Calendar)]
-            except Exception as exc:  # icalendar raises ValueError and friends on broken files
-                calendars = []
-                why = f"not a valid .ics file: {str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__}"
+        except OSError as exc:
+            # A cursor that matches no file: once it can be read, the next pull reads it (a chmod leaves
+            # its size and mtime as they were).
+            why = f"unreadable file: {exc.strerror or exc}"
+            yield Batch(resource, PARTIAL if previous else None, skipped=[Skip(resource, why)])
+            return
+        calendars, damage = _parse(resource, data)
         if not calendars:
             # The cursor does not move: a fixed file is read on the next pull.
-            yield Batch(resource, previous, skipped=[Skip(resource, why)])
+            yield Batch(resource, previous, skipped=damage)
             return
-        batch = Batch(resource, PARTIAL, full=True)
+        batch = Batch(resource, PARTIAL, full=True, skipped=damage)
         for item in self.reader.occurrences(resource, calendars):
             if isinstance(item, Skip):
                 batch.skipped.append(item)

@@ -6,6 +6,10 @@ call only; the links encode it, and ``$select``/``$filter``/``$orderby`` are not
 come back and are filtered here. The cursor is the ``@odata.nextLink`` mid-round and the ``@odata.deltaLink`` after
 it, replayed verbatim (docs/microsoft-graph.md#calendar-delta, docs/microsoft-graph.md#mail-delta). Expiry (410 /
 SyncStateNotFound) becomes :class:`CursorExpired`.
+Recurrences are bounded on Graph's side: occurrences only within that window, and no series repeats more
+often than daily (a recurrence pattern is daily, weekly, monthly or yearly,
+https://learn.microsoft.com/graph/api/resources/recurrencepattern), so unlike Google Calendar no thinning is
+needed here (see ``connectors.recurrence``).
 
 Target: syncd's follow-ups carry ONE fixed single-value extended property (``syncdKey``, the lowercase key) and a
 second fixed one (``syncdMeta``: the planned start, the person, a hash of the description as written), both in

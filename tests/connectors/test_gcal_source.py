@@ -290,3 +290,14 @@ def test_a_deselected_calendar_is_forgotten_once(rig: Rig, store: Store) -> None
     assert [b.deleted for b in batches if b.resource == f"calendar:{team}"] == [[f"{team}/m00001"]]
     assert store.count("sightings") == 1 and f"calendar:{team}" not in store.synced.cursors("acct")
     assert all(b.resource == "calendar:primary" for b in pull(store, source(rig)))
+
+
+def test_a_series_repeating_hourly_keeps_one_occurrence_a_day(rig: Rig, store: Store) -> None:
+    """Google expands any RFC 5545 rule, FREQ=HOURLY too: one a day is kept, and that is said once."""
+    hourly = [NOW - timedelta(days=3) + timedelta(hours=h) for h in range(72)]
+    rig.calendar.add_series(series_id="hourly", starts=hourly, organizer=ANN, attendees=[(OWNER, "accepted")])
+    batches = pull(store, source(rig))
+    kept = sorted(i.timestamp for i in items(batches).values() if i.series_id == "hourly" and i.timestamp)
+    assert [t.date() for t in kept] == sorted({t.date() for t in hourly})  # one a day, each day
+    notes = [s for b in batches for s in b.skipped if s.why.startswith("recurrence thinned")]
+    assert [s.what for s in notes] == ["primary/hourly"]

@@ -257,7 +257,7 @@ def test_file_deleted_after_an_interrupted_full_sync_leaves_nothing(tmp_path: Pa
         "DTSTART:20200101T080000Z\nDURATION:PT15M\nRRULE:FREQ=DAILY\nSUMMARY:Check-in\n"
         "ATTENDEE:mailto:ana.silva@example.pt\nEND:VEVENT\nEND:VCALENDAR\n"
     )
-    pulled = Pulled(tmp_path)
+    pulled = Pulled(tmp_path, max_occurrences=5000)
     batches = list(pulled.source.pull({}, pulled))
     assert len(batches) >= 2 and not batches[0].complete
     pulled.store.synced.apply_batch("cal", batches[0])  # the pull is killed after its first batch

@@ -347,7 +347,8 @@ every = "1w2d"
     assert (account.name, account.provider, account.path, account.me, account.enabled) == (
         "cal", "ics", tmp_path / "cal.ics", ("me@example.com",), True)
     assert account.options == {"interval": timedelta(minutes=15), "window_past": timedelta(days=730),
-                               "window_future": timedelta(days=365), "followups_target": False}
+                               "window_future": timedelta(days=365), "max_occurrences": 1000,
+                               "followups_target": False}
     assert config.engine == EngineConfig(blocklist=("*@spam.example", "bob@x.example"))
     assert config.followups.slot == time(8, 15) and config.followups.working_days == frozenset({5, 6})
     assert str(config.followups.timezone) == "Europe/Berlin" and config.followups.title == "Call {name} {{ok}}"
