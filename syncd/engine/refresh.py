@@ -37,12 +37,15 @@ class RefreshStats:
     over_cap: int = 0
     ignored_addresses: int = 0  # distinct role or blocklisted addresses seen (never people)
     invalid_addresses: int = 0  # To/Cc entries that were no address (X.500 paths, "undisclosed-recipients:;")
+    undated: int = 0  # interactions without a usable date (counted apart from implausible ones)
 
     def describe(self) -> str:
         kind = "full recompute" if self.full else "recomputed"
         text = f"engine: {kind}: {self.interactions:,} new interactions, {self.persons:,} persons updated"
         if self.implausible:
             text += f"; {self.implausible:,} with implausible dates (before 1990 or in the future) not counted"
+        if self.undated:
+            text += f"; {self.undated:,} without a date (no or an unreadable Date header) not counted"
         if self.ignored_addresses:
             text += f"; {self.ignored_addresses:,} role or blocklisted addresses ignored"
         if self.invalid_addresses:
@@ -55,7 +58,7 @@ class RefreshStats:
             return cls(full, 0, updated)
         return cls(
             full, derived.interactions, updated, derived.implausible, derived.bulk, derived.over_cap,
-            derived.ignored_addresses, derived.invalid_addresses,
+            derived.ignored_addresses, derived.invalid_addresses, derived.undated,
         )
 
 

@@ -44,6 +44,7 @@ class Criteria:
 class DeriveStats:
     interactions: int = 0
     implausible: int = 0
+    undated: int = 0
     bulk: int = 0
     over_cap: int = 0
     ignored_addresses: int = 0
@@ -247,16 +248,18 @@ def _statements(scope: str) -> list[str]:
 def _stats(db: sqlite3.Connection, scope: str, params: dict[str, int]) -> DeriveStats:
     row = db.execute(
         "SELECT COUNT(*), "
-        "SUM(i.ts IS NULL OR i.ts < :lo OR (i.kind = 'mail' AND i.ts > :hi)), "
+        "SUM(i.ts < :lo OR (i.kind = 'mail' AND i.ts > :hi)), "
         "SUM(i.kind = 'mail' AND i.bulk IS NOT NULL), "
         "SUM(i.kind = 'mail' AND MAX(COALESCE(r.n, 0), COALESCE(i.recipient_count, 0)) - COALESCE(r.mine, 0) "
         "> :max_recipients), "
         # Recipients the store could not keep (no valid address) are what the sender's count exceeds.
-        "SUM(MAX(COALESCE(i.recipient_count, 0) - COALESCE(r.n, 0), 0)) "
+        "SUM(MAX(COALESCE(i.recipient_count, 0) - COALESCE(r.n, 0), 0)), "
+        # No date at all (no or an unparseable Date header) is counted apart from a date that is wrong.
+        "SUM(i.ts IS NULL) "
         f"FROM interactions i LEFT JOIN derive_recipients r ON r.id = i.id WHERE 1 {scope}",
         params,
     ).fetchone()
     return DeriveStats(
         interactions=row[0] or 0, implausible=row[1] or 0, bulk=row[2] or 0, over_cap=row[3] or 0,
-        invalid_addresses=row[4] or 0,
+        invalid_addresses=row[4] or 0, undated=row[5] or 0,
     )
