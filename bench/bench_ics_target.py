@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from connectors.base import FollowupEvent
-from connectors.ics_target import IcsFileTarget
+from connectors.local.ics_target import IcsFileTarget
 
 START = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 TIMEZONE = """BEGIN:VTIMEZONE\r

@@ -43,6 +43,12 @@ class JobResult:
     followups: ApplyResult | None
     target_error: str | None = None
     target_needs_login: bool = False
+    notes: list[str] = dataclasses.field(default_factory=list)  # e.g. the last good copy could not be renewed
+
+    @property
+    def internal(self) -> list[str]:
+        """Tracebacks of bugs that stopped an account (its error says so; the others were pulled)."""
+        return [summary.internal for summary in self.pulls if summary.internal]
 
     @property
     def needs_login(self) -> bool:
@@ -75,8 +81,12 @@ def run_job(
     due = due_followups(statuses, store, config, now)
     try:
         target = open_target(config)
-        result = reconcile.reconcile(due, store, target, now, config.followups, dry_run=dry_run, force=force)
+        outcome = JobResult(pulls, stats, reconcile.reconcile(
+            due, store, target, now, config.followups, dry_run=dry_run, force=force))
     except (ConnectorError, SyncdError) as exc:  # SyncdError: the token store
         needs_login = isinstance(exc, AuthRequired)
-        return JobResult(pulls, stats, None, target_error=str(exc), target_needs_login=needs_login)
-    return JobResult(pulls, stats, result)
+        outcome = JobResult(pulls, stats, None, target_error=str(exc), target_needs_login=needs_login)
+    warning = store.keep_last_good()  # once a day: the copy a damaged database is replaced by
+    if warning:
+        outcome.notes.append(warning)
+    return outcome

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import traceback
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -18,7 +19,8 @@ from connectors.base import AuthRequired, Batch, ConnectorError, CursorExpired, 
 from syncd.accounts import open_source, provider_of
 from syncd.config import AccountConfig, Config
 from syncd.errors import SyncdError
-from syncd.store import Store, utc_now_iso
+from syncd.store import Store, is_database_error, utc_now_iso
+from syncd.store.bytenames import shown
 
 # A resource whose cursor keeps expiring is not resynced forever within one pull.
 MAX_RESYNCS = 3
@@ -33,11 +35,13 @@ class AccountSummary:
     deleted: int = 0  # provider ids reported gone
     skipped: Counter[str] = dataclasses.field(default_factory=Counter)
     examples: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    items: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # (reason, item) of every skip, for -v
     resynced: list[str] = dataclasses.field(default_factory=list)
     owner_guess: list[str] = dataclasses.field(default_factory=list)
     coverage: dict[str, str] = dataclasses.field(default_factory=dict)  # resource → "complete back to ..."
     error: str | None = None
     needs_login: bool = False  # the error is a missing, revoked or expired login
+    internal: str | None = None  # the traceback of a bug that stopped this account (the others went on)
     seconds: float = 0.0
     stopped: bool = False
 
@@ -56,9 +60,11 @@ class AccountSummary:
         for skip in batch.skipped:
             reason = skip.why.split(":", 1)[0]
             self.skipped[reason] += 1
+            line = shown(f"{skip.what}: {skip.why}")
+            self.items.append((reason, line))
             examples = self.examples.setdefault(reason, [])
             if len(examples) < EXAMPLES_PER_REASON:
-                examples.append(f"{skip.what}: {skip.why}")
+                examples.append(line)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -96,9 +102,9 @@ def pull_account(
     summary = AccountSummary(account.name)
     started = time.monotonic()
     store.accounts.ensure(account.name, account.provider)
-    store.accounts.record_pull(account.name, started=utc_now_iso())
+    number = store.accounts.begin_pull(account.name)
     try:
-        _pull_resyncing(store, account, summary, progress, should_stop)
+        _pull_resyncing(store, account, summary, number, progress, should_stop)
     except AuthRequired as exc:
         summary.error = str(exc)
         summary.needs_login = True
@@ -106,13 +112,20 @@ def pull_account(
         summary.error = str(exc)
     except OSError as exc:
         summary.error = _unreadable(account, exc)
+    except Exception as exc:
+        if is_database_error(exc):
+            raise  # the state itself: the caller's error boundary says what it means for every account
+        # A bug in one account's reading must not cost the other accounts their pull.
+        summary.error = f"internal error: {type(exc).__name__}: {shown(str(exc))[:200]}"
+        summary.internal = traceback.format_exc()
     summary.seconds = time.monotonic() - started
+    summary.error = None if summary.error is None else shown(summary.error)  # a file name may be bytes
     _record(store, account, summary)
     return summary
 
 
 def _pull_resyncing(
-    store: Store, account: AccountConfig, summary: AccountSummary, progress: Progress | None,
+    store: Store, account: AccountConfig, summary: AccountSummary, number: int, progress: Progress | None,
     should_stop: ShouldStop | None,
 ) -> None:
     """Pull the source's batches; a resource whose cursor expired is resynced from scratch, a few times at most."""
@@ -124,7 +137,7 @@ def _pull_resyncing(
             expected: int | None = None
             for batch in source.pull(store.synced.cursors(account.name), _KnownIds(store, account.name)):
                 expected = batch.expected if batch.expected is not None else expected
-                summary.add(batch, store.synced.apply_batch(account.name, batch))
+                summary.add(batch, store.synced.apply_batch(account.name, batch, number))
                 owners.note(batch.owner_addresses)
                 if progress is not None:
                     progress(account.name, summary.seen, expected)

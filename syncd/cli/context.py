@@ -14,9 +14,10 @@ if TYPE_CHECKING:
 
 
 class Context:
-    def __init__(self, config_path: Path | None, verbose: int) -> None:
+    def __init__(self, config_path: Path | None, verbose: int, traceback: bool = False) -> None:
         self.config_path = config_path
         self.verbose = verbose
+        self.traceback = traceback
 
     def config(self) -> Config:
         from syncd.config import load_config

@@ -8,14 +8,18 @@ stays fast.
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
+from types import FrameType
+from typing import NoReturn
 
 import click
 
 from syncd.cli import auth, decisions, people, pull, service, setup, status
 from syncd.cli.context import Context
 from syncd.errors import ExitCode, SyncdError
+from syncd.store.bytenames import shown
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -27,7 +31,7 @@ from syncd.errors import ExitCode, SyncdError
 def cli(ctx: click.Context, config_path: Path | None, verbose: int, traceback: bool) -> None:
     """syncd keeps relationships from going cold: it reads whom you wrote to and met, and puts
     "reach out to X" follow-ups into your calendar when each relationship is due."""
-    ctx.obj = Context(config_path, verbose)
+    ctx.obj = Context(config_path, verbose, traceback)
 
 
 for command in (
@@ -42,6 +46,7 @@ for command in (
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     show_traceback = "--traceback" in args
+    previous = signal.signal(signal.SIGTERM, _stop)  # the service puts its own in place once it runs
     try:
         cli.main(args=args, prog_name="syncd", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -55,14 +60,40 @@ def main(argv: list[str] | None = None) -> None:
     except SyncdError as exc:
         if show_traceback:
             raise
-        for line in str(exc).splitlines() or [type(exc).__name__]:
-            click.echo(f"syncd: {line}", err=True)
-        sys.exit(exc.exit_code)
+        _say(exc)
+    except Stopped:
+        click.echo("syncd: stopped; what was committed is kept, the next pull resumes", err=True)
+        sys.exit(ExitCode.OK)
     except KeyboardInterrupt:
         click.echo("syncd: interrupted; what was committed is kept, the next pull resumes", err=True)
         sys.exit(ExitCode.INTERRUPTED)
-    except Exception as exc:  # the boundary: anything unexpected is still one sentence
+    except Exception as exc:  # the boundary: a fault of the state is its sentence, anything else one too
+        from syncd.store import state_fault
+
+        fault = state_fault(exc)
         if show_traceback:
             raise
-        click.echo(f"syncd: internal error: {type(exc).__name__}: {exc} (run with --traceback for details)", err=True)
+        if fault is not None:
+            _say(fault)
+        click.echo(f"syncd: internal error: {type(exc).__name__}: {shown(str(exc))} (run with --traceback for "
+                   "details)", err=True)
         sys.exit(ExitCode.INTERNAL)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _say(exc: SyncdError) -> NoReturn:
+    for line in str(exc).splitlines() or [type(exc).__name__]:
+        click.echo(f"syncd: {line}", err=True)
+    sys.exit(exc.exit_code)
+
+
+class Stopped(BaseException):
+    """SIGTERM (systemd stopping the unit, a shutdown): end now; every committed batch is kept.
+
+    A BaseException, like KeyboardInterrupt, so that no ``except Exception`` on the way swallows it.
+    """
+
+
+def _stop(signum: int, frame: FrameType | None) -> None:
+    raise Stopped

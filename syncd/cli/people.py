@@ -92,7 +92,7 @@ def people(ctx: Context, filter_: str | None, tier: str | None, fmt: str | None,
     from syncd.store import open_store
 
     config = ctx.config()
-    with open_store() as store:
+    with open_store(read_only_ok=True) as store:
         now, historical = pipeline.refreshed_now(store, config, as_of)
         statuses = engine.people(store, config, now, historical=historical)
     chosen = select(statuses, filter_, tier, now)
@@ -122,7 +122,7 @@ def why(ctx: Context, person: str, as_of: date | None) -> None:
     from syncd.store import open_store
 
     config = ctx.config()
-    with open_store() as store:
+    with open_store(read_only_ok=True) as store:
         now, historical = pipeline.refreshed_now(store, config, as_of)
         key = resolve(store, config, person)
         for line in explain(store, config, key, now, historical=historical):

@@ -46,6 +46,13 @@ def pull(ctx: Context, account: str | None, dry_run: bool, force: bool, as_of: d
             progress=progress,
         )
     _print_job(result, ctx.verbose, dry_run)
+    if result.internal:
+        # A bug stopped an account after the others were pulled and the follow-ups written.
+        for text in result.internal if ctx.traceback else ():
+            click.echo(text, err=True, nl=False)
+        click.echo("syncd: internal error in an account (see its line above); run with --traceback and report it",
+                   err=True)
+        sys.exit(ExitCode.INTERNAL)
     if result.needs_login:
         sys.exit(ExitCode.NEEDS_LOGIN)
     if result.failed:
@@ -63,9 +70,9 @@ def _print_job(result: JobResult, verbose: int, dry_run: bool) -> None:
         click.echo(line)
         for reason, count in summary.skipped.most_common():
             click.echo(f"  skipped {count}: {reason}")
-            if verbose:
-                for example in summary.examples.get(reason, []):
-                    click.echo(f"    e.g. {example}")
+            if verbose:  # every item, not a sample: `syncd status --skipped` lists what is still skipped
+                for item in (line for why, line in summary.items if why == reason):
+                    click.echo(f"    {item}")
         for resource in summary.resynced:
             click.echo(f"  {resource}: cursor expired, resynced from scratch")
         for resource, coverage in summary.coverage.items():
@@ -82,6 +89,8 @@ def _print_job(result: JobResult, verbose: int, dry_run: bool) -> None:
     elif result.followups is not None:
         for line in result.followups.describe(dry_run=dry_run):
             click.echo(line)
+    for note in result.notes:
+        click.echo(f"note: {note}")
 
 
 @contextmanager
@@ -131,7 +140,7 @@ def plan(ctx: Context, as_of: date | None) -> None:
     from syncd.store import open_store
 
     config = ctx.config()
-    with open_store() as store:
+    with open_store(read_only_ok=True) as store:
         now, historical = pipeline.refreshed_now(store, config, as_of)
         statuses = engine.people(store, config, now, historical=historical)
         due = due_followups(statuses, store, config, now)

@@ -1,47 +1,116 @@
-"""``syncd status``: each account's last pull, its cursors, errors and skips, and the follow-ups."""
+"""``syncd status``: each account's last pull, its cursors, errors and what is still skipped, and the follow-ups.
+
+One function builds the report as plain data; it is printed as text or, with ``--json``, as JSON, so
+both say the same. Skipped items come from the store's record of everything left out and not yet read,
+not from the last pull's summary: an item skipped three pulls ago is still listed. The state is opened
+read-only when it cannot be written, so status works on a read-only state too.
+"""
 
 from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from syncd.cli.context import Context, pass_context
 
+if TYPE_CHECKING:
+    from syncd.config import Config
+    from syncd.store import Store
+
 
 @click.command()
+@click.option("--skipped", "every_skipped", is_flag=True, help="List every item still skipped, with its reason.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (every skipped item included).")
 @pass_context
-def status(ctx: Context) -> None:
-    """Show each account: last successful pull, cursor age, last error, what was skipped."""
-    from datetime import UTC, datetime
-
-    from syncd.accounts import provider_of
+def status(ctx: Context, every_skipped: bool, as_json: bool) -> None:
+    """Show each account: last successful pull, cursor age, last error, what is still skipped."""
     from syncd.store import open_store
 
     config = ctx.config()
-    with open_store() as store:
-        records = {record.name: record for record in store.accounts.records()}
-        for name, account in config.accounts.items():
-            record = records.get(name)
-            if record is None:
-                click.echo(f"{name} ({account.provider}): never pulled")
-                continue
-            state = "needs attention" if record.last_error else "ok"
-            if record.needs_login:
-                state = f"needs login: run 'syncd auth login {name}'"
-            click.echo(f"{name} ({account.provider}): {state}")
-            click.echo(f"  last successful pull: {record.last_success or 'never'}")
-            click.echo(f"  cursors last moved: {store.synced.cursors_moved(name) or 'never'}")
-            if record.last_error:
-                click.echo(f"  last error: {record.last_error}")
-            for resource, coverage in record.coverage.items():
-                click.echo(f"  {resource}: {coverage}")
-            for reason, count in record.skipped.items():
-                click.echo(f"  skipped {count}: {reason}")
-            owners = record.owner_addresses
-            if owners and provider_of(account).reports_owner:
-                click.echo(f"  owner (from the provider): {', '.join(owners)}")
-            elif owners and not account.me:
-                click.echo(f"  owner (guessed): {', '.join(owners)}")
-        tally = store.followups.tally(datetime.now(UTC))
-        upcoming = f", next planned {tally.next_start[:16].replace('T', ' ')} UTC" if tally.next_start else ""
-        click.echo(f"follow-ups: {tally.active} in the calendar{upcoming}; {tally.dismissed} dismissed by you")
-        click.echo(f"state: {store.path}; {store.count('interactions'):,} interactions")
+    with open_store(read_only_ok=True) as store:
+        data = report(store, config)
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    for line in lines(data, every_skipped):
+        click.echo(line)
+
+
+def report(store: Store, config: Config) -> dict[str, Any]:
+    """The status as plain data (what ``--json`` prints)."""
+    from datetime import UTC, datetime
+
+    from syncd.accounts import provider_of
+
+    records = {record.name: record for record in store.accounts.records()}
+    accounts = []
+    for name, account in config.accounts.items():
+        entry: dict[str, Any] = {"name": name, "provider": account.provider}
+        record = records.get(name)
+        if record is None:
+            accounts.append({**entry, "state": "never pulled"})
+            continue
+        state = "needs attention" if record.last_error else "ok"
+        if record.needs_login:
+            state = f"needs login: run 'syncd auth login {name}'"
+        items = [
+            {"resource": resource, "item": item, "reason": reason, "since": since}
+            for resource, item, reason, since in store.synced.skipped_items(name)
+        ]
+        online = provider_of(account).reports_owner
+        source = "provider" if online else None if account.me else "guessed"
+        owners = list(record.owner_addresses)
+        accounts.append({
+            **entry,
+            "state": state,
+            "last_success": record.last_success,
+            "cursors_moved": store.synced.cursors_moved(name),
+            "last_error": record.last_error,
+            "coverage": record.coverage,
+            "skipped": dict(Counter(item["reason"].split(":", 1)[0] for item in items).most_common()),
+            "skipped_items": items,
+            "owner": {"addresses": owners, "source": source} if owners and source else None,
+        })
+    tally = store.followups.tally(datetime.now(UTC))
+    return {
+        "accounts": accounts,
+        "followups": {"in_calendar": tally.active, "next_planned": tally.next_start, "dismissed": tally.dismissed},
+        "state": {"path": str(store.path) if store.path else None, "interactions": store.count("interactions"),
+                  "read_only": store.read_only},
+    }
+
+
+def lines(data: dict[str, Any], every_skipped: bool = False) -> list[str]:
+    """The report as text; ``every_skipped`` lists each skipped item under its reason's count."""
+    out: list[str] = []
+    for account in data["accounts"]:
+        out.append(f"{account['name']} ({account['provider']}): {account['state']}")
+        if account["state"] == "never pulled":
+            continue
+        out.append(f"  last successful pull: {account['last_success'] or 'never'}")
+        out.append(f"  cursors last moved: {account['cursors_moved'] or 'never'}")
+        if account["last_error"]:
+            out.append(f"  last error: {account['last_error']}")
+        for resource, coverage in account["coverage"].items():
+            out.append(f"  {resource}: {coverage}")
+        for reason, count in account["skipped"].items():
+            out.append(f"  skipped {count}: {reason}")
+            if every_skipped:
+                out.extend(f"    {item['item']}: {item['reason']}" for item in account["skipped_items"]
+                           if item["reason"].split(":", 1)[0] == reason)
+        owner = account["owner"]
+        if owner:
+            label = "from the provider" if owner["source"] == "provider" else "guessed"
+            out.append(f"  owner ({label}): {', '.join(owner['addresses'])}")
+    followups = data["followups"]
+    upcoming = followups["next_planned"]
+    upcoming_text = f", next planned {upcoming[:16].replace('T', ' ')} UTC" if upcoming else ""
+    out.append(f"follow-ups: {followups['in_calendar']} in the calendar{upcoming_text}; "
+               f"{followups['dismissed']} dismissed by you")
+    state = data["state"]
+    read_only = " (read-only: a pull cannot update it)" if state["read_only"] else ""
+    out.append(f"state: {state['path']}{read_only}; {state['interactions']:,} interactions")
+    return out

@@ -37,7 +37,7 @@ import schedule
 
 from syncd import pipeline
 from syncd.config import Config, load_config
-from syncd.errors import ConfigError, StateError, SyncdError
+from syncd.errors import ConfigError, ExitCode, StateError, SyncdError
 from syncd.paths import state_dir
 from syncd.service.lock import writer_lock
 from syncd.service.notify import notify, watchdog_seconds
@@ -93,6 +93,7 @@ class Daemon:
         self.states: dict[str, AccountState] = {}
         self.wake = threading.Event()
         self.stopping = False
+        self.stopped_by: int | None = None  # the signal that asked for the stop
         self.reload_requested = False
         self.pull_requested = False
         self.busy = False
@@ -168,6 +169,8 @@ class Daemon:
         self.busy = True
         try:
             result = self.runner(name)
+            for text in result.internal:
+                log.error("%s: internal error (please report it):\n%s", name, text.rstrip())
             problems = [f"{s.account}: {s.error}" for s in result.pulls if s.error]
             self._target_outcome(result)
             state.needs_login = any(s.needs_login for s in result.pulls)
@@ -180,8 +183,12 @@ class Daemon:
         except SyncdError as exc:
             self._failed(name, str(exc))
         except Exception as exc:  # a bug must not take the service down; it is logged and backed off
-            log.exception("%s: internal error", name)
-            self._failed(name, f"internal error: {type(exc).__name__}: {exc}")
+            fault = self.store.fault(exc) if self.store is not None else None
+            if fault is not None:  # a full disk, a damaged database: its sentence, not a traceback
+                self._failed(name, str(fault))
+            else:
+                log.exception("%s: internal error", name)
+                self._failed(name, f"internal error: {type(exc).__name__}: {exc}")
         finally:
             state.pulls += 1
             self.busy = False
@@ -320,6 +327,7 @@ class Daemon:
         # Only flags here: the loop acts on them between batches, where the store is consistent.
         if signum in (signal.SIGTERM, signal.SIGINT):
             self.stopping = True
+            self.stopped_by = self.stopped_by or signum
         elif signum == signal.SIGHUP:
             self.reload_requested = True
         elif signum == signal.SIGUSR1:
@@ -334,8 +342,8 @@ class Daemon:
             try:
                 stack.enter_context(writer_lock(directory, "run", LOCK_WAIT, cancelled=lambda: self.stopping))
             except StateError:
-                if self.stopping:
-                    return 0  # stopped while waiting for a `syncd pull` to finish: a clean stop, not a failure
+                if self.stopping:  # stopped while waiting for a `syncd pull` to finish: not a failure
+                    return self._stop_code()
                 raise
             store = stack.enter_context(open_store(directory))
             self.store = store
@@ -348,7 +356,11 @@ class Daemon:
                 self.wake.clear()
             notify("STOPPING=1", "STATUS=stopping")
             log.info("stopped")
-        return 0
+        return self._stop_code()
+
+    def _stop_code(self) -> int:
+        """README exit codes: a stop (SIGTERM) is a clean end; an interrupt from the keyboard says so."""
+        return ExitCode.INTERRUPTED if self.stopped_by == signal.SIGINT else ExitCode.OK
 
 
 SYSLOG_LEVELS = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3, logging.CRITICAL: 2}

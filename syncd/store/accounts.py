@@ -13,7 +13,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from connectors.addresses import normalise
-from syncd.store.connection import Connection
+from syncd.store.bytenames import shown
+from syncd.store.connection import Connection, utc_now_iso
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,9 +73,18 @@ class Accounts:
             if success is not None:
                 db.execute("UPDATE accounts SET last_success = ?, last_error = NULL WHERE name = ?", (success, account))
             if error is not None:
-                db.execute("UPDATE accounts SET last_error = ? WHERE name = ?", (error, account))
+                db.execute("UPDATE accounts SET last_error = ? WHERE name = ?", (shown(error), account))
             if summary is not None:
                 db.execute("UPDATE accounts SET last_summary = ? WHERE name = ?", (json.dumps(summary), account))
+
+    def begin_pull(self, account: str) -> int:
+        """Record that a pull of ``account`` starts; returns its number, which stamps the skips it reports."""
+        with self._connection.transaction() as db:
+            row = db.execute(
+                "UPDATE accounts SET pulls = pulls + 1, last_pull_started = ? WHERE name = ? RETURNING pulls",
+                (utc_now_iso(), account),
+            ).fetchone()
+        return int(row[0])
 
     def owner_addresses(self, account: str) -> list[str]:
         row = self._db.execute("SELECT owner_addresses FROM accounts WHERE name = ?", (account,)).fetchone()

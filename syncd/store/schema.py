@@ -136,6 +136,30 @@ MIGRATIONS: list[str] = [
     ) WITHOUT ROWID;
     CREATE INDEX followups_by_person ON followups(person);
     """,
+    # v3: nothing skipped is forgotten, and one Message-ID from two senders is two messages.
+    """
+    -- Items a pull left out, kept until a later pull reads them or finds them gone, so an item that
+    -- failed once (an unreadable file) is retried and `syncd status` can name every one.
+    CREATE TABLE skipped_items (
+        account TEXT NOT NULL REFERENCES accounts(name) ON DELETE CASCADE,
+        resource TEXT NOT NULL,
+        item TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        first_seen TEXT NOT NULL,
+        pull INTEGER NOT NULL,        -- the account's pull that last reported it (accounts.pulls)
+        PRIMARY KEY (account, resource, item)
+    ) WITHOUT ROWID;
+    CREATE INDEX skipped_by_item ON skipped_items(account, item);
+    ALTER TABLE accounts ADD COLUMN pulls INTEGER NOT NULL DEFAULT 0;
+    -- A mail's identity across folders and accounts: its Message-ID *and* its sender, so a second sender
+    -- reusing an id (a broken client, a forgery) is a message of its own. message_id is no longer written.
+    ALTER TABLE interactions ADD COLUMN message_key TEXT;
+    UPDATE interactions SET message_key = message_id || char(10) || COALESCE(
+        (SELECT p.address FROM participants p WHERE p.interaction_id = interactions.id AND p.role = 'from'
+         ORDER BY p.rowid LIMIT 1), ''), message_id = NULL
+    WHERE message_id IS NOT NULL;
+    CREATE UNIQUE INDEX interactions_by_message ON interactions(message_key);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -7,8 +7,12 @@ mail arrives). Rebuilt from the providers at will; a full resync never touches t
 Every batch from a source is committed in one transaction together with its cursor (``apply_batch``),
 so a pull killed at any point leaves the database at the end of a whole batch. Idempotence: a
 sighting is keyed by (account, provider id); a mail message is one interaction across folders and
-accounts by its Message-ID. New and changed interactions are queued for the engine
+accounts by its Message-ID and sender. New and changed interactions are queued for the engine
 (:mod:`syncd.store.contacts`).
+
+Also owns ``skipped_items``: what a source left out, kept per item until a later pull reads it, finds it
+gone, or re-reads its whole resource without it, so `syncd status` can name every one. Names and ids are
+stored losslessly even when they are bytes that are not UTF-8 (:mod:`syncd.store.bytenames`).
 
 Full syncs use a generation number per (account, resource): every row a full sync sees is stamped with
 the new generation, and when its last batch commits, rows of that resource with an older generation are
@@ -25,6 +29,7 @@ from datetime import datetime
 
 from connectors.addresses import normalise
 from connectors.base import Batch, Interaction
+from syncd.store.bytenames import db_value, from_db, shown
 from syncd.store.connection import Connection, Selection, chunks, utc_now_iso
 from syncd.store.contacts import Contacts
 
@@ -45,7 +50,7 @@ class SyncedData:
         rows = self._db.execute(
             "SELECT resource, cursor FROM cursors WHERE account = ? AND cursor IS NOT NULL", (account,)
         )
-        return {resource: cursor for resource, cursor in rows}
+        return {from_db(resource): cursor for resource, cursor in rows}
 
     def cursors_moved(self, account: str) -> str | None:
         """When any of the account's cursors last moved (ISO, UTC), or None."""
@@ -61,19 +66,24 @@ class SyncedData:
         with self._connection.transaction() as db:
             db.execute(
                 "UPDATE cursors SET cursor = NULL, full_sync = 0 WHERE account = ? AND resource = ?",
-                (account, resource),
+                (account, db_value(resource)),
             )
 
     def known_ids(self, account: str, resource: str) -> set[str]:
         rows = self._db.execute(
-            "SELECT provider_id FROM sightings WHERE account = ? AND resource = ?", (account, resource)
+            "SELECT provider_id FROM sightings WHERE account = ? AND resource = ?", (account, db_value(resource))
         )
-        return {row[0] for row in rows}
+        return {from_db(row[0]) for row in rows}
 
     # ---- applying a batch -----------------------------------------------------------------------
 
-    def apply_batch(self, account: str, batch: Batch) -> int:
-        """Store one batch and its cursor in one transaction. Returns how many interactions were new."""
+    def apply_batch(self, account: str, batch: Batch, pull: int = 0) -> int:
+        """Store one batch, its skips and its cursor in one transaction. Returns how many interactions were new.
+
+        ``pull`` is the number ``store.accounts.begin_pull`` gave this pull: what the batch ends (a full
+        sync, a re-listing) clears the skips of earlier pulls that this one did not report again.
+        """
+        resource = db_value(batch.resource)
         with self._connection.transaction() as db:
             generation = self._generation(db, account, batch)
             seen = self._sighted(db, account, [item.provider_id for item in batch.interactions])
@@ -85,40 +95,75 @@ class SyncedData:
             if batch.seen:
                 db.executemany(
                     "UPDATE sightings SET generation = ? WHERE account = ? AND resource = ? AND provider_id = ?",
-                    [(generation, account, batch.resource, provider_id) for provider_id in batch.seen],
+                    [(generation, account, resource, db_value(provider_id)) for provider_id in batch.seen],
                 )
             if batch.deleted:
                 self._delete_sightings(db, account, batch.deleted)
             if batch.full and batch.complete:
                 stale = [
-                    row[0]
+                    from_db(row[0])
                     for row in db.execute(
                         "SELECT provider_id FROM sightings WHERE account = ? AND resource = ? AND generation < ?",
-                        (account, batch.resource, generation),
+                        (account, resource, generation),
                     )
                 ]
                 self._delete_sightings(db, account, stale)
+            self._note_skips(db, account, batch, pull)
+            # `updated` is when the cursor last moved (`syncd status`), not when a batch last came.
             db.execute(
-                "UPDATE cursors SET cursor = ?, full_sync = ?, updated = ? WHERE account = ? AND resource = ?",
-                (
-                    batch.cursor,
-                    int(batch.full and not batch.complete),
-                    utc_now_iso(),
-                    account,
-                    batch.resource,
-                ),
+                "UPDATE cursors SET updated = CASE WHEN cursor IS ? THEN updated ELSE ? END, cursor = ?, "
+                "full_sync = ? WHERE account = ? AND resource = ?",
+                (batch.cursor, utc_now_iso(), batch.cursor, int(batch.full and not batch.complete), account, resource),
             )
         return added
+
+    @staticmethod
+    def _note_skips(db: sqlite3.Connection, account: str, batch: Batch, pull: int) -> None:
+        """Keep what the batch skipped; forget what it read, what is gone, and what a whole re-reading of
+        the resource (a full sync, a re-listed folder) no longer skipped."""
+        resource = db_value(batch.resource)
+        if batch.skipped:
+            now = utc_now_iso()
+            db.executemany(
+                "INSERT INTO skipped_items(account, resource, item, reason, first_seen, pull) VALUES (?,?,?,?,?,?) "
+                "ON CONFLICT(account, resource, item) DO UPDATE SET reason = excluded.reason, pull = excluded.pull",
+                [(account, resource, db_value(skip.what), shown(skip.why), now, pull) for skip in batch.skipped],
+            )
+        if db.execute("SELECT 1 FROM skipped_items WHERE account = ? LIMIT 1", (account,)).fetchone() is None:
+            return  # the common case: nothing outstanding, nothing to forget
+        done = [item.provider_id for item in batch.interactions] + batch.deleted
+        for chunk in chunks([db_value(provider_id) for provider_id in done]):
+            db.execute(
+                f"DELETE FROM skipped_items WHERE account = ? AND item IN ({Connection.marks(len(chunk))})",
+                (account, *chunk),
+            )
+        if (batch.full and batch.complete) or batch.relisted:
+            db.execute(
+                "DELETE FROM skipped_items WHERE account = ? AND resource = ? AND pull < ?", (account, resource, pull)
+            )
+        else:  # the resource itself was read this time (an mbox file that could not be opened before)
+            db.execute(
+                "DELETE FROM skipped_items WHERE account = ? AND resource = ? AND item = ? AND pull < ?",
+                (account, resource, resource, pull),
+            )
+
+    def skipped_items(self, account: str) -> list[tuple[str, str, str, str]]:
+        """(resource, item, reason, first seen) of everything of ``account`` still skipped, shown printable."""
+        rows = self._db.execute(
+            "SELECT resource, item, reason, first_seen FROM skipped_items WHERE account = ? ORDER BY resource, item",
+            (account,),
+        )
+        return [(shown(from_db(r)), shown(from_db(i)), reason, since) for r, i, reason, since in rows]
 
     def _generation(self, db: sqlite3.Connection, account: str, batch: Batch) -> int:
         row = db.execute(
             "SELECT generation, full_sync FROM cursors WHERE account = ? AND resource = ?",
-            (account, batch.resource),
+            (account, db_value(batch.resource)),
         ).fetchone()
         if row is None:
             db.execute(
                 "INSERT INTO cursors(account, resource, generation, full_sync, updated) VALUES (?, ?, 0, 0, ?)",
-                (account, batch.resource, utc_now_iso()),
+                (account, db_value(batch.resource), utc_now_iso()),
             )
             generation, in_full = 0, 0
         else:
@@ -128,7 +173,7 @@ class SyncedData:
             generation += 1
             db.execute(
                 "UPDATE cursors SET generation = ?, full_sync = 1 WHERE account = ? AND resource = ?",
-                (generation, account, batch.resource),
+                (generation, account, db_value(batch.resource)),
             )
         return int(generation)
 
@@ -136,13 +181,12 @@ class SyncedData:
     def _sighted(db: sqlite3.Connection, account: str, provider_ids: list[str]) -> dict[str, int]:
         """provider id -> interaction id for those of ``provider_ids`` already stored (one query per 500)."""
         found: dict[str, int] = {}
-        for start in range(0, len(provider_ids), 500):
-            chunk = provider_ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            found.update(db.execute(
-                f"SELECT provider_id, interaction_id FROM sightings WHERE account = ? AND provider_id IN ({marks})",
+        for chunk in chunks([db_value(provider_id) for provider_id in provider_ids]):
+            found.update((from_db(provider_id), interaction_id) for provider_id, interaction_id in db.execute(
+                f"SELECT provider_id, interaction_id FROM sightings WHERE account = ? AND provider_id IN "
+                f"({Connection.marks(len(chunk))})",
                 (account, *chunk),
-            ).fetchall())
+            ))
         return found
 
     def _upsert(
@@ -168,7 +212,7 @@ class SyncedData:
             interaction_id = int(seen[0])
             db.execute(
                 "UPDATE sightings SET generation = ?, resource = ? WHERE account = ? AND provider_id = ?",
-                (generation, resource, account, item.provider_id),
+                (generation, db_value(resource), account, db_value(item.provider_id)),
             )
             if item.kind == "mail":
                 return 0  # a message never changes; its sighting is enough
@@ -182,22 +226,23 @@ class SyncedData:
             self._insert_participants(db, interaction_id, item)
             self._contacts.queue([(interaction_id,)])
             return 0
-        # Across folders and accounts a message is one interaction by its Message-ID: insert, and only
-        # when that id is taken look the existing row up (one statement for the common, new case).
+        # Across folders and accounts a message is one interaction by its Message-ID and sender: insert, and
+        # only when that key is taken look the existing row up (one statement for the common, new case).
+        key = message_key(item)
         cur = db.execute(
             "INSERT INTO interactions(kind, ts, end_ts, subject, bulk, cancelled, series_id, all_day, link, "
-            "owner_response, recipient_count, message_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
-            "ON CONFLICT(message_id) DO NOTHING",
-            (*values, item.message_id),
+            "owner_response, recipient_count, message_key) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
+            "ON CONFLICT(message_key) DO NOTHING",
+            (*values, key),
         )
         if cur.rowcount == 0:
-            row = db.execute("SELECT id FROM interactions WHERE message_id = ?", (item.message_id,)).fetchone()
+            row = db.execute("SELECT id FROM interactions WHERE message_key = ?", (key,)).fetchone()
             interaction_id, added = int(row[0]), 0
         else:
             interaction_id, added = int(cur.lastrowid or 0), 1
             writes.participants.extend(participant_rows(interaction_id, item))
             writes.pending.append((interaction_id,))
-        writes.sightings.append((account, item.provider_id, resource, interaction_id, generation))
+        writes.sightings.append((account, db_value(item.provider_id), db_value(resource), interaction_id, generation))
         sighted[item.provider_id] = interaction_id  # the same id twice in one batch is one sighting
         return added
 
@@ -213,7 +258,7 @@ class SyncedData:
         for provider_id in provider_ids:
             row = db.execute(
                 "DELETE FROM sightings WHERE account = ? AND provider_id = ? RETURNING interaction_id",
-                (account, provider_id),
+                (account, db_value(provider_id)),
             ).fetchone()
             if row is not None:
                 affected.add(int(row[0]))
@@ -244,7 +289,7 @@ class SyncedData:
             "SELECT account, resource FROM sightings WHERE interaction_id = ? ORDER BY account LIMIT 1",
             (interaction_id,),
         ).fetchone()
-        return None if row is None else (row[0], row[1])
+        return None if row is None else (row[0], shown(from_db(row[1])))
 
     def names(self, selection: Selection) -> Iterator[tuple[str, str, int]]:
         """(address, display name, times seen) of the selected addresses."""
@@ -264,6 +309,17 @@ class SyncedData:
 
 
 _RECIPIENT = {"to": "rcpt", "cc": "rcpt", "bcc": "rcpt"}
+
+
+def message_key(item: Interaction) -> str | None:
+    """A mail's identity across folders and accounts: its Message-ID and its sender (None without an id).
+
+    The same message seen twice carries both the same; a second sender reusing an id is another message.
+    """
+    if item.message_id is None:
+        return None
+    sender = next((p.address for p in item.participants if p.role == "from"), "")
+    return f"{item.message_id}\n{normalise(sender) or ''}"
 
 
 def participant_rows(interaction_id: int, item: Interaction) -> list[tuple[object, ...]]:

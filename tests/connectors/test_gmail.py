@@ -85,7 +85,8 @@ def assert_matches(store: Store, world: GmailWorld) -> None:
     """The store holds exactly the listed mailbox: one sighting and one interaction per message."""
     expected = world.gmail.listed()
     rows = store.db.execute(
-        "SELECT s.provider_id, i.message_id, i.ts, i.bulk FROM sightings s JOIN interactions i ON i.id = s.interaction_id "
+        "SELECT s.provider_id, substr(i.message_key, 1, instr(i.message_key, char(10)) - 1), i.ts, i.bulk "
+        "FROM sightings s JOIN interactions i ON i.id = s.interaction_id "
         "WHERE s.account = 'g'"
     ).fetchall()
     ids = [row[0] for row in rows]
