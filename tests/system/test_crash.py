@@ -12,18 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.generate import gen_maildir
+from tests.support.hostile import maildir_config
 from tests.support.paths import ROOT
-
-CONFIG = """
-[accounts.big]
-provider = "maildir"
-path = "{mail}"
-me = ["me@example.com"]
-
-[followups]
-ics_path = "{ics}"
-timezone = "UTC"
-"""
 
 
 def _pull(config: Path, state: Path) -> subprocess.Popen[bytes]:
@@ -68,8 +58,7 @@ def _wait_for_rows(state: Path, at_least: int, process: subprocess.Popen[bytes])
 def test_kill_mid_pull_then_resume(tmp_path: Path, kill_at: int) -> None:
     mail = tmp_path / "mail"
     gen_maildir.generate(mail, messages=12000, folders=2, people=300)
-    config = tmp_path / "config.toml"
-    config.write_text(CONFIG.format(mail=mail, ics=tmp_path / "followups.ics"))
+    config = maildir_config(tmp_path / "config.toml", mail, tmp_path / "followups.ics")
 
     killed = tmp_path / "killed"
     process = _pull(config, killed)
