@@ -15,7 +15,8 @@ what is left out is said (as skips the pull summary counts):
   contacts and the next booked meetings are what is kept (``recurrence cut``). Memory stays bounded by
   the cap whatever the rule.
 
-The expansion itself is recurring-ical-events' (RRULE, RDATE, EXDATE, RECURRENCE-ID overrides).
+The expansion itself is recurring-ical-events' (RRULE, RDATE, EXDATE, RECURRENCE-ID overrides); what it
+and dateutil cost, and why each bound is needed: docs/icalendar.md#recurrence-rules.
 
 Providers that expand series themselves (Google Calendar with ``singleEvents``, Outlook's calendar view)
 are bounded by their window already; :class:`OncePerDay` adds the first bound for them — Outlook's

@@ -4,7 +4,7 @@ A folder on disk holds more than files: FIFOs, sockets, devices, folders named l
 point nowhere or at each other. None of these is read — opening a FIFO blocks until someone writes to
 it, forever in a pull — and each is counted, so the summary says what was passed over. A symlink to a
 file is followed; symlinked folders are followed once each (a loop is noticed by the folder's device and
-inode). File names are bytes (see ``syncd.bytenames`` for how they are stored).
+inode). Why each of these is needed: docs/files.md#entries-that-are-no-files.
 """
 
 from __future__ import annotations

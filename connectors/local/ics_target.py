@@ -15,9 +15,9 @@ run was planning. A file that cannot be read is never written: it may hold the u
 Only syncd's own VEVENTs are ever parsed. The rest of the file — which may be the user's whole calendar,
 40,000 events — is checked for its structure alone (one VCALENDAR, components closed in order, every
 line a content line, RFC 5545 §3.1 and §3.4), which is what a splice needs to keep it readable; parsing
-it with icalendar would take seconds per pass. A temporary file left by a write that was killed is
-removed by the next commit (which runs under the state's writer lock, so it is no other run's).
-A write that fails (a full disk, a read-only folder) leaves the file as it was and says so.
+it with icalendar would take seconds per pass (docs/icalendar.md#structure). A temporary file left by a
+write that was killed is removed by the next commit (which runs under the state's writer lock, so it is
+no other run's). A write that fails (a full disk, a read-only folder) leaves the file as it was and says so.
 """
 
 from __future__ import annotations

@@ -16,7 +16,8 @@ Adding, removing or renaming a file changes its directory's mtime, so an unchang
 listed; a changed one is listed and only files the store does not know yet are opened, and only their
 header block is read. A re-pull with nothing changed reads no message file. A folder with a file that
 could not be read gets a cursor that matches no folder (``RETRY``), so the next pull lists it again and
-tries that file once more, until it is read or gone; the listing then clears its skip.
+tries that file once more, until it is read or gone; the listing then clears its skip (a chmod does not
+change a folder's mtime: docs/files.md#maildir).
 
 Entries that are no regular file are counted, never opened: a FIFO would block the read, a folder named
 like a message is no message. A symlink to a message file is followed (once: the kernel refuses a loop,

@@ -4,7 +4,8 @@ On POSIX a file name is any bytes but "/" and NUL. Python hands a name that is n
 string with lone surrogates (PEP 383, the ``surrogateescape`` error handler): ``b"\\xff"`` becomes
 ``"\\udcff"``. SQLite refuses such a string, and a terminal cannot print it. So a name goes into SQLite as
 its raw bytes (a BLOB) when it is not valid UTF-8, comes back as the same string, and is shown with the
-odd bytes escaped (``\\xff``). Valid names are stored as text, as they always were.
+odd bytes escaped (``\\xff``). Valid names are stored as text, as they always were
+(docs/files.md#names-are-bytes).
 """
 
 from __future__ import annotations

@@ -100,7 +100,8 @@ class Store:
             self.db, self.connection = db, Connection(db)
             self._migrate()
             # Fails here, not half-way through a command, when the file or its folder is read-only: a
-            # write that is rolled back (a transaction alone succeeds on a read-only WAL database).
+            # write that is rolled back (a transaction alone succeeds on a read-only WAL database,
+            # docs/sqlite.md#wal-and-read-only-state).
             db.execute("BEGIN IMMEDIATE")
             try:
                 db.execute(f"PRAGMA user_version = {self.version}")
@@ -116,7 +117,7 @@ class Store:
         memory = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
         if path.is_file():
             # mode=ro reads a WAL database when its -shm can be used; immutable=1 when even that is
-            # read-only (nothing else writes a read-only state meanwhile). https://www.sqlite.org/uri.html
+            # read-only (nothing else writes a read-only state meanwhile): docs/sqlite.md#wal-and-read-only-state
             for options in ("mode=ro", "immutable=1"):
                 try:
                     source = sqlite3.connect(f"file:{quote(str(path))}?{options}", uri=True)

@@ -5,8 +5,8 @@ remedy: the disk is full (free space; the last whole batch is committed, nothing
 or file is read-only or not ours (permissions; the data is intact, so never "move it away"), the path is
 no folder or the database no database file (move the stranger away), or pages are damaged (what
 ``PRAGMA integrity_check`` says, and how to go back to the last good copy syncd keeps beside it, see
-:mod:`syncd.lastgood`). SQLite's result codes tell the causes apart
-(https://www.sqlite.org/rescode.html); an OSError's errno does the same for the folder.
+:mod:`syncd.store.lastgood`). SQLite's result codes tell the causes apart (docs/sqlite.md#result-codes);
+an OSError's errno does the same for the folder.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The last good copy of the state database, kept beside it so that a damaged one can be replaced.
 
 After a job that went through, when the copy is missing or a day old, the database is copied with SQLite's
-online backup API (a consistent snapshot while it is in use, https://www.sqlite.org/backup.html) into a
+online backup API (a consistent snapshot while it is in use, docs/sqlite.md#backups-and-checks) into a
 temporary file, checked with ``PRAGMA quick_check``, and renamed over the previous copy. Once a day keeps
 the cost small — copying a large database takes seconds — and bounds what a restore loses to a day of
 your own decisions; mail and meetings are read again from the sources. A copy that fails the check is
