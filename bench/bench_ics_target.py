@@ -66,7 +66,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="syncd-ics-target-") as tmp:
         path = Path(tmp) / "followups.ics"
-        seed = IcsFileTarget(path)
+        seed = IcsFileTarget("ics", {"path": path})
         for n in range(args.followups):
             seed.create(followup(n))
         seed.commit()
@@ -77,7 +77,7 @@ def main() -> None:
         print(f"{path.stat().st_size / 1e6:.1f} MB, {args.events:,} foreign events, {args.followups} follow-ups")
 
         began = time.perf_counter()
-        target = IcsFileTarget(path)
+        target = IcsFileTarget("ics", {"path": path})
         own = target.list_own()
         listed = time.perf_counter()
         target.create(followup(args.followups + 1))
