@@ -58,9 +58,11 @@ def fill(store: Store, interactions: int, addresses: int, seed: int) -> None:
             db.executemany("INSERT INTO sightings(account, provider_id, resource, interaction_id) VALUES ('bench', ?, 'x', ?)",
                            ((r[2], r[0]) for r in rows))
             db.executemany("INSERT INTO pending_interactions(interaction_id) VALUES (?)", ((r[0],) for r in rows))
-        # What ingestion keeps as it goes (Store.apply_batch): the display names seen per address.
-        db.execute("INSERT INTO address_names(address, name, seen) SELECT address, name, COUNT(*) FROM participants "
-                   "WHERE name IS NOT NULL GROUP BY address, name")
+        # What ingestion keeps as it goes (the store's apply_batch): the display names seen per address, with
+        # who wrote them (the message's sender).
+        db.execute("INSERT INTO address_names(address, name, named_by, seen) SELECT p.address, p.name, s.address, "
+                   "COUNT(*) FROM participants p JOIN participants s ON s.interaction_id = p.interaction_id "
+                   "AND s.role = 'from' WHERE p.name IS NOT NULL GROUP BY 1, 2, 3")
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:

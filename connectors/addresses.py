@@ -55,6 +55,25 @@ def is_role(address: str) -> bool:
     return bool(_ROLE.match(address.partition("@")[0]))
 
 
+# A word of the local part that marks a list, a desk or a shared mailbox (docs/rules.md#groups-and-desks).
+GROUP_LOCAL_WORDS = frozenset({
+    "everyone", "all", "dl", "reception", "office", "team", "info", "sales", "support", "helpdesk", "help",
+    "desk", "staff", "list", "lists", "group", "groups", "announce", "announcements", "contact", "hello",
+    "enquiries", "inquiries", "admin", "billing", "jobs", "careers", "marketing",
+    "customerservice", "feedback", "webmaster", "hostmaster", "abuse", "frontdesk", "mailroom",
+})
+_LOCAL_SPLIT = re.compile(r"[._+-]+")
+
+
+def is_group_address(address: str) -> bool:
+    """True when the local part marks a list, a desk or a shared mailbox (``everyone``, ``dl-``,
+    ``reception``, ``sales.team``, ...): never a person to remind, though still listed."""
+    local = address.partition("@")[0]
+    if "everyone" in local or local.startswith(("all-", "all_", "dl-", "dl_")):
+        return True
+    return any(word in GROUP_LOCAL_WORDS for word in _LOCAL_SPLIT.split(local))
+
+
 def domain_of(address: str) -> str:
     return address.rpartition("@")[2]
 

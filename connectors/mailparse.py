@@ -28,6 +28,7 @@ from email.utils import getaddresses, parsedate_to_datetime
 
 from connectors.base import Interaction, Participant, Role, Skip
 from connectors.local.files import open_regular
+from connectors.xheaders import pair
 
 _FIELD_NAME = re.compile(r"^[!-9;-~]+$")  # RFC 5322 §3.6.8: printable ASCII except ":"
 MAX_HEADER_BYTES = 256 * 1024  # a header block larger than this is junk, not mail
@@ -140,11 +141,11 @@ def _message_id(value: str | None) -> str | None:
     return text[:MESSAGE_ID_LIMIT] or None
 
 
-def _display_name(x_from: str | None) -> str:
-    """Enron's ``X-From: Scholtes, Diana </O=ENRON/...>``: the name its ``From`` lacks."""
-    if not x_from:
-        return ""
-    return x_from.split(" <", 1)[0].strip().strip('"')
+def _better_name(written: str, directory: str) -> str:
+    """The header's own display name, unless it is a single word ("legal") and the X- header, the
+    directory name an Exchange or Notes server wrote, has a full one."""
+    written, directory = " ".join(written.split()), " ".join(directory.split())
+    return directory if directory and (not written or " " not in written) else written
 
 
 def parse_headers(raw: bytes, provider_id: str) -> tuple[Interaction | None, list[Skip]]:
@@ -167,8 +168,14 @@ def _parse(raw: bytes, provider_id: str) -> tuple[Interaction | None, list[Skip]
     recipients: set[str] = set()
     for header, role in ROLES:
         values = [_text(v) for v in fields.get(header, ())]
-        for name, written in _addresses(values) if values else ():
-            address = written.strip()
+        written = _addresses(values) if values else []
+        # Archives converted from Exchange or Lotus Notes name the people in X-From / X-To / X-cc; they
+        # are read only when the header itself leaves a name to fill (see _better_name).
+        extra = _text(_first(fields, f"x-{header}")) if role != "bcc" else ""
+        wanting = extra and any(" " not in name.strip() for name, _ in written)
+        named = pair(extra, [address for _, address in written]) if wanting else {}
+        for index, (name, raw_address) in enumerate(written):
+            address = raw_address.strip()
             if not address:
                 continue  # group syntax like "undisclosed-recipients:;" names nobody (RFC 5322 §3.4)
             if role in ("to", "cc"):
@@ -176,13 +183,9 @@ def _parse(raw: bytes, provider_id: str) -> tuple[Interaction | None, list[Skip]
             if not _USABLE.match(address):
                 skips.append(Skip(provider_id, f"address without local@domain: {address[:80]!r}"))
                 continue
-            participants.append(Participant(address, " ".join(name.split()), role))
+            participants.append(Participant(address, _better_name(name, named.get(index, "")), role))
     if not participants:
         return None, [*skips, Skip(provider_id, "no From or recipients")]
-    if participants[0].role == "from" and not participants[0].name:
-        name = _display_name(_text(_first(fields, "x-from")))
-        if name and "@" not in name:
-            participants[0] = Participant(participants[0].address, name, "from")
     subject = " ".join(_text(_first(fields, "subject")).split())[:SUBJECT_LIMIT]
     interaction = Interaction(
         provider_id=provider_id,

@@ -93,12 +93,23 @@ def boolean(value: Any) -> bool:
     return value
 
 
-def positive_int(value: Any) -> int:
+def _whole(value: Any) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError("a whole number")
-    if value < 1:
-        raise ValueError(f"{value} is too small (at least 1)")
     return value
+
+
+def positive_int(value: Any) -> int:
+    if _whole(value) < 1:
+        raise ValueError(f"{value} is too small (at least 1)")
+    return int(value)
+
+
+def count(value: Any) -> int:
+    """A whole number, zero allowed."""
+    if _whole(value) < 0:
+        raise ValueError(f"must be 0 or more (got {value})")
+    return int(value)
 
 
 # ---- paths, addresses, endpoints -------------------------------------------------------------------
@@ -166,6 +177,7 @@ SCHEMAS: dict[Callable[..., Any], dict[str, Any]] = {
     string: {"type": "string"},
     boolean: {"type": "boolean"},
     positive_int: {"type": "integer", "minimum": 1},
+    count: {"type": "integer", "minimum": 0},
     url: {"type": "string", "format": "uri"},
     address: {"type": "string", "format": "email"},
     pattern: {"type": "string"},

@@ -159,6 +159,10 @@ class _Owners:
     def __init__(self, store: Store, account: AccountConfig, summary: AccountSummary) -> None:
         self.store, self.account, self.summary = store, account, summary
         self.reported = store.accounts.owner_addresses(account.name)
+        if account.me and self.reported and not provider_of(account).reports_owner:
+            # A `me` you set replaces the guess entirely: the stored one is dropped, not added to.
+            store.accounts.set_owner_addresses(account.name, [])
+            self.reported = []
 
     def note(self, addresses: list[str]) -> None:
         if not addresses:

@@ -45,6 +45,10 @@ def pull(ctx: Context, account: str | None, dry_run: bool, force: bool, as_of: d
             force=force,
             progress=progress,
         )
+    if not any(account.enabled for account in config.accounts.values()):
+        what = "no accounts are configured" if not config.accounts else "every account has enabled = false"
+        click.echo(f"nothing pulled: {what} in {config.path or 'the configuration'} (add an [accounts.NAME] "
+                   "table; 'syncd init' shows one); follow-ups were planned from what is stored")
     _print_job(result, ctx.verbose, dry_run)
     if result.internal:
         # A bug stopped an account after the others were pulled and the follow-ups written.

@@ -73,6 +73,6 @@ def sample(click_ctx: click.Context, directory: Path) -> None:
 
     click_ctx.invoke(pull, account=None, dry_run=False, force=False, as_of=as_of)
     click.echo("")
-    click_ctx.invoke(people, filter_=None, tier=None, fmt=None, as_of=as_of)
+    click_ctx.invoke(people, filter_=None, tier=None, sort="due", fmt=None, as_of=as_of)
     click.echo(f"\nfollow-ups written to {directory / 'followups.ics'} (import or subscribe in any calendar app)")
     click.echo(f"try: SYNCD_STATE_DIR={directory / 'state'} syncd --config {config_path} why alice")

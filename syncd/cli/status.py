@@ -1,4 +1,5 @@
-"""``syncd status``: each account's last pull, its cursors, errors and what is still skipped, and the follow-ups.
+"""``syncd status``: each account's last pull, its cursors, errors and what is still skipped, the follow-ups,
+and which addresses count as you (and why).
 
 One function builds the report as plain data; it is printed as text or, with ``--json``, as JSON, so
 both say the same. Skipped items come from the store's record of everything left out and not yet read,
@@ -44,6 +45,7 @@ def report(store: Store, config: Config) -> dict[str, Any]:
     from datetime import UTC, datetime
 
     from syncd.accounts import provider_of
+    from syncd.engine.owners import find as find_owners
 
     records = {record.name: record for record in store.accounts.records()}
     accounts = []
@@ -80,6 +82,8 @@ def report(store: Store, config: Config) -> dict[str, Any]:
         "followups": {"in_calendar": tally.active, "next_planned": tally.next_start, "dismissed": tally.dismissed},
         "state": {"path": str(store.path) if store.path else None, "interactions": store.count("interactions"),
                   "read_only": store.read_only},
+        # Which addresses count as you, and why (docs/rules.md#owner-addresses): address -> reason.
+        "you": dict(sorted(find_owners(store, config).why.items())),
     }
 
 
@@ -113,4 +117,6 @@ def lines(data: dict[str, Any], every_skipped: bool = False) -> list[str]:
     state = data["state"]
     read_only = " (read-only: a pull cannot update it)" if state["read_only"] else ""
     out.append(f"state: {state['path']}{read_only}; {state['interactions']:,} interactions")
+    out.append("addresses that count as you:" if data["you"] else "addresses that count as you: none yet")
+    out.extend(f"  {address}: {why}" for address, why in data["you"].items())
     return out

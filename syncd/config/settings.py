@@ -33,6 +33,8 @@ class EngineConfig:
     meeting_grace: timedelta = timedelta(days=7)
     blocklist: tuple[str, ...] = ()
     provider_equivalences: bool = False
+    warm_min_days: int = 2
+    lapsed_after: int = 3
 
 
 def local_timezone() -> ZoneInfo:
@@ -68,6 +70,7 @@ class FollowupsConfig:
     title: str = "Reach out to {name}"
     max_deletes: int = 20
     horizon: timedelta = timedelta(days=14)
+    lapsed_per_day: int = 1
 
 
 @dataclasses.dataclass(frozen=True)

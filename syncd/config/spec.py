@@ -23,6 +23,7 @@ from connectors.settings import (
     Key,
     address,
     boolean,
+    count,
     duration,
     expanded_path,
     pattern,
@@ -120,6 +121,9 @@ ENGINE_KEYS = [
     Key("meeting_grace", duration, timedelta(days=7), "a meeting booked before due + this means no reminder"),
     Key("blocklist", pattern, (), "addresses or *@domain never treated as people", many=True),
     Key("provider_equivalences", boolean, False, "treat googlemail.com = gmail.com, dots and +tags as one address"),
+    Key("warm_min_days", count, 2,
+        "contact both ways on this many days keeps a relationship warm (reminded); 0 keeps every one warm"),
+    Key("lapsed_after", positive_int, 3, "overdue by more than this many rhythms: lapsed, offered for review"),
 ]
 FOLLOWUP_KEYS = [
     Key("target", string, "ics", "\"ics\", or the name of an account with a calendar"),
@@ -134,6 +138,7 @@ FOLLOWUP_KEYS = [
     Key("title", title_template, "Reach out to {name}", "event title; {name} is the person's name"),
     Key("max_deletes", positive_int, 20, "a run deletes at most this many follow-ups without --force"),
     Key("horizon", positive_duration, timedelta(days=14), "follow-ups are written this far ahead"),
+    Key("lapsed_per_day", count, 1, "at most this many follow-ups a day for lapsed relationships (0: none)"),
 ]
 TIER_KEYS = [
     Key("name", string, REQUIRED, "the tier's name"),

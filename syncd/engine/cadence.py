@@ -7,8 +7,9 @@ fits one of the person's addresses) > learned rhythm (≥ 3 distinct contact day
 clamped to [min_every, max_every]) > ``default_every``.
 
 Due = last contact + cadence, as a UTC date. No follow-up when: not a relationship, ignored, directory
-tier (``remind = false``), dormant (last contact older than ``forget_after``), or a meeting is booked
-before due + ``meeting_grace``.
+tier (``remind = false``), a list or desk, the small network (``syncd.engine.network``), dormant (last
+contact older than ``forget_after``), or a meeting is booked before due + ``meeting_grace``. A reminded
+relationship far past its due date is marked lapsed.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from connectors.addresses import matches_any
 from syncd.config import Config, TierConfig
+from syncd.engine import network
 from syncd.engine.status import PersonStatus
 
 
@@ -102,22 +104,40 @@ def decide(status: PersonStatus, tier: TierConfig | None, config: Config, now: d
         flips = status.next_meeting.date() - grace
         if not booked and flips > today:
             changes.append(midnight(flips))
+    lapsed = network.lapsed(status.due, status.every_days, today, config.engine.lapsed_after)
+    if status.due is not None and status.every_days and not lapsed:
+        changes.append(midnight(network.lapsed_since(status.due, status.every_days, config.engine.lapsed_after)))
     if not status.relationship:
         status.reason = "not a relationship: they wrote to you, but you never wrote to or met them"
     elif status.ignored:
         status.reason = "ignored (syncd set PERSON --unignore to undo)"
     elif tier is not None and not tier.remind:
         status.reason = f"tier '{tier.name}': kept in the directory, never reminded"
+    elif status.group:
+        status.reason = (
+            "a list, desk or shared address (its name, or only ever one recipient among many): never reminded; "
+            f"'syncd set {status.key} --every 60d' if it is a person"
+        )
     elif last is None:
         status.reason = "no qualifying contact yet"
+    elif not status.kept_warm:
+        status.reason = network.small_network_reason(status.key, status.parts, config.engine.warm_min_days)
     elif status.dormant:
         status.reason = f"dormant: last contact {last.at.date()}, longer ago than engine.forget_after"
     elif booked and status.next_meeting is not None:
         status.reason = f"meeting already booked on {status.next_meeting.date()}"
     else:
         status.remind = True
+        status.lapsed = lapsed
         status.reason = f"last contact {last.at.date()} ({last.kind}) + {status.every_days} d ({status.cadence_rule})"
-    if not status.relationship or status.ignored or (tier is not None and not tier.remind) or last is None:
+        if lapsed:
+            status.reason = (
+                f"lapsed: due {status.due}, more than {config.engine.lapsed_after} rhythms of {status.every_days} d "
+                f"ago; after everyone else, {config.followups.lapsed_per_day} a day at most (revive: syncd remind; "
+                "let go: syncd set --ignore)"
+            )
+    if (not status.relationship or status.ignored or (tier is not None and not tier.remind) or last is None
+            or status.group or not status.kept_warm):
         # Nothing will ever be due for them: no date to show (dormant and booked people keep theirs,
         # so `people` can say when they would have been due).
         status.due = None

@@ -17,7 +17,7 @@ from syncd.engine.status import PersonStatus
 from syncd.store import Store
 
 Origin = Literal["cycle", "reminder", "series"]
-# A cycle follow-up due this close to a "series ended" one is folded into it.
+# A cycle follow-up due this close to a "series ended" one, or to a one-off, is folded into it.
 SAME_OCCASION = timedelta(days=14)
 # A "series ended" follow-up older than this is history, not a reminder.
 SERIES_LOOKBACK = timedelta(days=30)
@@ -39,8 +39,9 @@ class DueFollowup:
     cycle: str
     due: date
     every_days: int | None
-    strength: int  # higher = stronger relationship (distinct contact days); breaks ties when spreading
+    strength: float  # 0..1 (syncd.engine.strength): with how overdue they are, orders who goes first
     description: str
+    lapsed: bool = False  # placed after everyone else, at most followups.lapsed_per_day a day
 
 
 def describe(status: PersonStatus) -> str:
@@ -69,30 +70,37 @@ def due_followups(statuses: list[PersonStatus], store: Store, config: Config, no
                 DueFollowup(
                     person=status.key, name=status.name, origin="cycle",
                     cycle=status.last_contact.at.isoformat(), due=status.due, every_days=status.every_days,
-                    strength=status.contact_days, description=describe(status),
+                    strength=status.strength, description=describe(status), lapsed=status.lapsed,
                 )
             )
     persons = Persons(store, config)
+    one_offs: list[DueFollowup] = []
     for reminder in store.decisions.reminders():
         key = persons.key(reminder.person)
         known = by_key.get(key)
         note = reminder.note
         text = (f"Note: {note}\n" if note else "") + (describe(known) if known else f"Addresses: {key}")
-        wanted.append(
+        one_offs.append(
             DueFollowup(
                 person=key, name=known.name if known else key, origin="reminder", cycle=str(reminder.id),
-                due=reminder.on, every_days=None,
-                strength=known.contact_days if known else 0, description=text,
+                due=reminder.on, every_days=None, strength=known.strength if known else 0.0, description=text,
             )
         )
     series = _series_ended(by_key, store, config, now, persons)
-    # One nudge, not two: a project that just wrapped up is the occasion for the regular check-in too.
+    # One nudge, not two: a project that just wrapped up is the occasion for the regular check-in too,
+    # and so is a one-off you asked for within SAME_OCCASION of when the regular one would come (an
+    # overdue one comes today): docs/rules.md#one-off-follow-ups.
     ending = {item.person: item.due for item in series}
+    asked: dict[str, list[date]] = {}
+    for item in one_offs:
+        asked.setdefault(item.person, []).append(item.due)
+    today = now.date()
     wanted = [
         item for item in wanted
-        if not (item.origin == "cycle" and item.person in ending and item.due <= ending[item.person] + SAME_OCCASION)
+        if not (item.person in ending and item.due <= ending[item.person] + SAME_OCCASION)
+        and not any(abs((max(item.due, today) - on).days) <= SAME_OCCASION.days for on in asked.get(item.person, ()))
     ]
-    return wanted + series
+    return wanted + one_offs + series
 
 
 def _series_ended(
@@ -115,6 +123,6 @@ def _series_ended(
         text = f'The recurring meeting "{subject or series_id}" ended on {ended.date().isoformat()}.\n'
         out[(status.key, series_id)] = DueFollowup(
             person=status.key, name=status.name, origin="series", cycle=series_id, due=due, every_days=None,
-            strength=status.contact_days, description=text + describe(status),
+            strength=status.strength, description=text + describe(status),
         )
     return list(out.values())

@@ -1,4 +1,4 @@
-"""Who is who: the owner's addresses, and which addresses are one person (docs/rules.md#person).
+"""Who is who: which addresses are one person (docs/rules.md#merges; the owner's: ``syncd.engine.owners``).
 
 An address belongs to a person by, first match wins: the user's merges (``syncd merge``), the
 configuration's ``[[people]]`` entries (their first address is the person's key), then — only when
@@ -8,15 +8,9 @@ gmail.com). Everything else is a person of its own, keyed by the address.
 
 from __future__ import annotations
 
-from connectors.addresses import normalise, provider_equivalent
+from connectors.addresses import provider_equivalent
 from syncd.config import Config
 from syncd.store import Store
-
-
-def owner_addresses(store: Store, config: Config) -> set[str]:
-    """Every account's ``me``, plus what the providers reported (or what was guessed from sent folders)."""
-    owners = {a for account in config.accounts.values() for a in account.me} | store.accounts.every_owner_address()
-    return {a for a in (normalise(x) for x in owners) if a}
 
 
 class Persons:

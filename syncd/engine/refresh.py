@@ -13,14 +13,15 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from syncd.config import Config
-from syncd.engine import qualifying
-from syncd.engine.persons import Persons, owner_addresses
+from syncd.engine import owners, qualifying, strength
+from syncd.engine.persons import Persons
 from syncd.engine.standing import Aggregate, aggregate, details, standing
-from syncd.engine.status import PersonStatus, from_text, to_text
+from syncd.engine.status import OneOff, PersonStatus, from_text, to_text
 from syncd.store import Store
 from syncd.store.contacts import DeriveStats
 from syncd.store.decisions import Settings
@@ -38,10 +39,16 @@ class RefreshStats:
     ignored_addresses: int = 0  # distinct role or blocklisted addresses seen (never people)
     invalid_addresses: int = 0  # To/Cc entries that were no address (X.500 paths, "undisclosed-recipients:;")
     undated: int = 0  # interactions without a usable date (counted apart from implausible ones)
+    owner_variants: dict[str, str] = dataclasses.field(default_factory=dict)  # newly found: address -> why
 
     def describe(self) -> str:
-        kind = "full recompute" if self.full else "recomputed"
-        text = f"engine: {kind}: {self.interactions:,} new interactions, {self.persons:,} persons updated"
+        persons = f"{self.persons:,} person{'' if self.persons == 1 else 's'}"
+        if self.full:
+            text = f"engine: full recompute of {self.interactions:,} interactions, {persons}"
+        elif self.interactions:
+            text = f"engine: {self.interactions:,} new interactions, {persons} updated"
+        else:
+            text = f"engine: {persons} updated"
         if self.implausible:
             text += f"; {self.implausible:,} with implausible dates (before 1990 or in the future) not counted"
         if self.undated:
@@ -50,6 +57,8 @@ class RefreshStats:
             text += f"; {self.ignored_addresses:,} role or blocklisted addresses ignored"
         if self.invalid_addresses:
             text += f"; {self.invalid_addresses:,} recipients that were no email address ignored"
+        for address, why in sorted(self.owner_variants.items()):
+            text += f"\n  counted as you from now on: {address} ({why})"
         return text
 
     @classmethod
@@ -62,42 +71,51 @@ class RefreshStats:
         )
 
 
-def _added(config: Config, persons: Persons, settings: Mapping[str, Settings]) -> set[str]:
-    """Keys of the persons the user added (a decision or a [[people]] entry): listed even without contact."""
-    return {persons.key(k) for k in settings} | {persons.key(p.addresses[0]) for p in config.people}
+def _added(
+    config: Config, persons: Persons, settings: Mapping[str, Settings], one_offs: Mapping[str, tuple[OneOff, ...]]
+) -> set[str]:
+    """Keys of the persons the user added (a decision, a one-off or a [[people]] entry): listed even
+    without contact."""
+    return {persons.key(k) for k in settings} | {persons.key(p.addresses[0]) for p in config.people} | set(one_offs)
 
 
-def _fingerprint(store: Store, config: Config) -> str:
-    parts = [
-        sorted(owner_addresses(store, config)),
-        repr(config.engine), repr(config.tiers), repr(config.people),
-    ]
+def _one_offs(store: Store, persons: Persons) -> dict[str, tuple[OneOff, ...]]:
+    """Each person's one-off reminders (``syncd remind``), by person key, in date order."""
+    found: dict[str, list[OneOff]] = defaultdict(list)
+    for reminder in sorted(store.decisions.reminders(), key=lambda r: (r.on, r.id)):
+        found[persons.key(reminder.person)].append(OneOff(reminder.id, reminder.on, reminder.note))
+    return {key: tuple(items) for key, items in found.items()}
+
+
+def _fingerprint(you: owners.Owners, config: Config) -> str:
+    parts = [sorted(you.addresses), repr(config.engine), repr(config.tiers), repr(config.people)]
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
 
 
-def _derive(store: Store, config: Config, now: datetime, interaction_ids: Iterable[int] | None
+def _derive(store: Store, config: Config, now: datetime, you: owners.Owners, interaction_ids: Iterable[int] | None
             ) -> tuple[set[str], DeriveStats]:
-    owners = frozenset(owner_addresses(store, config))
-    return qualifying.derive(store, owners, config.engine, now, interaction_ids)
+    return qualifying.derive(store, you.addresses, config.engine, now, interaction_ids)
 
 
 Result = tuple[str, PersonStatus | None, int | None]  # key, standing (None: not listed yet), valid until
 
 
 def _compute(
-    store: Store, config: Config, now: datetime, addresses: Iterable[str] | None, with_future: bool = True
+    store: Store, config: Config, now: datetime, addresses: Iterable[str] | None, you: owners.Owners,
+    with_future: bool = True,
 ) -> list[Result]:
     persons = Persons(store, config)
     settings = store.decisions.settings()
-    added = _added(config, persons, settings)
-    aggregates = aggregate(store, persons, int(now.timestamp()), addresses, with_future)
+    one_offs = _one_offs(store, persons)
+    added = _added(config, persons, settings, one_offs)
+    aggregates = aggregate(store, persons, int(now.timestamp()), addresses, with_future, you.addresses)
     if addresses is None:  # people the user added with no contacts yet still exist
         for key in added:
             aggregates.setdefault(key, Aggregate())
     results: list[Result] = []
     found = details(store, aggregates.values())
     for key, agg in aggregates.items():
-        status, until = standing(config, key, agg, settings, found, now)
+        status, until = standing(config, key, agg, settings, found, now, one_offs.get(key, ()))
         # Someone known only from mail dated in the future is nobody yet (an implausible date): the row
         # is kept, unlisted, only so the incremental refresh looks at them again when that date comes.
         hidden = not agg.last and agg.next_meeting is None and key not in added
@@ -109,25 +127,32 @@ def _save(store: Store, results: list[Result]) -> None:
     store.standings.save((key, until, HIDDEN if s is None else to_text(s)) for key, s, until in results)
 
 
-def recompute(store: Store, config: Config, now: datetime) -> RefreshStats:
+def recompute(store: Store, config: Config, now: datetime, you: owners.Owners | None = None) -> RefreshStats:
+    you = you or owners.find(store, config)
     with store.transaction():
-        _, derived = _derive(store, config, now, None)
+        _, derived = _derive(store, config, now, you, None)
         store.contacts.clear_queues()
         store.standings.clear()
-        results = _compute(store, config, now, None)
+        results = _compute(store, config, now, None, you)
         _save(store, results)
-        store.standings.set_fingerprint(_fingerprint(store, config))
+        store.standings.set_fingerprint(_fingerprint(you, config))
         persons = Persons(store, config)
         store.standings.set_person_map(persons.belonging(store, config))
-    return RefreshStats.of(True, sum(1 for r in results if r[1] is not None), derived)
+        # Owner variants found in the mail are said once, in the summary of the recompute that found them.
+        known = store.standings.owner_variants()
+        store.standings.set_owner_variants(you.variants)
+    stats = RefreshStats.of(True, sum(1 for r in results if r[1] is not None), derived)
+    stats.owner_variants = {a: why for a, why in you.variants.items() if a not in known}
+    return stats
 
 
 def refresh(store: Store, config: Config, now: datetime) -> RefreshStats:
-    if store.standings.fingerprint() != _fingerprint(store, config):
-        return recompute(store, config, now)
+    you = owners.find(store, config)
+    if store.standings.fingerprint() != _fingerprint(you, config):
+        return recompute(store, config, now, you)
     with store.transaction():
         pending = store.contacts.pending()
-        touched, derived = _derive(store, config, now, pending) if pending else (set(), None)
+        touched, derived = _derive(store, config, now, you, pending) if pending else (set(), None)
         touched |= store.contacts.touched()
         expired = store.standings.expired(now)
         store.contacts.clear_queues()
@@ -145,12 +170,14 @@ def refresh(store: Store, config: Config, now: datetime) -> RefreshStats:
             store.standings.delete(key)
         if keys:
             members = touched | keys | {a for a, k in after.items() if k in keys}
-            results = [r for r in _compute(store, config, now, members) if r[0] in keys]
+            results = [r for r in _compute(store, config, now, members, you) if r[0] in keys]
             settings = store.decisions.settings()
-            added = _added(config, persons, settings)
+            one_offs = _one_offs(store, persons)
+            added = _added(config, persons, settings, one_offs)
             for key in keys - {r[0] for r in results}:
                 if key in added:
-                    results.append((key, *standing(config, key, Aggregate(), settings, {}, now)))
+                    alone = standing(config, key, Aggregate(), settings, {}, now, one_offs.get(key, ()))
+                    results.append((key, *alone))
                 else:
                     store.standings.delete(key)
             _save(store, results)
@@ -166,6 +193,10 @@ def people(store: Store, config: Config, now: datetime, historical: bool = False
     today were ``now``, ignoring every interaction after it (booked meetings included).
     """
     if historical:
-        found = [status for _, status, _ in _compute(store, config, now, None, with_future=False)]
+        you = owners.find(store, config)
+        found = [status for _, status, _ in _compute(store, config, now, None, you, with_future=False)]
         return sorted((s for s in found if s is not None), key=lambda s: s.key)
-    return [from_text(text) for text in store.standings.listed()]
+    statuses = [from_text(text) for text in store.standings.listed()]
+    for status in statuses:  # recency moves with the clock: strength is the reader's "now"
+        status.strength = strength.score(status.parts, now)
+    return statuses

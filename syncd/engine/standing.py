@@ -13,10 +13,12 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from connectors.addresses import is_group_address
 from syncd.config import Config
-from syncd.engine import cadence
+from syncd.engine import cadence, names, network, strength
+from syncd.engine.names import NameCounts
 from syncd.engine.persons import Persons
-from syncd.engine.status import Evidence, PersonStatus
+from syncd.engine.status import Evidence, OneOff, PersonStatus
 from syncd.store import Store
 from syncd.store.decisions import Settings
 
@@ -31,12 +33,23 @@ class Aggregate:
     days: set[int] = dataclasses.field(default_factory=set)
     next_meeting: int | None = None  # the earliest booked (future) meeting
     next_contact: int | None = None  # the earliest future contact of any kind
-    names: dict[str, int] = dataclasses.field(default_factory=dict)
+    names: NameCounts = dataclasses.field(default_factory=dict)
     addresses: set[str] = dataclasses.field(default_factory=set)
+    direct_days: int = 0
+    meeting_days: int = 0
+    fewest_others: int | None = None  # the fewest other people in any of their contacts
+
+    def parts(self) -> strength.Parts:
+        last = max((ts for ts, _ in self.last.values()), default=None)
+        return strength.Parts(
+            contact_days=len(self.days), direct_days=self.direct_days, meeting_days=self.meeting_days,
+            they_wrote="inbound" in self.last, you_wrote="outbound" in self.last, last_contact=last,
+        )
 
 
 def aggregate(
-    store: Store, persons: Persons, cutoff: int, addresses: Iterable[str] | None, with_future: bool
+    store: Store, persons: Persons, cutoff: int, addresses: Iterable[str] | None, with_future: bool,
+    owners: Iterable[str] = (),
 ) -> dict[str, Aggregate]:
     """Each person's contacts up to ``cutoff`` (and, ``with_future``, their first ones after it)."""
     selection = store.select(addresses)
@@ -55,8 +68,17 @@ def aggregate(
         agg = person(address)
         if kind not in agg.last or ts > agg.last[kind][0]:
             agg.last[kind] = (ts, iid)
-    for address, days in store.contacts.days(cutoff, selection, DAY):
-        person(address).days.update(days)
+    # Contact days and the other parts of strength (docs/rules.md#strength), counted by the store per address.
+    for row in store.contacts.days(cutoff, selection, DAY):
+        agg = person(row.address)
+        agg.days.update(row.days)
+        agg.direct_days += row.direct_days
+        agg.meeting_days += row.meeting_days
+        fewest = row.fewest_others
+        agg.fewest_others = fewest if agg.fewest_others is None else min(agg.fewest_others, fewest)
+    for agg in out.values():  # a day with contact on two of one person's addresses is one day
+        if len(agg.addresses) > 1:
+            agg.direct_days, agg.meeting_days = store.contacts.direct_and_meeting_days(agg.addresses, cutoff, DAY)
     if with_future:
         # Contacts after "now": booked meetings, and mail dated ahead of the clock. Neither is a last
         # contact yet; both become one when their time comes (the person's ``valid_until``).
@@ -65,11 +87,14 @@ def aggregate(
             agg.next_contact = ts if agg.next_contact is None else min(agg.next_contact, ts)
             if kind == "meeting":
                 agg.next_meeting = ts if agg.next_meeting is None else min(agg.next_meeting, ts)
-    # Display names only of the addresses being computed (the selection, or everyone).
-    for address, name, count in store.synced.names(selection):
+    # Display names only of the addresses being computed (the selection, or everyone), with how often
+    # the owner wrote each one (docs/rules.md#display-names).
+    for address, name, by_you, by_all in store.synced.names(selection, owners):
         found = out.get(key_of.get(address) or persons.key(address))
         if found is not None:
-            found.names[name] = found.names.get(name, 0) + count
+            counts = found.names.setdefault(name, [0, 0])
+            counts[0] += by_you
+            counts[1] += by_all
     return out
 
 
@@ -101,6 +126,7 @@ def merged(settings: Mapping[str, Settings], key: str, addresses: Iterable[str])
 
 def standing(
     config: Config, key: str, agg: Aggregate, every_setting: Mapping[str, Settings], found: Details, now: datetime,
+    one_offs: tuple[OneOff, ...] = (),
 ) -> tuple[PersonStatus, int | None]:
     """A person's status at ``now``, and when it will change by itself (unix seconds, or None)."""
     configured = next((p for p in config.people if p.addresses[0] == key), None)
@@ -114,25 +140,28 @@ def standing(
     # Ties (one interaction both ways is impossible, but two at the same second are not): the
     # outbound one wins, being the stronger evidence of a relationship.
     last = max(candidates, key=lambda e: e.at) if candidates else None
-    name = (
-        settings.get("name")
-        or (configured.name if configured else None)
-        or (max(agg.names.items(), key=lambda kv: (kv[1], kv[0]))[0] if agg.names else key)
-    )
+    name = settings.get("name") or (configured.name if configured else None) or names.choose(agg.names) or key
     tier = cadence.tier_for(addresses, config.tiers, settings.get("tier") or (configured.tier if configured else None))
-    # "Unless the user adds them": an explicit rhythm or tier, or a [[people]] entry, makes a relationship.
-    user_added = bool(settings.get("every_days") or settings.get("tier") or configured)
+    # "Unless the user adds them": an explicit rhythm or tier, a [[people]] entry or a one-off makes a
+    # relationship, keeps it warm and makes a person of a group address (docs/rules.md#kept-warm-and-small-network).
+    user_added = bool(settings.get("every_days") or settings.get("tier") or configured or one_offs)
     relationship = last_out is not None or last_meet is not None or user_added
     every, rule = cadence.choose(
         settings.get("every_days"), configured.every if configured else None, tier, agg.days, config
     )
+    parts = agg.parts()
+    group = not user_added and (
+        all(is_group_address(a) for a in addresses) or network.only_in_crowds(agg.fewest_others, parts.they_wrote)
+    )
+    decided = user_added or (tier is not None and tier.remind)
     next_meeting = datetime.fromtimestamp(agg.next_meeting, UTC) if agg.next_meeting else None
     status = PersonStatus(
         key=key, name=name, addresses=addresses, relationship=relationship, tier=tier.name if tier else None,
         every_days=every, cadence_rule=rule, last_contact=last, last_outbound=last_out, last_inbound=last_in,
         last_meeting=last_meet, contact_days=len(agg.days), due=None, remind=False, reason="",
         note=settings.get("note") or (configured.note if configured else None), next_meeting=next_meeting,
-        ignored=bool(settings.get("ignored")),
+        ignored=bool(settings.get("ignored")), parts=parts, strength=strength.score(parts, now),
+        kept_warm=network.kept_warm(parts, decided, config.engine.warm_min_days), group=group, one_offs=one_offs,
     )
     changes = cadence.decide(status, tier, config, now)
     # A future contact (a booked meeting starting, mail dated ahead of the clock) becomes a contact then.

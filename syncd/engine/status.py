@@ -11,6 +11,8 @@ import json
 from datetime import date, datetime
 from typing import Any
 
+from syncd.engine.strength import Parts
+
 
 @dataclasses.dataclass(slots=True)
 class Evidence:
@@ -21,6 +23,15 @@ class Evidence:
     kind: str  # outbound | inbound | meeting
     subject: str | None = None
     link: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class OneOff:
+    """A one-off follow-up you asked for (``syncd remind PERSON --on DATE``)."""
+
+    id: int
+    on: date
+    note: str | None = None
 
 
 @dataclasses.dataclass(slots=True)
@@ -44,6 +55,12 @@ class PersonStatus:
     next_meeting: datetime | None = None
     ignored: bool = False
     dormant: bool = False
+    parts: Parts = dataclasses.field(default_factory=Parts)  # the evidence behind ``strength``
+    strength: float = 0.0  # 0..1 at the "now" it was read for (syncd.engine.strength)
+    kept_warm: bool = True  # False: the small network, listed but not reminded (syncd.engine.network)
+    group: bool = False  # a list, desk or shared mailbox: listed only with --all
+    lapsed: bool = False  # overdue far past the rhythm: offered for review, few follow-ups a day
+    one_offs: tuple[OneOff, ...] = ()  # your one-off reminders for the person (syncd remind)
 
 
 # ---- the serialised form kept in the store ----------------------------------------------------------
@@ -62,6 +79,8 @@ def to_text(status: PersonStatus) -> str:
     data["addresses"] = list(status.addresses)
     data["due"] = status.due.isoformat() if status.due else None
     data["next_meeting"] = status.next_meeting.isoformat() if status.next_meeting else None
+    data["parts"] = status.parts.as_json()
+    data["one_offs"] = [[o.id, o.on.isoformat(), o.note] for o in status.one_offs]
     return json.dumps(data)
 
 
@@ -73,4 +92,6 @@ def from_text(text: str) -> PersonStatus:
     data["due"] = date.fromisoformat(data["due"]) if data["due"] else None
     data["next_meeting"] = datetime.fromisoformat(data["next_meeting"]) if data["next_meeting"] else None
     data["addresses"] = tuple(data["addresses"])
+    data["parts"] = Parts(**data.get("parts", {}))
+    data["one_offs"] = tuple(OneOff(i, date.fromisoformat(on), note) for i, on, note in data.get("one_offs", ()))
     return PersonStatus(**data)

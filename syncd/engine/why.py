@@ -1,12 +1,15 @@
-"""``syncd why PERSON``: the evidence behind a person's standing, in words."""
+"""``syncd why PERSON``: the evidence behind a person's standing, in words (strength and its parts, the
+network they are in, the rhythm, why a follow-up is or is not due)."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 
 from syncd.config import Config
+from syncd.engine import owners, strength
 from syncd.engine.refresh import people
-from syncd.engine.status import Evidence
+from syncd.engine.status import Evidence, PersonStatus
 from syncd.store import Store
 
 
@@ -22,11 +25,25 @@ def _line(store: Store, label: str, evidence: Evidence | None) -> str:
     return f"  {label}: {evidence.at.strftime('%Y-%m-%d %H:%M')} UTC, {evidence.kind}{subject}{_where(store, evidence)}"
 
 
-def explain(store: Store, config: Config, key: str, now: datetime, historical: bool = False) -> list[str]:
-    statuses = {s.key: s for s in people(store, config, now, historical=historical)}
-    status = statuses.get(key)
+@dataclasses.dataclass
+class Explanation:
+    """``syncd why``'s evidence: the lines about the person, then (after what the plan does with their
+    follow-ups, which the planner adds: ``syncd.plan.forecast``) the closing notes."""
+
+    lines: list[str]
+    status: PersonStatus | None = None  # None: not a listed person
+    everyone: list[PersonStatus] = dataclasses.field(default_factory=list)
+    notes: list[str] = dataclasses.field(default_factory=list)
+
+
+def explain(store: Store, config: Config, key: str, now: datetime, historical: bool = False) -> Explanation:
+    you = owners.find(store, config)
+    if key in you.why:
+        return Explanation([f"{key} is one of your own addresses: {you.why[key]}"])
+    everyone = people(store, config, now, historical=historical)
+    status = next((s for s in everyone if s.key == key), None)
     if status is None:
-        return [f"{key}: no qualifying contact (bulk, role address, over the recipient cap, or only cc'd)"]
+        return Explanation([f"{key}: no qualifying contact (bulk, role address, over the recipient cap, or only cc'd)"])
     lines = [f"{status.name} <{status.key}>", f"  addresses: {', '.join(status.addresses)}"]
     lines.append(
         "  relationship: yes (you wrote to them or met them, or added them)"
@@ -38,6 +55,8 @@ def explain(store: Store, config: Config, key: str, now: datetime, historical: b
     lines.append(_line(store, "last inbound", status.last_inbound))
     lines.append(_line(store, "last meeting", status.last_meeting))
     lines.append(f"  distinct contact days: {status.contact_days}")
+    lines.append(f"  strength {status.strength:.2f}: {strength.explain(status.parts, now)}")
+    lines.append(f"  network: {_network(status)}")
     if status.tier:
         lines.append(f"  tier: {status.tier}")
     lines.append(f"  cadence: every {status.every_days} d — {status.cadence_rule}")
@@ -45,13 +64,25 @@ def explain(store: Store, config: Config, key: str, now: datetime, historical: b
         lines.append(f"  next meeting: {status.next_meeting.strftime('%Y-%m-%d %H:%M')} UTC")
     if status.note:
         lines.append(f"  note: {status.note}")
+    for one_off in status.one_offs:
+        lines.append(f"  one-off on {one_off.on.isoformat()}" + (f": {one_off.note}" if one_off.note else ""))
     due = f"due {status.due.isoformat()}" if status.due else "no due date"
-    verdict = "a follow-up is planned" if status.remind else "no follow-up"
-    lines.append(f"  {due}: {verdict} — {status.reason}")
+    lines.append(f"  {due}: {'reminded' if status.remind else 'no follow-up'} — {status.reason}")
+    notes = []
     suggestions = _same_name(store, status.name, set(status.addresses))
     if suggestions:
-        lines.append(f"  same name on other addresses (merge with 'syncd merge'): {', '.join(suggestions)}")
-    return lines
+        notes.append(f"  same name on other addresses (see 'syncd merge --suggest'): {', '.join(suggestions)}")
+    return Explanation(lines, status, everyone, notes)
+
+
+def _network(status: PersonStatus) -> str:
+    if status.group:
+        return "a list, desk or shared address: listed with --all, never reminded"
+    if not status.kept_warm:
+        return "small network: listed and findable, not reminded"
+    if status.lapsed:
+        return "kept warm, but lapsed far past the rhythm (syncd people --lapsed)"
+    return "kept warm: reminded when due"
 
 
 def _same_name(store: Store, name: str, own: set[str]) -> list[str]:

@@ -8,6 +8,7 @@ from datetime import datetime, tzinfo
 from typing import Literal
 
 from connectors.base import FollowupEvent
+from syncd.plan.occasions import Want
 from syncd.store.followups import Record
 
 Verb = Literal["create", "update", "delete"]
@@ -43,6 +44,8 @@ class Plan:
     max_deletes: int
     zone: tzinfo
     notes: list[str] = dataclasses.field(default_factory=list)
+    wanted: dict[str, Want] = dataclasses.field(default_factory=dict)  # key -> the follow-up it is for
+    later: list[str] = dataclasses.field(default_factory=list)  # wanted keys that got no day this run
 
     @property
     def dismissed(self) -> list[Settle]:

@@ -110,6 +110,7 @@ def plan(
     result = Plan([], [], 0, cfg.max_deletes, cfg.timezone)
     present = _read_calendar(existing, result.notes)
     situation = _situation(due, records, present, cfg)
+    result.wanted = dict(situation.wants)
     days = _days(situation, now, cfg)
     writes, deletes = _wanted(situation, days, now, cfg, result)
     deletes += _unwanted(situation, due, now, result)
@@ -156,15 +157,20 @@ def _days(situation: _Situation, now: datetime, cfg: FollowupsConfig) -> dict[st
     """The day of each wanted follow-up that needs placing (None: beyond the horizon, it waits). Events that
     keep their day are not in it: they hold their day and count toward its per-day cap."""
     taken: Counter[date] = Counter()
+    taken_lapsed: Counter[date] = Counter()
     requests: list[Request] = []
     for key, want in situation.wants.items():
         current = situation.present.get(key)
+        item = want.item
         if current is not None and _keeps_day(current, situation.records.get(key), situation.states.get(key), want.due):
             taken[current.start.astimezone(cfg.timezone).date()] += 1
+            taken_lapsed[current.start.astimezone(cfg.timezone).date()] += item.lapsed
         else:
-            item = want.item
-            requests.append(Request(key, want.due, item.strength, f"{item.name}\x1f{item.person}\x1f{item.origin}"))
-    placed = place(requests, taken, now, cfg)
+            requests.append(Request(
+                key, want.due, item.strength, f"{item.name}\x1f{item.person}\x1f{item.origin}", item.every_days,
+                lapsed=item.lapsed, pinned=item.origin == "reminder",  # a one-off lands on its day, whatever
+            ))
+    placed = place(requests, taken, now, cfg, lapsed_taken=taken_lapsed)
     return {request.key: placed.get(request.key) for request in requests}
 
 
@@ -183,6 +189,7 @@ def _wanted(situation: _Situation, days: Mapping[str, date | None], now: datetim
             continue
         day = days[key]
         if day is None:
+            result.later.append(key)
             if event is not None:
                 # Its due date moved past the horizon: out for now, back when its day comes near.
                 deletes.append(Action("delete", key, event.person, event.title, event.start,

@@ -95,13 +95,6 @@ class Accounts:
         with self._connection.transaction() as db:
             db.execute("UPDATE accounts SET owner_addresses = ? WHERE name = ?", (json.dumps(normalised), account))
 
-    def every_owner_address(self) -> set[str]:
-        """The owner addresses of every account, as stored."""
-        found: set[str] = set()
-        for (text,) in self._db.execute("SELECT owner_addresses FROM accounts WHERE owner_addresses IS NOT NULL"):
-            found.update(json.loads(text))
-        return found
-
     def records(self) -> list[AccountRecord]:
         rows = self._db.execute(
             "SELECT name, provider, last_pull_started, last_success, last_error, last_summary, owner_addresses "

@@ -1,10 +1,11 @@
 """Qualifying contacts, derived from the synced interactions, and the queues of what to derive next.
 
 Owns the ``contacts`` table (one row per person address, interaction and kind: outbound, inbound,
-meeting), and the engine's two work queues: ``pending_interactions`` (stored but not derived yet) and
-``touched_addresses`` (addresses that lost contacts: an interaction deleted or changed in place, a
-decision about them changed). Which interactions qualify is docs/rules.md#qualifying-contact (the engine decides who
-can be a person and hands over the numbers as :class:`Criteria`; see ``syncd.engine.qualifying``):
+meeting; with whether it was direct and how many others were in it), and the engine's two work queues:
+``pending_interactions`` (stored but not derived yet) and ``touched_addresses`` (addresses that lost
+contacts: an interaction deleted or changed in place, a decision about them changed). Which
+interactions qualify is docs/rules.md#qualifying-contact (the engine decides who can be a person and
+hands over the numbers as :class:`Criteria`; see ``syncd.engine.qualifying``):
 
 | kind     | qualifies when |
 |----------|----------------|
@@ -38,6 +39,17 @@ class Criteria:
     max_attendees: int
     earliest: int  # unix seconds: anything before is never a contact
     latest_mail: int  # unix seconds: mail dated after this is implausible (counted; a contact once its time comes)
+
+
+@dataclasses.dataclass(frozen=True)
+class DaysRow:
+    """One address's contact days and what strength counts of them (:meth:`Contacts.days`)."""
+
+    address: str
+    days: Iterator[int]
+    direct_days: int
+    meeting_days: int
+    fewest_others: int
 
 
 @dataclasses.dataclass
@@ -143,15 +155,34 @@ class Contacts:
             (cutoff,),
         ))
 
-    def days(self, cutoff: int, selection: Selection, day_seconds: int) -> Iterator[tuple[str, Iterator[int]]]:
-        """(address, its contact days) up to ``cutoff``; a day is ``ts // day_seconds``."""
-        # One row per address: a million (address, day) rows cost more to fetch than to split.
+    def days(self, cutoff: int, selection: Selection, day_seconds: int) -> Iterator[DaysRow]:
+        """Per address up to ``cutoff``: its contact days (a day is ``ts // day_seconds``), how many distinct
+        days had a direct contact and how many a meeting, and the fewest other people any contact had
+        (the parts of docs/rules.md#strength and #groups-and-desks)."""
+        # One row per address, counted by SQLite as it walks the contacts in key order: a million
+        # (address, day) rows cost more to fetch than to split.
+        day = f"ts / {int(day_seconds)}"
         rows = self._db.execute(
-            f"SELECT address, group_concat(ts / {int(day_seconds)}) FROM contacts WHERE ts <= ? {selection.where()} "
-            "GROUP BY address",
+            f"SELECT address, group_concat({day}), COUNT(DISTINCT CASE WHEN direct THEN {day} END), "
+            f"COUNT(DISTINCT CASE WHEN kind = 'meeting' THEN {day} END), MIN(others) "
+            f"FROM contacts WHERE ts <= ? {selection.where()} GROUP BY address",
             (cutoff,),
         )
-        return ((address, map(int, days.split(","))) for address, days in rows)
+        return (DaysRow(address, map(int, days.split(",")), direct, met, fewest)
+                for address, days, direct, met, fewest in rows)
+
+    def direct_and_meeting_days(self, addresses: Iterable[str], cutoff: int, day_seconds: int) -> tuple[int, int]:
+        """Distinct days with a direct contact and with a meeting, over several addresses at once (one
+        person's: a day with contact on two of them is one day)."""
+        chosen = sorted(addresses)
+        day = f"ts / {int(day_seconds)}"
+        row = self._db.execute(
+            f"SELECT COUNT(DISTINCT CASE WHEN direct THEN {day} END), "
+            f"COUNT(DISTINCT CASE WHEN kind = 'meeting' THEN {day} END) FROM contacts "
+            f"WHERE ts <= ? AND address IN ({Connection.marks(len(chosen))})",
+            (cutoff, *chosen),
+        ).fetchone()
+        return int(row[0]), int(row[1])
 
     def upcoming(self, cutoff: int, selection: Selection) -> Iterator[tuple[str, str, int]]:
         """(address, kind, ts) of each address's first contact of each kind after ``cutoff``."""
@@ -194,10 +225,12 @@ def _scratch(db: sqlite3.Connection, criteria: Criteria, scope: str) -> Iterator
     owner = "p.address IN (SELECT address FROM derive_owners)"
     # The store keeps one row per recipient address (syncd.store.synced.participant_rows): plain SUMs count
     # them. Keyed by the interaction id itself (rows arrive in id order), so no index needs building.
-    db.execute("CREATE TEMP TABLE derive_recipients (id INTEGER PRIMARY KEY, n INT, mine INT, from_owner INT)")
+    db.execute(
+        "CREATE TEMP TABLE derive_recipients (id INTEGER PRIMARY KEY, n INT, mine INT, mine_to INT, from_owner INT)"
+    )
     db.execute(
         "INSERT INTO derive_recipients SELECT p.interaction_id, SUM(p.role IN ('to', 'cc')), "
-        f"SUM(p.role IN ('to', 'cc') AND {owner}), MAX(p.role = 'from' AND {owner}) "
+        f"SUM(p.role IN ('to', 'cc') AND {owner}), SUM(p.role = 'to' AND {owner}), MAX(p.role = 'from' AND {owner}) "
         f"FROM participants p WHERE 1 {in_scope} GROUP BY p.interaction_id"
     )
     try:
@@ -214,26 +247,31 @@ def _statements(scope: str) -> list[str]:
     owner = "(SELECT address FROM derive_owners)"
     others = "(MAX(r.n, COALESCE(i.recipient_count, 0)) - r.mine)"
     # CROSS JOIN fixes the join order (SQLite's planner would otherwise scan all participants first).
+    # Each contact also says whether P was addressed directly (To, not only Cc; the owner in To of P's mail;
+    # a meeting) and how many other people were in it besides the owner and P (docs/rules.md#strength).
     return [
         # outbound: the owner wrote to P (the owner's own mail is never bulk)
-        "INSERT OR IGNORE INTO contacts(address, interaction_id, kind, ts) "
-        "SELECT p.address, i.id, 'outbound', i.ts FROM derive_recipients r "
+        "INSERT OR IGNORE INTO contacts(address, interaction_id, kind, ts, direct, others) "
+        f"SELECT p.address, i.id, 'outbound', i.ts, p.role = 'to', MAX({others} - 1, 0) FROM derive_recipients r "
         "CROSS JOIN interactions i ON i.id = r.id "
         "CROSS JOIN participants p ON p.interaction_id = i.id AND p.role IN ('to', 'cc') "
         f"WHERE r.from_owner = 1 AND i.kind = 'mail' AND {plausible} AND {others} <= :max_recipients "
         "AND lower(COALESCE(i.subject, '')) != 'unsubscribe' "
         "AND p.address NOT IN (SELECT address FROM derive_excluded)",
         # inbound: P wrote to the owner, not in bulk
-        "INSERT OR IGNORE INTO contacts(address, interaction_id, kind, ts) "
-        "SELECT f.address, i.id, 'inbound', i.ts FROM derive_recipients r "
+        "INSERT OR IGNORE INTO contacts(address, interaction_id, kind, ts, direct, others) "
+        f"SELECT f.address, i.id, 'inbound', i.ts, r.mine_to > 0, {others} FROM derive_recipients r "
         "CROSS JOIN interactions i ON i.id = r.id "
         "CROSS JOIN participants f ON f.interaction_id = i.id AND f.role = 'from' "
         f"WHERE r.from_owner = 0 AND r.mine > 0 AND i.kind = 'mail' AND {plausible} "
         f"AND {others} <= :max_recipients AND i.bulk IS NULL "
         "AND f.address NOT IN (SELECT address FROM derive_excluded)",
         # meeting: not cancelled, the owner did not decline, P did not decline, attendees within the cap
-        "INSERT OR IGNORE INTO contacts(address, interaction_id, kind, ts) "
-        "SELECT DISTINCT p.address, i.id, 'meeting', i.ts FROM interactions i "
+        "INSERT OR IGNORE INTO contacts(address, interaction_id, kind, ts, direct, others) "
+        "SELECT DISTINCT p.address, i.id, 'meeting', i.ts, 1, "
+        "(SELECT COUNT(DISTINCT o.address) FROM participants o WHERE o.interaction_id = i.id "
+        f"AND o.role IN ('organizer', 'attendee') AND o.address != p.address AND o.address NOT IN {owner}) "
+        "FROM interactions i "
         "CROSS JOIN participants p ON p.interaction_id = i.id AND p.role IN ('organizer', 'attendee') "
         f"WHERE i.kind = 'event' AND {plausible} {scope} AND i.cancelled = 0 "
         "AND COALESCE(i.owner_response, '') != 'declined' "

@@ -23,6 +23,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
+from connectors.displaynames import shown_name
 from syncd.errors import StateError
 from syncd.store import lastgood
 from syncd.store.accounts import Accounts
@@ -47,6 +48,12 @@ def _signals_held() -> Iterator[None]:
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
+def _functions(db: sqlite3.Connection) -> None:
+    """SQL functions the migrations use: the one that rebuilds address_names keeps names as ingestion
+    does (docs/rules.md#display-names)."""
+    db.create_function("shown_name", 2, shown_name, deterministic=True)
 
 
 class Store:
@@ -98,6 +105,7 @@ class Store:
             # that, and a 64 MiB cache made a full recompute of a million interactions several times faster.
             db.execute("PRAGMA cache_size=-65536")
             self.db, self.connection = db, Connection(db)
+            _functions(db)
             self._migrate()
             # Fails here, not half-way through a command, when the file or its folder is read-only: a
             # write that is rolled back (a transaction alone succeeds on a read-only WAL database,
@@ -133,6 +141,7 @@ class Store:
                         raise (fault or exc) from None
         memory.execute("PRAGMA foreign_keys=ON")
         self.db, self.connection = memory, Connection(memory)
+        _functions(memory)
         self._migrate()
         return memory
 

@@ -1,7 +1,8 @@
 """The user's decisions about people: merges, per-person settings, one-off reminders.
 
 Owns ``person_links`` (an address merged into a person), ``person_settings`` (name, rhythm, tier, note,
-ignored) and ``reminders``. Only the user writes these (``syncd set``, ``merge``, ``unmerge``, ``remind``),
+ignored), ``reminders`` and ``merge_rejections`` (suggested merges turned down). Only the user writes
+these (``syncd set``, ``merge``, ``unmerge``, ``remind``, ``merge --suggest --reject``),
 apart from synced data, so a full resync never loses them. Every decision queues the addresses it
 affects for the engine's next incremental refresh (:mod:`syncd.store.contacts`).
 """
@@ -119,4 +120,13 @@ class Decisions:
                 "INSERT INTO reminders(person, on_date, note, created) VALUES (?, ?, ?, ?)",
                 (key, on.isoformat(), note, datetime.now(UTC).isoformat(timespec="seconds")),
             )
+            self._contacts.touch([key])  # a one-off keeps the person warm and is shown with them
             return int(cur.lastrowid or 0)
+
+    def reject_suggestion(self, a: str, b: str) -> None:
+        """Never suggest merging ``a`` and ``b`` again (``syncd merge --suggest --reject N``)."""
+        with self._connection.transaction() as db:
+            db.execute("INSERT OR IGNORE INTO merge_rejections(a, b) VALUES (?, ?)", tuple(sorted((a, b))))
+
+    def rejected_suggestions(self) -> set[tuple[str, str]]:
+        return {(a, b) for a, b in self._db.execute("SELECT a, b FROM merge_rejections")}

@@ -160,6 +160,37 @@ MIGRATIONS: list[str] = [
     WHERE message_id IS NOT NULL;
     CREATE UNIQUE INDEX interactions_by_message ON interactions(message_key);
     """,
+    # v4: what strength, the small network and names need (docs/rules.md#strength, docs/rules.md#display-names).
+    """
+    -- Per contact: whether P was addressed directly (To, or you in To of their mail; a meeting) rather
+    -- than cc'd, and how many other people the message or meeting had. Re-derived at the next refresh.
+    ALTER TABLE contacts ADD COLUMN direct INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE contacts ADD COLUMN others INTEGER NOT NULL DEFAULT 0;
+    DELETE FROM engine_state WHERE key = 'fingerprint';
+    -- Display names per address as shown ("Last, First" turned round), with who wrote them (the sender
+    -- of the message), so the names in your own sent mail can win.
+    DROP TABLE address_names;
+    CREATE TABLE address_names (
+        address TEXT NOT NULL,
+        name TEXT NOT NULL,
+        named_by TEXT NOT NULL,
+        seen INTEGER NOT NULL,
+        PRIMARY KEY (address, name, named_by)
+    ) WITHOUT ROWID;
+    CREATE INDEX address_names_by_name ON address_names(name COLLATE NOCASE);
+    INSERT INTO address_names(address, name, named_by, seen)
+        SELECT p.address, shown_name(p.address, p.name), COALESCE(s.address, ''), COUNT(*)
+        FROM participants p LEFT JOIN participants s ON s.interaction_id = p.interaction_id
+            AND s.role IN ('from', 'organizer')
+        WHERE p.name IS NOT NULL AND shown_name(p.address, p.name) IS NOT NULL
+        GROUP BY 1, 2, 3;
+    -- Your decisions about suggested merges you turned down (syncd merge --suggest --reject N).
+    CREATE TABLE merge_rejections (
+        a TEXT NOT NULL,
+        b TEXT NOT NULL,
+        PRIMARY KEY (a, b)
+    ) WITHOUT ROWID;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

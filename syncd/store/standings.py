@@ -2,7 +2,8 @@
 
 Owns ``person_status`` (per person: the standing as the engine serialised it — its own format, opaque
 here — and when it changes by itself) and ``engine_state`` (the fingerprint of the configuration the
-standings were computed with, and which addresses belonged to which person then). Derived: a full
+standings were computed with, which addresses belonged to which person then, and the owner's variants
+found in the mail then). Derived: a full
 recompute rebuilds both.
 """
 
@@ -46,6 +47,14 @@ class Standings:
 
     def set_fingerprint(self, value: str) -> None:
         self._set_state("fingerprint", value)
+
+    def owner_variants(self) -> dict[str, str]:
+        """The owner variants known at the last recompute (address → why), so a new one is said once."""
+        text = self._state("owner_variants")
+        return dict(json.loads(text)) if text else {}
+
+    def set_owner_variants(self, variants: Mapping[str, str]) -> None:
+        self._set_state("owner_variants", json.dumps(dict(variants), sort_keys=True))
 
     def person_map(self) -> dict[str, str]:
         """Address → person key, for every address that belonged to another person at the last refresh."""

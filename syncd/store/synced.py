@@ -1,8 +1,9 @@
 """Synced data: what the providers hold, as last pulled, with each resource's cursor.
 
 Owns ``cursors``, ``interactions``, ``sightings`` (where a provider holds an interaction: account +
-provider id), ``participants`` and ``address_names`` (display names seen per address, counted as
-mail arrives). Rebuilt from the providers at will; a full resync never touches the user's decisions.
+provider id), ``participants`` and ``address_names`` (display names seen per address as they are shown,
+with who wrote them, counted as mail arrives: docs/rules.md#display-names). Rebuilt from the providers
+at will; a full resync never touches the user's decisions.
 
 Every batch from a source is committed in one transaction together with its cursor (``apply_batch``),
 so a pull killed at any point leaves the database at the end of a whole batch. Idempotence: a
@@ -24,11 +25,12 @@ from __future__ import annotations
 import dataclasses
 import sqlite3
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from connectors.addresses import normalise
 from connectors.base import Batch, Interaction
+from connectors.displaynames import shown_name
 from syncd.store.bytenames import db_value, from_db, shown
 from syncd.store.connection import Connection, Selection, chunks, utc_now_iso
 from syncd.store.contacts import Contacts
@@ -291,17 +293,45 @@ class SyncedData:
         ).fetchone()
         return None if row is None else (row[0], shown(from_db(row[1])))
 
-    def names(self, selection: Selection) -> Iterator[tuple[str, str, int]]:
-        """(address, display name, times seen) of the selected addresses."""
+    def names(self, selection: Selection, owners: Iterable[str]) -> Iterator[tuple[str, str, int, int]]:
+        """(address, shown name, times the owner wrote it, times anyone wrote it) of the selected addresses."""
+        mine = sorted(owners)
         where = "" if selection.everyone else f"WHERE 1 {selection.where()}"
-        return iter(self._db.execute(f"SELECT address, name, seen FROM address_names {where}"))
+        return iter(self._db.execute(
+            f"SELECT address, name, SUM(CASE WHEN named_by IN ({Connection.marks(len(mine)) or 'NULL'}) "
+            f"THEN seen ELSE 0 END), SUM(seen) FROM address_names {where} GROUP BY address, name",
+            mine,
+        ))
 
     def addresses_named(self, name: str, limit: int = 20) -> set[str]:
-        """Addresses that appeared with this display name (case-insensitive)."""
+        """Addresses some header gave this display name (compared without regard to case; an index walk)."""
         rows = self._db.execute(
-            "SELECT DISTINCT address FROM participants WHERE name = ? COLLATE NOCASE LIMIT ?", (name, limit)
+            "SELECT DISTINCT address FROM address_names WHERE name = ? COLLATE NOCASE LIMIT ?", (name, limit)
         )
         return {row[0] for row in rows}
+
+    def self_names(self, addresses: Iterable[str]) -> set[str]:
+        """The names these addresses give themselves on the mail they send."""
+        chosen = sorted(addresses)
+        rows = self._db.execute(
+            "SELECT DISTINCT name FROM address_names WHERE named_by = address "
+            f"AND address IN ({Connection.marks(len(chosen)) or 'NULL'})",
+            chosen,
+        )
+        return {row[0] for row in rows}
+
+    def addresses_from(self, prefix: str, limit: int = 1000) -> list[str]:
+        """The distinct participant addresses that start with ``prefix``, found by seeking the address index
+        from one to the next (an owner's own address can fill half the index: no scan over its rows)."""
+        found: list[str] = []
+        current = prefix
+        while prefix and len(found) < limit:
+            row = self._db.execute("SELECT MIN(address) FROM participants WHERE address > ?", (current,)).fetchone()
+            if row[0] is None or not row[0].startswith(prefix):
+                break
+            current = row[0]
+            found.append(current)
+        return found
 
     def has_participant(self, address: str) -> bool:
         row = self._db.execute("SELECT 1 FROM participants WHERE address = ? LIMIT 1", (address,)).fetchone()
@@ -336,6 +366,17 @@ def participant_rows(interaction_id: int, item: Interaction) -> list[tuple[objec
     return rows
 
 
+def _names(participants: list[tuple[object, ...]]) -> Counter[tuple[str, str, str]]:
+    """(address, shown name, who wrote it: the message's sender) → how often, for the rows of a batch."""
+    senders = {row[0]: str(row[1]) for row in participants if row[3] in ("from", "organizer")}
+    counted: Counter[tuple[str, str, str]] = Counter()
+    for row in participants:
+        name = shown_name(str(row[1]), str(row[2])) if row[2] else None
+        if name is not None:
+            counted[(str(row[1]), name, senders.get(row[0], ""))] += 1
+    return counted
+
+
 @dataclasses.dataclass
 class _Writes:
     """Rows of one batch written with one executemany each, instead of a statement per message."""
@@ -349,11 +390,10 @@ class _Writes:
             "INSERT INTO participants(interaction_id, address, name, role, response) VALUES (?,?,?,?,?)",
             self.participants,
         )
-        names = Counter((row[1], row[2]) for row in self.participants if row[2])
         db.executemany(
-            "INSERT INTO address_names(address, name, seen) VALUES (?, ?, ?) "
-            "ON CONFLICT(address, name) DO UPDATE SET seen = seen + excluded.seen",
-            ((address, name, count) for (address, name), count in names.items()),
+            "INSERT INTO address_names(address, name, named_by, seen) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(address, name, named_by) DO UPDATE SET seen = seen + excluded.seen",
+            ((address, name, by, count) for (address, name, by), count in _names(self.participants).items()),
         )
         contacts.queue(self.pending)
         db.executemany(

@@ -85,9 +85,10 @@ def config(
     **engine_settings: Any,
 ) -> Config:
     account = AccountConfig("a", "maildir", None, tuple(me), True, {})
-    return Config(
-        accounts={"a": account}, engine=EngineConfig(**engine_settings), tiers=tuple(tiers), people=tuple(people)
-    )
+    # These tests are about the rules of a warm relationship, so every relationship is kept warm unless
+    # a test says otherwise (the small network has its own tests: tests/unit/test_network.py).
+    settings = {"warm_min_days": 0, **engine_settings}
+    return Config(accounts={"a": account}, engine=EngineConfig(**settings), tiers=tuple(tiers), people=tuple(people))
 
 
 class World:
@@ -101,6 +102,8 @@ class World:
         self.store = Store(":memory:")
         self.store.accounts.ensure("a", "maildir")
         self.store.accounts.set_owner_addresses("a", owners)
+        if toml:  # every relationship warm here too, unless the test's [engine] says otherwise
+            toml = {**toml, "engine": {"warm_min_days": 0, **toml.get("engine", {})}}
         self.config = cfg or (parse_config({"accounts": {}, **toml}) if toml else config())
 
     def with_config(self, **changes: Any) -> World:

@@ -17,9 +17,10 @@ import pytest
 from connectors.base import Batch, Interaction, Participant
 from syncd import engine
 from syncd.config import PersonConfig, TierConfig
+from syncd.engine import owners
 from syncd.engine.due import DueFollowup, due_followups
 from syncd.engine.lookup import resolve
-from syncd.engine.persons import Persons, owner_addresses
+from syncd.engine.persons import Persons
 from syncd.engine.why import explain
 from syncd.errors import UsageError
 from tests.support.world import ME, NOW, World, ago, ahead, config, contacted, mail, meeting
@@ -36,8 +37,19 @@ def others(n: int) -> list[str]:
 
 
 def test_owner_addresses_are_the_union_of_me_and_what_providers_reported() -> None:
-    world = World(config(me=(" Alias@Example.COM ",)), owners=(ME, "work@corp.example"))
-    assert owner_addresses(world.store, world.config) == {ME, "alias@example.com", "work@corp.example"}
+    world = World(config(me=(" Alias@Example.COM ",)), owners=())
+    world.store.accounts.ensure("online", "google")
+    world.store.accounts.set_owner_addresses("online", [ME, "work@corp.example"])
+    world.store.accounts.ensure("archive", "maildir")  # not configured any more: its guess still stands
+    world.store.accounts.set_owner_addresses("archive", ["old@home.example"])
+    assert owners.find(world.store, world.config).addresses == {
+        ME, "alias@example.com", "work@corp.example", "old@home.example"
+    }
+
+
+def test_a_me_you_set_replaces_the_guess_of_that_archive() -> None:
+    world = World(config(me=("alias@example.com",)), owners=("wrong.guess@example.com",))
+    assert owners.find(world.store, world.config).addresses == {"alias@example.com"}
 
 
 def test_mail_from_a_configured_me_address_is_outbound() -> None:
@@ -1392,7 +1404,8 @@ def test_explain_names_the_evidence_the_rule_and_merge_suggestions() -> None:
                         mail("bob@home.org", [ME], ago(4), name="Bob Smith"),
                         mail(BOB, [ME], ago(3), name="Bob Smith"))
     world.refresh()
-    text = "\n".join(explain(world.store, world.config, BOB, NOW))
+    found = explain(world.store, world.config, BOB, NOW)
+    text = "\n".join(found.lines + found.notes)
     assert BOB in text and "Budget" in text and "[a: inbox]" in text
     assert "default rhythm" in text and "bob@home.org" in text  # suggested, not applied
     assert "bob@home.org" in world.people()

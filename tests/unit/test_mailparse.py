@@ -62,7 +62,7 @@ def test_enron_quirks_dotted_from_and_x_from_name() -> None:
     raw = (b"From: legal <.hall@enron.com>\nTo: me@example.com\nX-From: Hall, Steve C. </O=ENRON/OU=NA/CN=X>\n" + DATE.encode())
     interaction, _ = parse(raw)
     assert interaction.participants[0].address == ".hall@enron.com"  # as written; connectors.addresses normalises
-    assert interaction.participants[0].name == "legal"
+    assert interaction.participants[0].name == "Hall, Steve C."  # the directory's full name beats one word
     bare, _ = parse(b"From: steve.hall@enron.com\nTo: me@example.com\nX-From: Hall, Steve C. </O=ENRON/OU=NA/CN=X>\n" + DATE.encode())
     assert bare.participants[0].name == "Hall, Steve C."
 

@@ -26,8 +26,9 @@ MONDAY = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)  # 08:00 in Berlin, before the 0
 BASE32HEX = set("0123456789abcdefghijklmnopqrstuv")
 
 
-def req(key: str, due: date, strength: int = 1) -> Request:
-    return Request(key, due, strength)
+def req(key: str, due: date, strength: float = 1, every: int | None = None, *, lapsed: bool = False,
+        pinned: bool = False) -> Request:
+    return Request(key, due, strength, every_days=every, lapsed=lapsed, pinned=pinned)
 
 
 def test_key_is_deterministic_base32hex_and_distinct_per_part() -> None:
@@ -110,10 +111,44 @@ def test_strength_breaks_ties_between_equally_overdue() -> None:
     assert placed == {"strong": date(2026, 3, 2), "weak": date(2026, 3, 3)}
 
 
-def test_more_overdue_beats_stronger() -> None:
+def test_more_overdue_relative_to_their_own_rhythm_goes_first() -> None:
     cfg = FollowupsConfig(timezone=BERLIN, per_day=1)
-    placed = place([req("strong", date(2026, 2, 10), 99), req("older", date(2026, 2, 1), 1)], Counter(), MONDAY, cfg)
-    assert placed["older"] < placed["strong"]
+    # A week late on a two-week rhythm (half a rhythm) beats a month late on a half-year one (a sixth).
+    close = req("close", date(2026, 2, 23), 0.5, every=14)
+    occasional = req("occasional", date(2026, 1, 31), 0.5, every=180)
+    placed = place([occasional, close], Counter(), MONDAY, cfg)
+    assert placed == {"close": date(2026, 3, 2), "occasional": date(2026, 3, 3)}
+
+
+def test_a_strong_tie_due_today_beats_a_weak_contact_long_overdue() -> None:
+    cfg = FollowupsConfig(timezone=BERLIN, per_day=1)
+    strong = req("strong", date(2026, 3, 2), 0.8, every=30)
+    weak = req("weak", date(2025, 12, 1), 0.2, every=90)  # a whole rhythm late: 0.2 × 2 = 0.4 < 0.8
+    placed = place([weak, strong], Counter(), MONDAY, cfg)
+    assert placed["strong"] < placed["weak"]
+
+
+def test_a_one_off_lands_on_its_day_ahead_of_the_cap() -> None:
+    cfg = FollowupsConfig(timezone=BERLIN, per_day=2)
+    backlog = [req(f"p{i}", date(2026, 2, 1), 0.9, every=30) for i in range(6)]
+    one_off = req("asked", date(2026, 3, 3), 0.0, pinned=True)
+    placed = place([*backlog, one_off], Counter({date(2026, 3, 3): 2}), MONDAY, cfg)
+    assert placed["asked"] == date(2026, 3, 3)  # the day was already full: it lands all the same
+    assert date(2026, 3, 3) not in {placed[r.key] for r in backlog}  # and the rest go around it
+    assert placed["asked"] == place([one_off], Counter(), MONDAY, cfg)["asked"]
+
+
+def test_lapsed_ones_come_after_everyone_else_and_few_a_day() -> None:
+    cfg = FollowupsConfig(timezone=BERLIN, per_day=3, lapsed_per_day=1)
+    lapsed = [req(f"old{i}", date(2025, 1, 1), 0.9, every=30, lapsed=True) for i in range(4)]
+    regular = [req(f"p{i}", date(2026, 2, 20), 0.3, every=30) for i in range(4)]
+    placed = place([*lapsed, *regular], Counter(), MONDAY, cfg)
+    by_day = Counter(placed[r.key] for r in lapsed)
+    assert max(by_day.values()) == 1  # never more than one a day
+    assert placed["old0"] == date(2026, 3, 3)  # Monday is full with regular ones; Tuesday has room
+    assert all(placed[r.key] <= date(2026, 3, 3) for r in regular)
+    none = FollowupsConfig(timezone=BERLIN, lapsed_per_day=0)
+    assert place(lapsed, Counter(), MONDAY, none) == {}
 
 
 def test_only_days_within_the_horizon_are_placed() -> None:

@@ -7,7 +7,8 @@ deleting and restoring follow-ups and editing their own events, and crashes at e
 Invariants: never two syncd events for one (person, origin, cycle); foreign events never changed; a
 user's move is never undone and a dismissal never recreated; after a clean run no future event is left
 for an occasion that is no longer wanted (after contact the old cycle's follow-up is gone), and no day
-holds more than ``per_day`` events syncd placed; a second run with no new input changes nothing.
+holds more than ``per_day`` regular events syncd placed; a one-off is in the calendar on its day whatever
+the queue holds; a second run with no new input changes nothing.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from connectors.base import FollowupEvent
 from syncd.config import FollowupsConfig
 from syncd.engine.due import DueFollowup
 from syncd.plan.occasions import followup_key
+from syncd.plan.placement import first_day, horizon_end, next_working_day
 from syncd.plan.reconcile import reconcile
 from syncd.store import Store
 from tests.support.memtarget import ForeignEvent, MemTarget, TargetCrash
@@ -127,9 +129,10 @@ class Reconciling(RuleBasedStateMachine):
         if key is None:
             return
         row = self.store.db.execute("SELECT state FROM followups WHERE key = ?", (key,)).fetchone()
-        # Only an event syncd knows it wrote counts as dismissed; one whose write is still pending
-        # (a crash left it so) is written again by design.
-        if row is not None and row[0] == "active":
+        # Only an event syncd knows it wrote counts as dismissed (so does one restored and deleted again
+        # before syncd saw the restore); one whose write is still pending (a crash left it so) is
+        # written again by design.
+        if row is not None and row[0] in ("active", "dismissed"):
             self.dismissed.add(key)
         self.trash.append(self.target.user_deletes(key))
         self.moved.pop(key, None)  # if syncd writes it again (a pending create), it is a new placement
@@ -197,10 +200,33 @@ class Reconciling(RuleBasedStateMachine):
                 assert self.occasion_of[key] in wanted, f"a future event for an occasion no longer due: {key}"
         placed: dict[date, int] = {}
         for key, event in self.target.events.items():
-            if key not in self.moved and key not in self.restored and event.start == event.planned_start:
+            # One-offs land ahead of the cap; only the regular ones must fit within it.
+            if (key not in self.moved and key not in self.restored and event.start == event.planned_start
+                    and self.occasion_of[key][1] != "reminder"):
                 day = event.start.astimezone(CFG.timezone).date()
                 placed[day] = placed.get(day, 0) + 1
         assert all(count <= CFG.per_day for count in placed.values()), placed
+        self.one_offs_land_on_their_day()
+
+    def one_offs_land_on_their_day(self) -> None:
+        """Whatever the queue holds (the cap, a backlog, stronger people): a one-off is in the calendar
+        once its day is within the horizon, on its day (the next working day) unless that day had
+        passed when it was placed."""
+        for person, (rid, on) in self.reminders.items():
+            keys = [k for k, occasion in self.occasion_of.items() if occasion == (person, "reminder", rid)]
+            if any(k in self.dismissed for k in keys):
+                continue  # the user deleted it: a dismissed one-off is over
+            present = [self.target.events[k] for k in keys if k in self.target.events]
+            its_day = next_working_day(on, CFG)
+            if next_working_day(max(on, first_day(self.now, CFG)), CFG) <= horizon_end(self.now, CFG):
+                assert present, f"the one-off for {person} on {on} is not in the calendar"
+            for event in present:
+                if event.key in self.moved or event.key in self.restored or event.start != event.planned_start:
+                    continue  # where the user put it
+                day = event.start.astimezone(CFG.timezone).date()
+                assert day >= its_day, f"the one-off for {person} on {on} came early, on {day}"
+                if its_day >= first_day(self.now, CFG):
+                    assert day == its_day, f"the one-off for {person} on {on} is on {day}"
 
     # ---- always --------------------------------------------------------------------------------------
 
