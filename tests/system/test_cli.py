@@ -211,3 +211,68 @@ def test_unknown_account_and_bad_date(run: Run, sample: Path) -> None:
 def test_progress_line_has_a_bar_and_an_eta_when_the_total_is_known() -> None:
     assert progress_line("work", 500, None, 250.0) == "work: 500 read (250/s)"
     assert progress_line("work", 500, 2000, 250.0) == "work: [#####               ] 500/2,000 (250/s, ETA 0:06)"
+
+
+# ---- who lands in the calendar: the command line (docs/rules.md#kept-warm-and-small-network) ----------------
+
+
+def test_people_json_gains_strength_and_contact_days_and_csv_has_the_same_columns(run: Run, sample: Path) -> None:
+    run("pull", *AS_OF)
+    _, out, _ = run("people", "--all", "--json", *AS_OF)
+    records = json.loads(out)
+    assert all({"strength", "contact_days", "kept_warm", "lapsed", "group", "one_offs"} <= set(p) for p in records)
+    assert all(0 <= p["strength"] <= 1 and isinstance(p["contact_days"], int) for p in records)
+    _, out, _ = run("people", "--all", "--csv", *AS_OF)
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert list(rows[0]) == list(records[0]) and len(rows) == len(records)
+    assert rows[0]["addresses"] == " ".join(records[0]["addresses"])
+    _, out, _ = run("people", "--csv", "--tier", "nobody-is-here", *AS_OF)
+    assert out.splitlines()[0].split(",") == list(records[0])  # the header, even for no rows
+
+
+def test_people_sorts_by_strength_and_lists_the_lapsed(run: Run, sample: Path) -> None:
+    run("pull", *AS_OF)
+    _, out, _ = run("people", "--sort", "strength", "--json", *AS_OF)
+    strengths = [p["strength"] for p in json.loads(out)]
+    assert strengths == sorted(strengths, reverse=True) and len(strengths) > 3
+    _, out, _ = run("people", "--lapsed", "--json", *AS_OF)
+    assert all(p["lapsed"] and p["remind"] for p in json.loads(out))
+    code, out, _ = run("people", "--sort", "strength", *AS_OF)
+    assert code == 0 and out.splitlines()[0].split()[:2] == ["NAME", "STRENGTH"]
+
+
+def test_set_says_the_new_due_date_and_the_next_pull_counts_no_new_interactions(run: Run, sample: Path) -> None:
+    run("pull", *AS_OF)
+    code, out, _ = run("set", "bob@example.net", "--every", "10d", *AS_OF)
+    assert code == 0 and "bob@example.net: updated; every 10 d (per-person setting (syncd set --every)); " in out
+    assert re.search(r"next follow-up due \d{4}-\d\d-\d\d", out)
+    code, out, _ = run("pull", *AS_OF)
+    assert code == 0 and "new interactions" not in out and "full recompute" not in out
+
+
+def test_remind_says_where_the_one_off_lands_and_people_and_why_show_it(run: Run, sample: Path) -> None:
+    run("pull", *AS_OF)
+    code, out, _ = run("remind", "chen", "--on", "2026-03-04", "--note", "intro to Dana", *AS_OF)
+    assert code == 0 and "one-off on 2026-03-04; the next pull puts it in the calendar for Wed 2026-03-04" in out
+    code, out, _ = run("remind", "chen", "--on", "2026-06-01", *AS_OF)
+    assert "with the first pull from 2026-05-18 on" in out
+    _, out, _ = run("people", "--json", *AS_OF)
+    chen = next(p for p in json.loads(out) if p["name"] == "Chen Wei")
+    assert chen["one_offs"] == [{"on": "2026-03-04", "note": "intro to Dana"}, {"on": "2026-06-01", "note": None}]
+    _, out, _ = run("why", "chen", *AS_OF)
+    assert "one-off on 2026-03-04: intro to Dana" in out and "one-off due 2026-03-04:" in out
+
+
+def test_pull_without_accounts_says_so(run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "empty.toml"
+    config.write_text(f'[followups]\nics_path = "{tmp_path / "f.ics"}"\n')
+    monkeypatch.setenv("SYNCD_STATE_DIR", str(tmp_path / "state"))
+    code, out, _ = run("--config", str(config), "pull")
+    assert code == 0 and "nothing pulled: no accounts are configured in" in out and "[accounts.NAME]" in out
+
+
+def test_status_shows_which_addresses_count_as_you_and_why(run: Run, sample: Path) -> None:
+    run("pull", *AS_OF)
+    _, out, _ = run("status")
+    assert "addresses that count as you:" in out
+    assert re.search(r"  \S+@\S+: 'me' of account sample-", out)

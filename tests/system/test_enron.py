@@ -3,12 +3,8 @@ relationships and last-contact times agree with an independent computation from 
 
 from __future__ import annotations
 
-import email
-import re
-import tarfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from email.utils import getaddresses, parsedate_to_datetime
 from pathlib import Path
 
 import pytest
@@ -17,6 +13,7 @@ from syncd import engine
 from syncd.config import AccountConfig, Config
 from syncd.pull import pull_account
 from syncd.store import Store
+from tests.support import enron
 from tests.support.paths import ENRON_TARBALL
 
 TARBALL = ENRON_TARBALL
@@ -28,10 +25,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(not TARBALL.exists(), reason=
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("enron")
-    with tarfile.open(TARBALL) as archive:
-        archive.extractall(root, filter="data")
-    return next(root.rglob("maildir"))
+    return enron.extract(tmp_path_factory.mktemp("enron"))
 
 
 def _files(folder: Path) -> Iterator[Path]:
@@ -54,49 +48,14 @@ def test_every_message_of_the_ten_mailboxes_is_accounted_for(corpus: Path) -> No
     assert total_stored > 14000
 
 
-# ---- an independent computation of the rules, straight from the raw files ---------------------------
-
-ROLE = re.compile(r"^(noreply|no-reply|donotreply|mailer-daemon|postmaster|bounces?|notifications?|newsletter)([+._-]|$)")
-
-
-def _clean(raw: str) -> str | None:
-    address = raw.strip().strip("<>").strip("'\"").lower().lstrip(".")
-    if not re.fullmatch(r"[^@\s/]+@[a-z0-9-]+(\.[a-z0-9-]+)+", address):
-        return None
-    return None if ROLE.match(address.split("@")[0]) else address
+# ---- an independent computation of the rules, straight from the raw files (tests/support/enron.py) -----
 
 
 def _independent(mailbox: Path, owner: str) -> dict[str, tuple[datetime, bool]]:
     """person -> (last qualifying contact, has an outbound contact), from docs/rules.md#qualifying-contact."""
-    last: dict[str, datetime] = {}
-    outbound: set[str] = set()
-    for path in _files(mailbox):
-        message = email.message_from_bytes(path.read_bytes().split(b"\n\n", 1)[0])
-        try:
-            when = parsedate_to_datetime(message["Date"]).astimezone(UTC)
-        except (TypeError, ValueError):
-            continue
-        if not datetime(1990, 1, 1, tzinfo=UTC) <= when <= AS_OF:
-            continue
-        senders = [a for a in (_clean(x) for _, x in getaddresses(message.get_all("From", []))) if a]
-        recipients = {a for a in (_clean(x) for _, x in getaddresses(message.get_all("To", []) + message.get_all("Cc", []))) if a}
-        # Every entry counts against the cap, unusable ones (X.500 paths) included.
-        raw_recipients = {x.strip().strip("<>").strip("'\"").lower().lstrip(".") for _, x in
-                          getaddresses(message.get_all("To", []) + message.get_all("Cc", [])) if x.strip()}
-        others = {a for a in raw_recipients if a != owner}
-        if len(others) > 20 or not senders:
-            continue
-        bulk = any(message.get(h) for h in ("List-Id", "List-Unsubscribe")) or str(
-            message.get("Precedence", "")).lower() in ("bulk", "list", "junk") or str(
-            message.get("Auto-Submitted", "no")).lower() != "no"
-        if senders[0] == owner:
-            for person in recipients - {owner}:
-                last[person] = max(last.get(person, when), when)
-                outbound.add(person)
-        elif owner in recipients and not bulk:
-            person = senders[0]
-            last[person] = max(last.get(person, when), when)
-    return {p: (t, p in outbound) for p, t in last.items()}
+    messages = enron.read(mailbox)
+    found = enron.contacts(messages, enron.owner_addresses(messages, owner), AS_OF)
+    return {p: (found.last(p), p in found.last_out) for p in found.days}
 
 
 @pytest.mark.parametrize(("user", "owner"), [("scholtes-d", "diana.scholtes@enron.com"),

@@ -1,19 +1,13 @@
 """The engine on real mail: one Enron mailbox, pulled through the maildir connector, against an independent
-reading of the raw files with the standard library's ``email`` package (docs/rules.md#qualifying-contact, coded
-here from scratch, sharing nothing with syncd).
+reading of the raw files with the standard library's ``email`` package (docs/rules.md#qualifying-contact,
+coded from scratch in ``tests/support/enron.py``, sharing nothing with syncd).
 
 Skipped when the shared corpus (``../shared/data``) or the maildir connector is not available.
 """
 
 from __future__ import annotations
 
-import email
-import email.policy
-import re
-import tarfile
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from email.utils import getaddresses, parsedate_to_datetime
 from pathlib import Path
 
 import pytest
@@ -21,6 +15,7 @@ import pytest
 from syncd import engine
 from syncd.config import AccountConfig, Config
 from syncd.store import Store
+from tests.support import enron
 from tests.support.paths import SHARED_DATA
 
 DATA = SHARED_DATA
@@ -30,72 +25,25 @@ maildir = pytest.importorskip("connectors.local.maildir", reason="the maildir co
 pytestmark = pytest.mark.skipif(not TARBALL.exists(), reason="the shared Enron corpus is absent")
 
 MAILBOXES = [("scholtes-d", "diana.scholtes@enron.com"), ("cuilla-m", "martin.cuilla@enron.com")]
-EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
-ROLE = re.compile(
-    r"^(noreply|no-reply|no_reply|donotreply|do-not-reply|do_not_reply|mailer-daemon|postmaster|bounces?"
-    r"|notifications?|newsletters?)([+._-].*)?$"
-)
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("enron")
-    wanted = tuple(f"maildir/{user}/" for user, _ in MAILBOXES)
-    with tarfile.open(TARBALL) as archive:
-        members = [m for m in archive.getmembers() if m.name.lstrip("./").startswith(wanted)]
-        archive.extractall(root, members=members, filter="data")
-    return next(root.rglob("maildir"))
+    return enron.extract(tmp_path_factory.mktemp("enron"), (user for user, _ in MAILBOXES))
 
 
-# ---- the independent reading ----------------------------------------------------------------------
+# ---- the independent reading (tests/support/enron.py) ------------------------------------------------
 
 
-def _address(raw: str) -> str | None:
-    text = raw.strip().strip("<>").strip("'\"").lower().lstrip(".")
-    if not re.fullmatch(r"[^@\s/<>]+@[a-z0-9-]+(\.[a-z0-9-]+)+", text):
-        return None  # X.500 paths, "undisclosed-recipients:;", bare names
-    return None if ROLE.match(text.split("@")[0]) else text
-
-
-def _messages(mailbox: Path) -> Iterator[email.message.Message]:
-    for path in sorted(p for p in mailbox.rglob("*") if p.is_file()):
-        head = path.read_bytes().split(b"\n\n", 1)[0]
-        yield email.message_from_bytes(head, policy=email.policy.compat32)
-
-
-def independent(mailbox: Path, owner: str, cutoff: datetime) -> dict[str, dict[str, datetime]]:
+def independent(mailbox: Path, owner: str, as_of: datetime) -> dict[str, dict[str, datetime]]:
     """address -> {"outbound"/"inbound": latest qualifying time} for one mailbox, as of a day."""
-    seen: set[str] = set()
-    found: dict[str, dict[str, datetime]] = {}
-    for message in _messages(mailbox):
-        ident = str(message.get("Message-ID", "")).strip()
-        if ident in seen:
-            continue  # the same message in several folders is one interaction
-        seen.add(ident)
-        try:
-            when = parsedate_to_datetime(str(message["Date"])).astimezone(UTC)
-        except (TypeError, ValueError):
-            continue
-        if not EARLIEST <= when <= cutoff:
-            continue
-        senders = [a for a in (_address(x) for _, x in getaddresses(message.get_all("From", []))) if a]
-        entries = [x for _, x in getaddresses(message.get_all("To", []) + message.get_all("Cc", [])) if x.strip()]
-        # The cap counts every To/Cc entry other than the owner, unusable ones included.
-        raw = {x.strip().strip("<>").strip("'\"").lower().lstrip(".") for x in entries}
-        if len(raw - {owner}) > 20 or not senders:
-            continue
-        recipients = {a for a in (_address(x) for x in entries) if a}
-        bulk = bool(message.get("List-Id") or message.get("List-Unsubscribe")) or str(
-            message.get("Precedence", "")).strip().lower() in ("bulk", "list", "junk") or str(
-            message.get("Auto-Submitted", "no")).strip().lower() != "no"
-        if senders[0] == owner:
-            for person in recipients - {owner}:
-                slot = found.setdefault(person, {})
-                slot["outbound"] = max(slot.get("outbound", when), when)
-        elif owner in recipients and not bulk:
-            slot = found.setdefault(senders[0], {})
-            slot["inbound"] = max(slot.get("inbound", when), when)
-    return found
+    messages = enron.read(mailbox)
+    found = enron.contacts(messages, enron.owner_addresses(messages, owner), as_of)
+    out: dict[str, dict[str, datetime]] = {}
+    for kind, last in (("outbound", found.last_out), ("inbound", found.last_in)):
+        for person, when in last.items():
+            out.setdefault(person, {})[kind] = when
+    return out
 
 
 # ---- the comparison -----------------------------------------------------------------------------------
