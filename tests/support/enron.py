@@ -1,7 +1,7 @@
 """The shared Enron mailboxes (``../shared/data``): unpacking them, and an independent reading of their
 raw files for the tests that check syncd against them.
 
-Written from the product's rules with the standard library's ``email`` package, sharing nothing with
+Written from docs/rules.md with the standard library's ``email`` package, sharing nothing with
 syncd's code: which messages there are (one per Message-ID), who the owner is, which contacts qualify,
 and which names the raw headers give each address.
 
@@ -159,7 +159,7 @@ class Contacts:
 
 
 def contacts(messages: list[Message], me: set[str], as_of: datetime) -> Contacts:
-    """The qualifying contacts up to ``as_of`` (the product's table), per address."""
+    """The qualifying contacts up to ``as_of`` (docs/rules.md#qualifying-contact), per address."""
     found = Contacts(me, defaultdict(set), {}, {}, defaultdict(set))
     for m in messages:
         for who, names in m.names.items():

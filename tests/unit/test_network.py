@@ -22,7 +22,7 @@ BOB = "bob@x.org"
 
 
 def default_world(**engine: Any) -> World:
-    return World(config(**{"warm_min_days": 2, **engine}))  # the product's default (the helpers keep all warm)
+    return World(config(**{"warm_min_days": 2, **engine}))  # the default (the helpers keep all warm)
 
 
 # ---- strength --------------------------------------------------------------------------------------------
