@@ -83,12 +83,12 @@ def _x_entries(value: str) -> list[str]:
 
 
 def read(mailbox: Path) -> list[Message]:
-    """Every message of a mailbox once (by Message-ID), with a usable date."""
-    seen: set[str] = set()
+    """Every message of a mailbox once (by Message-ID and sender: docs/rules.md#interaction), with a usable date."""
+    seen: set[tuple[str, str]] = set()
     found = []
     for path in sorted(p for p in mailbox.rglob("*") if p.is_file()):
         head = email.message_from_bytes(path.read_bytes().split(b"\n\n", 1)[0], policy=email.policy.compat32)
-        ident = str(head.get("Message-ID", "")).strip()
+        ident = (str(head.get("Message-ID", "")).strip(), str(head.get("From", "")).strip().lower())
         if ident in seen:
             continue
         seen.add(ident)
