@@ -1,10 +1,10 @@
 """The registry of providers: one line per provider.
 
 A provider is one package here (``local``, ``google``, ``microsoft``, ``imap``, ``caldav``) that declares what it
-offers in a :class:`connectors.base.Provider`: its configuration keys, its source, its follow-ups target, its login.
-Adding a provider is one new package plus one line below; syncd builds the configuration schema, the pull and
-``syncd auth`` from these declarations. Classes are imported only when an account uses them, so start-up stays cheap
-and a provider's client library loads only for accounts that need it.
+offers in a :class:`connectors.base.Provider`: its configuration keys, its source, its address book, its follow-ups
+target, its login. Adding a provider is one new package plus one line below; syncd builds the configuration schema,
+the pull and ``syncd auth`` from these declarations. Classes are imported only when an account uses them, so
+start-up stays cheap and a provider's client library loads only for accounts that need it.
 """
 
 from __future__ import annotations
@@ -15,12 +15,13 @@ from types import ModuleType
 from typing import Any
 
 from connectors import caldav, google, imap, local, microsoft
-from connectors.base import CalendarTarget, Login, Provider, SecretSlot, Source
+from connectors.base import AddressBook, CalendarTarget, Login, Provider, SecretSlot, Source
 
 PROVIDERS: dict[str, Provider] = {provider.name: provider for provider in (
     local.MAILDIR,
     local.MBOX,
     local.ICS,
+    local.VCARD,
     google.GOOGLE,
     microsoft.MICROSOFT,
     imap.IMAP,
@@ -36,10 +37,27 @@ def _load(spec: str) -> type:
 
 
 def open_source(provider: Provider, name: str, settings: Mapping[str, Any], secret: SecretSlot | None) -> Source:
-    """The provider's source for the account ``name``."""
-    cls = _load(provider.source)
+    """The provider's source for the account ``name``; ``provider.source`` must be set."""
+    cls = _load(provider.source or "")
     if not issubclass(cls, Source):
         raise TypeError(f"{provider.source} is not a Source")
+    return cls(name, settings, secret)
+
+
+def reads_contacts(provider: Provider, settings: Mapping[str, Any]) -> bool:
+    """Whether an account with these settings reads the user's address book."""
+    if provider.address_book is None:
+        return False
+    return provider.address_book_switch is None or bool(settings.get(provider.address_book_switch))
+
+
+def open_address_book(
+    provider: Provider, name: str, settings: Mapping[str, Any], secret: SecretSlot | None
+) -> AddressBook:
+    """The provider's address book for the account ``name``; ``provider.address_book`` must be set."""
+    cls = _load(provider.address_book or "")
+    if not issubclass(cls, AddressBook):
+        raise TypeError(f"{provider.address_book} is not an AddressBook")
     return cls(name, settings, secret)
 
 

@@ -1,4 +1,5 @@
-"""The two small interfaces every connector speaks, and the vocabulary they share.
+"""The small interfaces connectors speak — sources of interactions, address books, follow-up targets —
+and the vocabulary they share.
 
 Vocabulary
 ----------
@@ -28,6 +29,15 @@ FULL SYNC
     A pull that started from ``cursor=None``; its batches carry ``full=True``. When the last batch of
     a full sync of a resource is committed, rows of that resource the full sync did not see are stale
     and are removed (see ``syncd.store``). Raising :class:`CursorExpired` asks the caller for one.
+CARD
+    One entry of the user's address book (a vCard, a Google contact, an Outlook contact): the name the
+    user gave a person, all their addresses, organisation, groups and birthday. An ADDRESS BOOK yields
+    cards in batches exactly as a source yields interactions: per resource, with a cursor, full syncs
+    and deletions (:class:`CardBatch`).
+GROUP
+    A category of the user's address book ("Family", "Suppliers"): written on the card itself (vCard
+    ``CATEGORIES``, Outlook categories), or a :class:`CardGroup` of its own that cards belong to by
+    reference (a vCard group card listing its members, a Google contact group).
 FOLLOW-UP
     A "reach out to X" event that syncd owns in a TARGET calendar. It carries syncd's TAG (an
     ``X-SYNCD-KEY`` property, a private extended property, ...); targets list and touch tagged events
@@ -39,7 +49,7 @@ from __future__ import annotations
 import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from connectors.settings import Key
@@ -209,6 +219,97 @@ class ChainedSource(Source):
                 yield from part(self.name, self.settings, self.secret).pull(cursors, known)
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Birthday:
+    """A day of the year, with the year when the card knows it (vCard 4.0 writes ``--0412`` without one)."""
+
+    month: int
+    day: int
+    year: int | None = None
+
+    def __post_init__(self) -> None:
+        # 2000 is a leap year, so 29 February is a valid birthday; the check rejects 31 April and friends.
+        date(self.year or 2000, self.month, self.day)
+
+    def text(self) -> str:
+        """``1970-04-12``, or ``--04-12`` without a year (RFC 6350 §4.3.1's reduced form)."""
+        return f"{self.year:04d}-{self.month:02d}-{self.day:02d}" if self.year else f"--{self.month:02d}-{self.day:02d}"
+
+    @classmethod
+    def from_text(cls, text: str) -> Birthday:
+        if text.startswith("--"):
+            return cls(int(text[2:4]), int(text[5:7]))
+        return cls(int(text[5:7]), int(text[8:10]), int(text[:4]))
+
+
+@dataclasses.dataclass(slots=True)
+class Card:
+    """One person in the user's address book. Metadata only: no phone numbers, addresses, notes or photos.
+
+    ``provider_id`` identifies the card within its account (a vCard UID, a People API resource name, a
+    Graph id). ``groups`` are group names written on the card itself; ``memberships`` are the provider ids
+    of :class:`CardGroup` objects it belongs to by reference. A group's own card lists its members by
+    ``uid`` (vCard ``MEMBER:urn:uuid:<UID>``), so a card keeps its UID apart from its provider id.
+    """
+
+    provider_id: str
+    name: str = ""  # the name the user gave (FN; else built from N); "" when the card has none
+    emails: list[str] = dataclasses.field(default_factory=list)  # as written, the preferred one first
+    organisation: str | None = None
+    groups: list[str] = dataclasses.field(default_factory=list)
+    memberships: list[str] = dataclasses.field(default_factory=list)
+    uid: str | None = None
+    birthday: Birthday | None = None
+
+
+@dataclasses.dataclass(slots=True)
+class CardGroup:
+    """A group of the address book with an identity of its own, so a rename changes one name, not every card.
+
+    ``members`` are the UIDs of member cards when the group itself lists them (vCard group cards); for
+    groups the cards point at (``Card.memberships``) it stays empty.
+    """
+
+    provider_id: str
+    name: str
+    members: list[str] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass(slots=True)
+class CardBatch:
+    """What an address book yields: the :class:`Batch` of cards, with the same cursor and full-sync rules."""
+
+    resource: str
+    cursor: str | None
+    cards: list[Card] = dataclasses.field(default_factory=list)
+    groups: list[CardGroup] = dataclasses.field(default_factory=list)
+    deleted: list[str] = dataclasses.field(default_factory=list)  # provider ids of cards or groups gone
+    skipped: list[Skip] = dataclasses.field(default_factory=list)
+    full: bool = False
+    complete: bool = False
+
+
+class AddressBook(ABC):
+    """Reads the user's address book incrementally: like a :class:`Source`, with cards instead of interactions.
+
+    ``pull`` resumes every resource from its cursor and yields :class:`CardBatch` objects under the same
+    rules: a cursor covers everything up to its batch, per-card problems are ``skipped`` entries (a broken
+    card is counted and named, the others go on), an expired cursor raises :class:`CursorExpired`, an
+    address book that cannot be read at all raises :class:`SourceUnavailable`. ``known`` answers which
+    card and group ids the store holds for a resource.
+    """
+
+    provider: str = ""
+
+    def __init__(self, name: str, settings: Mapping[str, Any], secret: SecretSlot | None = None) -> None:
+        self.name = name
+        self.settings = settings
+        self.secret = secret  # online providers only
+
+    @abstractmethod
+    def pull(self, cursors: Mapping[str, str], known: KnownIds) -> Iterator[CardBatch]: ...
+
+
 @dataclasses.dataclass(slots=True)
 class FollowupEvent:
     """One follow-up as a target stores it.
@@ -276,15 +377,20 @@ class Provider:
     """One provider, declared once in its package's ``__init__`` and listed in the registry (``connectors``).
 
     syncd builds everything provider-specific from this: the configuration's keys and JSON Schema for
-    ``provider = "<name>"`` accounts, the pull (the source, and a secret slot when the provider logs in),
+    ``provider = "<name>"`` accounts, the pull (the source and the address book, and a secret slot when the
+    provider logs in),
     the follow-ups target, and ``syncd auth``. Classes and modules are named as strings and imported
     only when used, so an account's heavy client library loads only when that account is read.
     """
 
     name: str  # ``provider = "..."`` in the configuration
     keys: tuple[Key, ...]  # its own settings, beside the ones every account has (path, me, enabled, interval)
-    source: str  # "module:Class" of its :class:`Source`
+    source: str | None  # "module:Class" of its :class:`Source`; None for a provider of address books only
     target: str | None = None  # "module:Class" of its :class:`CalendarTarget`, when it can hold follow-ups
+    # "module:Class" of its :class:`AddressBook`, when it reads the user's contacts, and the boolean setting
+    # that switches it on (None: always on), so no one is asked for a permission they did not want.
+    address_book: str | None = None
+    address_book_switch: str | None = None
     login: str | None = None  # the module implementing :class:`Login`, when its accounts log in
     revoke_page: str | None = None  # where the user withdraws syncd's access, said on logout
     reads_path: bool = False  # its accounts are local files or folders: ``path`` is required

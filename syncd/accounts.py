@@ -1,4 +1,5 @@
-"""From an account in the configuration to its connectors: settings, secret slot, source, follow-ups target.
+"""From an account in the configuration to its connectors: settings, secret slot, source, address book,
+follow-ups target.
 
 Everything provider-specific comes from the provider's declaration (``connectors.PROVIDERS``); the pull,
 the follow-ups and ``syncd auth`` all build what they need here, the same way for every provider.
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import connectors
-from connectors.base import CalendarTarget, Provider, Source
+from connectors.base import AddressBook, CalendarTarget, Provider, Source
 from syncd.config import AccountConfig, Config
 from syncd.errors import UsageError
 from syncd.paths import state_dir
@@ -41,6 +42,15 @@ def secret_of(account: AccountConfig) -> AccountSecret | None:
 
 def open_source(account: AccountConfig) -> Source:
     return connectors.open_source(provider_of(account), account.name, settings_of(account), secret_of(account))
+
+
+def reads_contacts(account: AccountConfig) -> bool:
+    """Whether the account's address book is read (always for vcard and carddav; opt-in elsewhere)."""
+    return connectors.reads_contacts(provider_of(account), settings_of(account))
+
+
+def open_address_book(account: AccountConfig) -> AddressBook:
+    return connectors.open_address_book(provider_of(account), account.name, settings_of(account), secret_of(account))
 
 
 def followups_path(config: Config) -> Path:

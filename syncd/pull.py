@@ -1,9 +1,10 @@
 """Sources → store: pull every configured account and account for every item.
 
-The only place that drives a :class:`connectors.base.Source`. Each batch is committed with its cursor,
-so a pull killed at any point resumes from the last whole batch. A broken item is skipped and named in
-the summary; a resource whose cursor expired is resynced from scratch; a whole source that cannot be
-read fails alone and the other accounts go on.
+The only place that drives a :class:`connectors.base.Source` and an :class:`connectors.base.AddressBook`
+(an account may have both: a Google account's mail and calendars, then its contacts). Each batch is
+committed with its cursor, so a pull killed at any point resumes from the last whole batch. A broken item
+is skipped and named in the summary; a resource whose cursor expired is resynced from scratch; a whole
+source that cannot be read fails alone and the other accounts go on.
 """
 
 from __future__ import annotations
@@ -12,11 +13,20 @@ import dataclasses
 import time
 import traceback
 from collections import Counter
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Protocol, TypeVar
 
-from connectors.base import AuthRequired, Batch, ConnectorError, CursorExpired, SourceUnavailable
-from syncd.accounts import open_source, provider_of
+from connectors.base import (
+    AuthRequired,
+    Batch,
+    CardBatch,
+    ConnectorError,
+    CursorExpired,
+    KnownIds,
+    Skip,
+    SourceUnavailable,
+)
+from syncd.accounts import open_address_book, open_source, provider_of, reads_contacts
 from syncd.config import AccountConfig, Config
 from syncd.errors import SyncdError
 from syncd.store import Store, is_database_error, utc_now_iso
@@ -32,6 +42,8 @@ class AccountSummary:
     account: str
     new: int = 0  # interactions stored for the first time
     seen: int = 0  # interactions the source yielded
+    cards: int = 0  # address-book cards and groups read
+    cards_changed: int = 0  # of them new, changed or gone
     deleted: int = 0  # provider ids reported gone
     skipped: Counter[str] = dataclasses.field(default_factory=Counter)
     examples: dict[str, list[str]] = dataclasses.field(default_factory=dict)
@@ -57,7 +69,10 @@ class AccountSummary:
             self.coverage[batch.resource] = batch.coverage
         elif batch.resource in self.coverage and batch.cursor is not None:
             del self.coverage[batch.resource]  # the source stopped qualifying it: complete now
-        for skip in batch.skipped:
+        self._skips(batch.skipped)
+
+    def _skips(self, skipped: list[Skip]) -> None:
+        for skip in skipped:
             reason = skip.why.split(":", 1)[0]
             self.skipped[reason] += 1
             line = shown(f"{skip.what}: {skip.why}")
@@ -66,10 +81,18 @@ class AccountSummary:
             if len(examples) < EXAMPLES_PER_REASON:
                 examples.append(line)
 
+    def add_cards(self, batch: CardBatch, changed: int) -> None:
+        self.cards += len(batch.cards) + len(batch.groups)
+        self.cards_changed += changed
+        self.deleted += len(batch.deleted)
+        self._skips(batch.skipped)
+
     def as_json(self) -> dict[str, Any]:
         return {
             "new": self.new,
             "seen": self.seen,
+            "cards": self.cards,
+            "cards_changed": self.cards_changed,
             "deleted": self.deleted,
             "skipped": dict(self.skipped),
             "examples": self.examples,
@@ -86,13 +109,21 @@ Progress = Callable[[str, int, int | None], None]  # (account, interactions so f
 ShouldStop = Callable[[], bool]  # asked between batches: a stop request ends the pull after a whole batch
 
 
+class _Table(Protocol):
+    """A store table of synced data (``store.synced``, ``store.cards``): it knows the ids each resource holds."""
+
+    def known_ids(self, account: str, resource: str) -> set[str]: ...
+
+
 class _KnownIds:
-    def __init__(self, store: Store, account: str) -> None:
-        self.store = store
+    """What a reader may ask the store: the ids one of its resources holds (interactions, or cards)."""
+
+    def __init__(self, table: _Table, account: str) -> None:
+        self.table = table
         self.account = account
 
     def known_ids(self, resource: str) -> set[str]:
-        return self.store.synced.known_ids(self.account, resource)
+        return self.table.known_ids(self.account, resource)
 
 
 def pull_account(
@@ -104,7 +135,7 @@ def pull_account(
     store.accounts.ensure(account.name, account.provider)
     number = store.accounts.begin_pull(account.name)
     try:
-        _pull_resyncing(store, account, summary, number, progress, should_stop)
+        _pull_readers(store, account, summary, number, progress, should_stop)
     except AuthRequired as exc:
         summary.error = str(exc)
         summary.needs_login = True
@@ -124,23 +155,50 @@ def pull_account(
     return summary
 
 
-def _pull_resyncing(
+def _pull_readers(
     store: Store, account: AccountConfig, summary: AccountSummary, number: int, progress: Progress | None,
     should_stop: ShouldStop | None,
 ) -> None:
-    """Pull the source's batches; a resource whose cursor expired is resynced from scratch, a few times at most."""
-    source = open_source(account)
+    """The account's source, then its address book (an account may have either or both)."""
+    if provider_of(account).source is not None:
+        source = open_source(account)
+        owners = _Owners(store, account, summary)
+
+        def take(batch: Batch) -> None:
+            summary.add(batch, store.synced.apply_batch(account.name, batch, number))
+            owners.note(batch.owner_addresses)
+
+        _drive(store, account.name, source.pull, _KnownIds(store.synced, account.name), take, summary, progress,
+               should_stop)
+    if not summary.stopped and reads_contacts(account):
+        book = open_address_book(account)
+
+        def take_cards(batch: CardBatch) -> None:
+            summary.add_cards(batch, store.cards.apply_batch(account.name, batch, pull=number))
+
+        _drive(store, account.name, book.pull, _KnownIds(store.cards, account.name), take_cards, summary, progress,
+               should_stop)
+
+
+B = TypeVar("B", Batch, CardBatch)
+
+
+def _drive(
+    store: Store, account: str, pull: Callable[[Mapping[str, str], KnownIds], Iterator[B]], known: KnownIds,
+    take: Callable[[B], None], summary: AccountSummary, progress: Progress | None, should_stop: ShouldStop | None,
+) -> None:
+    """Run one reader of the account to the end; a resource whose cursor expired is resynced from scratch, a
+    few times at most; a stop request ends it after a whole batch (``summary.stopped``)."""
     resyncs: Counter[str] = Counter()
-    owners = _Owners(store, account, summary)
     while True:
         try:
             expected: int | None = None
-            for batch in source.pull(store.synced.cursors(account.name), _KnownIds(store, account.name)):
-                expected = batch.expected if batch.expected is not None else expected
-                summary.add(batch, store.synced.apply_batch(account.name, batch, number))
-                owners.note(batch.owner_addresses)
+            for batch in pull(store.synced.cursors(account), known):
+                found = getattr(batch, "expected", None)
+                expected = found if found is not None else expected
+                take(batch)
                 if progress is not None:
-                    progress(account.name, summary.seen, expected)
+                    progress(account, summary.seen, expected)
                 if should_stop is not None and should_stop():
                     summary.stopped = True  # everything so far is committed; the next pull resumes
                     return
@@ -149,7 +207,7 @@ def _pull_resyncing(
             resyncs[expired.resource] += 1
             if resyncs[expired.resource] > MAX_RESYNCS:
                 raise ConnectorError(f"{expired.resource}: cursor keeps expiring; giving up for now") from None
-            store.synced.reset_cursor(account.name, expired.resource)
+            store.synced.reset_cursor(account, expired.resource)
             summary.resynced.append(expired.resource)
 
 

@@ -1,4 +1,5 @@
-"""Local files: Maildir trees, mbox files and .ics exports as sources, and an .ics file as the follow-ups target.
+"""Local files: Maildir trees, mbox files and .ics exports as sources, .vcf files as an address book, and an
+.ics file as the follow-ups target.
 
 Nothing here logs in or talks to a network; every account names a ``path``.
 """
@@ -24,3 +25,4 @@ ICS = Provider(
     target="connectors.local.ics_target:IcsFileTarget",
     reads_path=True,
 )
+VCARD = Provider("vcard", (), source=None, address_book="connectors.local.vcard:VcardBook", reads_path=True)

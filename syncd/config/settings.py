@@ -71,6 +71,8 @@ class FollowupsConfig:
     max_deletes: int = 20
     horizon: timedelta = timedelta(days=14)
     lapsed_per_day: int = 1
+    birthdays: bool = False
+    birthday_title: str = "Wish {name} a happy birthday"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,6 +81,7 @@ class TierConfig:
     remind: bool = True
     every: timedelta | None = None
     match: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()  # address-book groups (labels, categories, contact folders), any case
 
 
 @dataclasses.dataclass(frozen=True)

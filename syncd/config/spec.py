@@ -80,11 +80,19 @@ def title_template(value: Any) -> str:
     raise ValueError(f"'{text}' may use only the placeholder {{name}} (write {{{{ and }}}} for literal braces)")
 
 
+def group_name(value: Any) -> str:
+    text = string(value).strip()
+    if not text:
+        raise ValueError("is empty (name an address-book group, e.g. \"Family\")")
+    return text
+
+
 KIND_SCHEMAS: dict[Callable[..., Any], dict[str, Any]] = {
     **SCHEMAS,
     time_of_day: {"type": "string", "pattern": r"^([01]?\d|2[0-3]):[0-5]\d$"},
     timezone: {"type": "string"},
     title_template: {"type": "string"},
+    group_name: {"type": "string", "minLength": 1},
     weekday: {"enum": list(WEEKDAYS)},
 }
 
@@ -94,7 +102,8 @@ ACCOUNT_KEYS = [
     Key("provider", string, REQUIRED, "where the data comes from", choices=tuple(sorted(PROVIDERS))),
     # Existence is checked by `syncd config check` and at pull time, not here: an unmounted archive
     # must fail its own account, not stop every other account from being pulled.
-    Key("path", expanded_path, None, "the mail folder, mbox file or .ics file/folder (maildir, mbox, ics)"),
+    Key("path", expanded_path, None,
+        "the mail folder, mbox file, .ics file/folder or .vcf file/folder (maildir, mbox, ics, vcard)"),
     Key("me", address, (), "your own addresses in this account", many=True),
     Key("enabled", boolean, True, "false skips the account on pull"),
     Key("interval", positive_duration, timedelta(minutes=15), "how often `syncd run` pulls this account"),
@@ -139,12 +148,16 @@ FOLLOWUP_KEYS = [
     Key("max_deletes", positive_int, 20, "a run deletes at most this many follow-ups without --force"),
     Key("horizon", positive_duration, timedelta(days=14), "follow-ups are written this far ahead"),
     Key("lapsed_per_day", count, 1, "at most this many follow-ups a day for lapsed relationships (0: none)"),
+    Key("birthdays", boolean, False, "a yearly follow-up on the birthday of everyone reminded (from address books)"),
+    Key("birthday_title", title_template, "Wish {name} a happy birthday", "a birthday follow-up's title"),
 ]
 TIER_KEYS = [
     Key("name", string, REQUIRED, "the tier's name"),
     Key("remind", boolean, True, "false: kept and listed, never reminded (the directory)"),
     Key("every", positive_duration, None, "the rhythm for this tier"),
     Key("match", pattern, (), "addresses, globs (*@shop.example) or domains", many=True),
+    Key("groups", group_name, (), "address-book groups (labels, categories, contact folders) whose people it holds",
+        many=True),
 ]
 PEOPLE_KEYS = [
     Key("addresses", address, REQUIRED, "one person's addresses (the first is their key)", many=True),

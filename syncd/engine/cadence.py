@@ -6,10 +6,11 @@ Cadence, first match wins: per-person setting (``syncd set --every``, then ``[[p
 fits one of the person's addresses) > learned rhythm (≥ 3 distinct contact days: median gap × 1.5,
 clamped to [min_every, max_every]) > ``default_every``.
 
-Due = last contact + cadence, as a UTC date. No follow-up when: not a relationship, ignored, directory
-tier (``remind = false``), a list or desk, the small network (``syncd.engine.network``), dormant (last
-contact older than ``forget_after``), or a meeting is booked before due + ``meeting_grace``. A reminded
-relationship far past its due date is marked lapsed.
+Due = last contact + cadence, as a UTC date; for someone known only from the address book whom a tier or a
+decision brings into reminders, when their card was first read + cadence. No follow-up when: not a
+relationship, ignored, directory tier (``remind = false``), a list or desk, the small network
+(``syncd.engine.network``), dormant (last contact older than ``forget_after``), or a meeting is booked before
+due + ``meeting_grace``. A reminded relationship far past its due date is marked lapsed.
 """
 
 from __future__ import annotations
@@ -25,21 +26,34 @@ from syncd.engine import network
 from syncd.engine.status import PersonStatus
 
 
-def tier_for(addresses: Iterable[str], tiers: tuple[TierConfig, ...], chosen: str | None) -> TierConfig | None:
-    """The tier the user chose by name, else the first config tier (in config order) matching an address.
+def tier_for(
+    addresses: Iterable[str], tiers: tuple[TierConfig, ...], chosen: str | None, groups: Iterable[str] = ()
+) -> TierConfig | None:
+    """The tier the user chose by name, else the first config tier (in config order) matching an address
+    (``match``) or one of the person's address-book groups (``groups``, compared without regard to case).
 
     A chosen name no config tier defines (the tier was removed from the config) falls back to matching:
-    the person keeps a sensible rhythm instead of silently losing one.
+    the person keeps a sensible rhythm instead of silently losing one. A group renamed or deleted in the
+    address book simply stops matching.
     """
     if chosen:
         named = next((t for t in tiers if t.name == chosen), None)
         if named is not None:
             return named
     addresses = tuple(addresses)
+    groups = tuple(groups)
     for tier in tiers:
-        if any(matches_any(address, tier.match) for address in addresses):
+        if any(matches_any(address, tier.match) for address in addresses) or by_group(tier, groups):
             return tier
     return None
+
+
+def by_group(tier: TierConfig | None, groups: Iterable[str]) -> bool:
+    """Whether ``tier`` names one of ``groups`` (how a tier holds people of an address-book group)."""
+    if tier is None or not tier.groups:
+        return False
+    named = {name.casefold() for name in tier.groups}
+    return any(group.casefold() in named for group in groups)
 
 
 def learned(days: Iterable[int], config: Config) -> tuple[int, str] | None:
@@ -93,6 +107,10 @@ def decide(status: PersonStatus, tier: TierConfig | None, config: Config, now: d
             changes.append(int(dormant_at.timestamp()))
         if status.every_days:
             status.due = (last.at + timedelta(days=status.every_days)).date()
+    elif status.known_since is not None and status.every_days:
+        # Someone only in the address book whom a tier or a decision of yours brings into reminders has no
+        # contact to count from: the first cycle counts from when syncd first read their card.
+        status.due = (status.known_since + timedelta(days=status.every_days)).date()
     if status.due is not None and status.due > today:
         changes.append(midnight(status.due))  # the day it falls due (the brief: "due date passed")
     grace = config.engine.meeting_grace
@@ -107,7 +125,10 @@ def decide(status: PersonStatus, tier: TierConfig | None, config: Config, now: d
     lapsed = network.lapsed(status.due, status.every_days, today, config.engine.lapsed_after)
     if status.due is not None and status.every_days and not lapsed:
         changes.append(midnight(network.lapsed_since(status.due, status.every_days, config.engine.lapsed_after)))
-    if not status.relationship:
+    if not status.relationship and status.last_inbound is None and status.known_since is not None:
+        status.reason = ("only in your address book: no mail or meeting yet (a tier naming one of their groups, "
+                         "or syncd set, brings them into reminders)")
+    elif not status.relationship:
         status.reason = "not a relationship: they wrote to you, but you never wrote to or met them"
     elif status.ignored:
         status.reason = "ignored (syncd set PERSON --unignore to undo)"
@@ -118,15 +139,20 @@ def decide(status: PersonStatus, tier: TierConfig | None, config: Config, now: d
             "a list, desk or shared address (its name, or only ever one recipient among many): never reminded; "
             f"'syncd set {status.key} --every 60d' if it is a person"
         )
-    elif last is None:
+    elif last is None and (status.known_since is None or status.due is None):
         status.reason = "no qualifying contact yet"
     elif not status.kept_warm:
         status.reason = network.small_network_reason(status.key, status.parts, config.engine.warm_min_days)
-    elif status.dormant:
+    elif status.dormant and last is not None:
         status.reason = f"dormant: last contact {last.at.date()}, longer ago than engine.forget_after"
     elif booked and status.next_meeting is not None:
         status.reason = f"meeting already booked on {status.next_meeting.date()}"
+    elif last is None and status.known_since is not None:
+        status.remind = True
+        status.reason = (f"no contact yet: their card was first read {status.known_since.date()} "
+                         f"+ {status.every_days} d ({status.cadence_rule})")
     else:
+        assert last is not None
         status.remind = True
         status.lapsed = lapsed
         status.reason = f"last contact {last.at.date()} ({last.kind}) + {status.every_days} d ({status.cadence_rule})"
@@ -136,7 +162,8 @@ def decide(status: PersonStatus, tier: TierConfig | None, config: Config, now: d
                 f"ago; after everyone else, {config.followups.lapsed_per_day} a day at most (revive: syncd remind; "
                 "let go: syncd set --ignore)"
             )
-    if (not status.relationship or status.ignored or (tier is not None and not tier.remind) or last is None
+    never = last is None and status.known_since is None
+    if (not status.relationship or status.ignored or (tier is not None and not tier.remind) or never
             or status.group or not status.kept_warm):
         # Nothing will ever be due for them: no date to show (dormant and booked people keep theirs,
         # so `people` can say when they would have been due).

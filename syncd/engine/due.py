@@ -65,12 +65,16 @@ def due_followups(statuses: list[PersonStatus], store: Store, config: Config, no
     by_key = {status.key: status for status in statuses}
     wanted: list[DueFollowup] = []
     for status in statuses:
-        if status.remind and status.due is not None and status.last_contact is not None:
+        # A cycle counts from the last contact; for someone known only from the address book, from when
+        # their card was first read (a first contact starts a new cycle).
+        basis = status.last_contact.at if status.last_contact is not None else status.known_since
+        if status.remind and status.due is not None and basis is not None:
             wanted.append(
                 DueFollowup(
                     person=status.key, name=status.name, origin="cycle",
-                    cycle=status.last_contact.at.isoformat(), due=status.due, every_days=status.every_days,
-                    strength=status.strength, description=describe(status), lapsed=status.lapsed,
+                    cycle=basis.isoformat() if status.last_contact else f"card:{basis.isoformat()}", due=status.due,
+                    every_days=status.every_days, strength=status.strength, description=describe(status),
+                    lapsed=status.lapsed,
                 )
             )
     persons = Persons(store, config)

@@ -10,7 +10,7 @@ apply these decisions to every interaction at once are the store's (:mod:`syncd.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
 from connectors.addresses import is_role, matches_any
@@ -24,7 +24,9 @@ FUTURE_SLACK = timedelta(days=1)
 UNSUBSCRIBE_PREFIXES = ("unsubscribe", "leave-", "optout", "opt-out")
 
 
-def criteria(owners: frozenset[str], engine: EngineConfig, now: datetime) -> Criteria:
+def person_test(owners: frozenset[str], engine: EngineConfig) -> Callable[[str], bool]:
+    """Whether an address can be a person: not the owner's, no role address, not blocklisted, no
+    unsubscribe request. The same test keeps the owner's own address-book card from becoming a person."""
     blocklist = engine.blocklist
 
     def is_person(address: str) -> bool:
@@ -35,8 +37,12 @@ def criteria(owners: frozenset[str], engine: EngineConfig, now: datetime) -> Cri
             and not address.partition("@")[0].startswith(UNSUBSCRIBE_PREFIXES)
         )
 
+    return is_person
+
+
+def criteria(owners: frozenset[str], engine: EngineConfig, now: datetime) -> Criteria:
     return Criteria(
-        owners=owners, is_person=is_person, max_recipients=engine.max_recipients,
+        owners=owners, is_person=person_test(owners, engine), max_recipients=engine.max_recipients,
         max_attendees=engine.max_attendees, earliest=int(PLAUSIBLE_FROM.timestamp()),
         latest_mail=int((now + FUTURE_SLACK).timestamp()),
     )

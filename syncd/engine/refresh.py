@@ -118,7 +118,7 @@ def _compute(
         status, until = standing(config, key, agg, settings, found, now, one_offs.get(key, ()))
         # Someone known only from mail dated in the future is nobody yet (an implausible date): the row
         # is kept, unlisted, only so the incremental refresh looks at them again when that date comes.
-        hidden = not agg.last and agg.next_meeting is None and key not in added
+        hidden = not agg.last and agg.next_meeting is None and not agg.cards and key not in added
         results.append((key, None if hidden else status, until))
     return results
 

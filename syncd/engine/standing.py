@@ -20,6 +20,7 @@ from syncd.engine.names import NameCounts
 from syncd.engine.persons import Persons
 from syncd.engine.status import Evidence, OneOff, PersonStatus
 from syncd.store import Store
+from syncd.store.cards import CardFacts
 from syncd.store.decisions import Settings
 
 DAY = 86400
@@ -45,6 +46,7 @@ class Aggregate:
             contact_days=len(self.days), direct_days=self.direct_days, meeting_days=self.meeting_days,
             they_wrote="inbound" in self.last, you_wrote="outbound" in self.last, last_contact=last,
         )
+    cards: list[CardFacts] = dataclasses.field(default_factory=list)  # the earliest-read card first
 
 
 def aggregate(
@@ -87,6 +89,10 @@ def aggregate(
             agg.next_contact = ts if agg.next_contact is None else min(agg.next_contact, ts)
             if kind == "meeting":
                 agg.next_meeting = ts if agg.next_meeting is None else min(agg.next_meeting, ts)
+    # Everyone in the address books is somebody, in mail or not (listed with --all until a tier says more).
+    for address, facts in store.cards.facts(selection):
+        if persons.is_person(address):
+            person(address).cards.append(facts)
     # Display names only of the addresses being computed (the selection, or everyone), with how often
     # the owner wrote each one (docs/rules.md#display-names).
     for address, name, by_you, by_all in store.synced.names(selection, owners):
@@ -110,6 +116,31 @@ def _evidence(found: Details, kind: str, pair: tuple[int, int] | None) -> Eviden
     ts, iid = pair
     subject, link = found.get(iid, (None, None))
     return Evidence(iid, datetime.fromtimestamp(ts, UTC), kind, subject, link)
+
+
+@dataclasses.dataclass(frozen=True)
+class AddressBookEntry:
+    """What a person's cards say, together: the earliest-read card's name first, every group of every card."""
+
+    name: str | None = None
+    organisation: str | None = None
+    groups: tuple[str, ...] = ()
+    birthday: str | None = None
+    known_since: datetime | None = None
+
+    @classmethod
+    def of(cls, facts: Iterable[CardFacts]) -> AddressBookEntry:
+        cards = list({(f.account, f.card): f for f in facts}.values())  # one per card, in the order given
+        if not cards:
+            return cls()
+        groups = {g.casefold(): g for card in reversed(cards) for g in card.groups}  # the earliest spelling
+        return cls(
+            name=next((c.name for c in cards if c.name), None),
+            organisation=next((c.organisation for c in cards if c.organisation), None),
+            groups=tuple(sorted(groups.values(), key=str.casefold)),
+            birthday=next((c.birthday for c in cards if c.birthday), None),
+            known_since=min(datetime.fromisoformat(c.first_seen) for c in cards),
+        )
 
 
 def merged(settings: Mapping[str, Settings], key: str, addresses: Iterable[str]) -> dict[str, Any]:
@@ -140,11 +171,17 @@ def standing(
     # Ties (one interaction both ways is impossible, but two at the same second are not): the
     # outbound one wins, being the stronger evidence of a relationship.
     last = max(candidates, key=lambda e: e.at) if candidates else None
-    name = settings.get("name") or (configured.name if configured else None) or names.choose(agg.names) or key
-    tier = cadence.tier_for(addresses, config.tiers, settings.get("tier") or (configured.tier if configured else None))
-    # "Unless the user adds them": an explicit rhythm or tier, a [[people]] entry or a one-off makes a
-    # relationship, keeps it warm and makes a person of a group address (docs/rules.md#kept-warm-and-small-network).
-    user_added = bool(settings.get("every_days") or settings.get("tier") or configured or one_offs)
+    book = AddressBookEntry.of(agg.cards)
+    # Your own naming wins: syncd set --name, a [[people]] name, then your address book, then mail headers.
+    name = (settings.get("name") or (configured.name if configured else None) or book.name
+            or names.choose(agg.names) or key)
+    chosen = settings.get("tier") or (configured.tier if configured else None)
+    tier = cadence.tier_for(addresses, config.tiers, chosen, book.groups)
+    # "Unless the user adds them": an explicit rhythm or tier, a [[people]] entry, a one-off or a tier naming
+    # one of their address-book groups makes a relationship, keeps it warm and makes a person of a group
+    # address (docs/rules.md#kept-warm-and-small-network, docs/rules.md#groups-as-tiers).
+    user_added = bool(settings.get("every_days") or settings.get("tier") or configured or one_offs
+                      or cadence.by_group(tier, book.groups))
     relationship = last_out is not None or last_meet is not None or user_added
     every, rule = cadence.choose(
         settings.get("every_days"), configured.every if configured else None, tier, agg.days, config
@@ -162,6 +199,7 @@ def standing(
         note=settings.get("note") or (configured.note if configured else None), next_meeting=next_meeting,
         ignored=bool(settings.get("ignored")), parts=parts, strength=strength.score(parts, now),
         kept_warm=network.kept_warm(parts, decided, config.engine.warm_min_days), group=group, one_offs=one_offs,
+        organisation=book.organisation, groups=book.groups, birthday=book.birthday, known_since=book.known_since,
     )
     changes = cadence.decide(status, tier, config, now)
     # A future contact (a booked meeting starting, mail dated ahead of the clock) becomes a contact then.

@@ -61,6 +61,11 @@ class PersonStatus:
     group: bool = False  # a list, desk or shared mailbox: listed only with --all
     lapsed: bool = False  # overdue far past the rhythm: offered for review, few follow-ups a day
     one_offs: tuple[OneOff, ...] = ()  # your one-off reminders for the person (syncd remind)
+    # From the user's address books (empty when no card holds any of their addresses):
+    organisation: str | None = None
+    groups: tuple[str, ...] = ()
+    birthday: str | None = None  # 1970-04-12, or --04-12 without a year
+    known_since: datetime | None = None  # when syncd first read one of their cards
 
 
 # ---- the serialised form kept in the store ----------------------------------------------------------
@@ -81,6 +86,8 @@ def to_text(status: PersonStatus) -> str:
     data["next_meeting"] = status.next_meeting.isoformat() if status.next_meeting else None
     data["parts"] = status.parts.as_json()
     data["one_offs"] = [[o.id, o.on.isoformat(), o.note] for o in status.one_offs]
+    data["groups"] = list(status.groups)
+    data["known_since"] = status.known_since.isoformat() if status.known_since else None
     return json.dumps(data)
 
 
@@ -94,4 +101,6 @@ def from_text(text: str) -> PersonStatus:
     data["addresses"] = tuple(data["addresses"])
     data["parts"] = Parts(**data.get("parts", {}))
     data["one_offs"] = tuple(OneOff(i, date.fromisoformat(on), note) for i, on, note in data.get("one_offs", ()))
+    data["groups"] = tuple(data.get("groups") or ())
+    data["known_since"] = datetime.fromisoformat(data["known_since"]) if data.get("known_since") else None
     return PersonStatus(**data)

@@ -4,6 +4,7 @@ The table modules are reached as attributes, and each owns the tables its docstr
 module writes them (any may read them through its own queries):
 
 * ``store.synced`` — synced data and cursors (:mod:`syncd.store.synced`), rebuilt from the providers at will;
+* ``store.cards`` — the address books' cards and groups (:mod:`syncd.store.cards`), synced data too;
 * ``store.accounts`` — each account and the history of its pulls (:mod:`syncd.store.accounts`);
 * ``store.decisions`` — the user's decisions about people (:mod:`syncd.store.decisions`);
 * ``store.contacts`` — qualifying contacts and the engine's work queues (:mod:`syncd.store.contacts`);
@@ -27,6 +28,7 @@ from connectors.displaynames import shown_name
 from syncd.errors import StateError
 from syncd.store import lastgood
 from syncd.store.accounts import Accounts
+from syncd.store.cards import Cards
 from syncd.store.connection import Connection, Selection
 from syncd.store.contacts import Contacts
 from syncd.store.decisions import Decisions
@@ -82,6 +84,7 @@ class Store:
         self.accounts = Accounts(self.connection)
         self.contacts = Contacts(self.connection)
         self.synced = SyncedData(self.connection, self.contacts)
+        self.cards = Cards(self.connection, self.synced, self.contacts)
         self.decisions = Decisions(self.connection, self.contacts)
         self.standings = Standings(self.connection)
         self.followups = Followups(self.connection)

@@ -1,8 +1,9 @@
 """The user's decisions about people: merges, per-person settings, one-off reminders.
 
-Owns ``person_links`` (an address merged into a person), ``person_settings`` (name, rhythm, tier, note,
-ignored), ``reminders`` and ``merge_rejections`` (suggested merges turned down). Only the user writes
-these (``syncd set``, ``merge``, ``unmerge``, ``remind``, ``merge --suggest --reject``),
+Owns ``person_links`` (an address merged into a person), ``card_splits`` (an address taken out of the
+person its address-book card makes), ``person_settings`` (name, rhythm, tier, note, ignored), ``reminders``
+and ``merge_rejections`` (suggested merges turned down). Only the user writes these (``syncd set``,
+``merge``, ``unmerge``, ``remind``, ``merge --suggest --reject``),
 apart from synced data, so a full resync never loses them. Every decision queues the addresses it
 affects for the engine's next incremental refresh (:mod:`syncd.store.contacts`).
 """
@@ -40,6 +41,10 @@ class Decisions:
     def links(self) -> dict[str, str]:
         """Address → the person it was merged into."""
         return dict(self._db.execute("SELECT address, person FROM person_links").fetchall())
+
+    def splits(self) -> set[str]:
+        """Addresses the user took out of the person their address-book card makes."""
+        return {row[0] for row in self._db.execute("SELECT address FROM card_splits")}
 
     def settings(self) -> dict[str, Settings]:
         """Person key → their settings."""
@@ -80,6 +85,8 @@ class Decisions:
                 )
                 db.execute("DELETE FROM person_settings WHERE person = ?", (other,))
             db.execute("UPDATE reminders SET person = ? WHERE person = ?", (into, other))
+            # A merge is newer than an earlier unmerge of a card's address: the address joins again.
+            db.execute("DELETE FROM card_splits WHERE address IN (?, ?)", (into, other))
             self._contacts.touch([into, other, *moved])
 
     def unmerge(self, address: str) -> None:
@@ -88,10 +95,21 @@ class Decisions:
             raise UsageError(f"'{address}' is not an email address")
         with self._connection.transaction() as db:
             row = db.execute("SELECT person FROM person_links WHERE address = ?", (normal,)).fetchone()
-            if row is None:
+            if row is not None:
+                db.execute("DELETE FROM person_links WHERE address = ?", (normal,))
+                self._contacts.touch([normal, row[0]])
+                return
+            # A card in the address book joins its addresses: taking one out is a decision of its own, kept
+            # apart from the card (synced data), so it holds whatever the next pull brings.
+            carded = db.execute(
+                "SELECT b.address FROM card_addresses a JOIN card_addresses b ON b.account = a.account "
+                "AND b.card = a.card WHERE a.address = ? AND b.address != a.address", (normal,)
+            ).fetchall()
+            split = db.execute("SELECT 1 FROM card_splits WHERE address = ?", (normal,)).fetchone()
+            if not carded or split is not None:
                 raise UsageError(f"{normal} was not merged into anyone (merges from the config are undone there)")
-            db.execute("DELETE FROM person_links WHERE address = ?", (normal,))
-            self._contacts.touch([normal, row[0]])
+            db.execute("INSERT INTO card_splits(address) VALUES (?)", (normal,))
+            self._contacts.touch([normal, *(r[0] for r in carded)])
 
     def set_person(
         self, key: str, every: timedelta | None = None, tier: str | None = None, note: str | None = None,

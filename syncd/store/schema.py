@@ -191,6 +191,59 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (a, b)
     ) WITHOUT ROWID;
     """,
+    # v5: the user's address books (synced data), and the addresses the user took out of a card's person.
+    """
+    -- One row per card or group of an address book; a group is a card of kind 'group' (a vCard group
+    -- card, a Google contact group, an Outlook contact folder).
+    CREATE TABLE cards (
+        account TEXT NOT NULL,
+        provider_id TEXT NOT NULL,
+        resource TEXT NOT NULL,
+        generation INTEGER NOT NULL DEFAULT 0,
+        kind TEXT NOT NULL CHECK (kind IN ('card', 'group')),
+        uid TEXT,                     -- what a group card's members name (vCard UID)
+        name TEXT,
+        organisation TEXT,
+        birthday TEXT,                -- 1970-04-12, or --04-12 without a year
+        first_seen TEXT NOT NULL,     -- when syncd first read the card (ISO, UTC)
+        digest TEXT NOT NULL,         -- of what the card says, so a re-read that changes nothing touches nobody
+        PRIMARY KEY (account, provider_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX cards_by_resource ON cards(account, resource);
+    CREATE INDEX cards_by_uid ON cards(account, uid);
+    CREATE TABLE card_addresses (
+        account TEXT NOT NULL,
+        card TEXT NOT NULL,
+        position INTEGER NOT NULL,    -- the card's own order: the preferred address first
+        address TEXT NOT NULL,        -- normalised
+        PRIMARY KEY (account, card, position),
+        FOREIGN KEY (account, card) REFERENCES cards(account, provider_id) ON DELETE CASCADE
+    ) WITHOUT ROWID;
+    CREATE INDEX card_addresses_by_address ON card_addresses(address);
+    -- The groups a card is in: a name written on the card, or the provider id of a group it points at.
+    CREATE TABLE card_groups (
+        account TEXT NOT NULL,
+        card TEXT NOT NULL,
+        name TEXT,
+        group_id TEXT,
+        FOREIGN KEY (account, card) REFERENCES cards(account, provider_id) ON DELETE CASCADE
+    );
+    CREATE INDEX card_groups_by_card ON card_groups(account, card);
+    CREATE INDEX card_groups_by_group ON card_groups(account, group_id);
+    -- The UIDs a group card lists as its members.
+    CREATE TABLE group_members (
+        account TEXT NOT NULL,
+        group_id TEXT NOT NULL,
+        member_uid TEXT NOT NULL,
+        PRIMARY KEY (account, group_id, member_uid),
+        FOREIGN KEY (account, group_id) REFERENCES cards(account, provider_id) ON DELETE CASCADE
+    ) WITHOUT ROWID;
+    CREATE INDEX group_members_by_uid ON group_members(account, member_uid);
+    -- A user decision: addresses taken out of the person their card makes (syncd unmerge).
+    CREATE TABLE card_splits (
+        address TEXT PRIMARY KEY
+    ) WITHOUT ROWID;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

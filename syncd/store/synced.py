@@ -29,7 +29,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from connectors.addresses import normalise
-from connectors.base import Batch, Interaction
+from connectors.base import Batch, CardBatch, Interaction
 from connectors.displaynames import shown_name
 from syncd.store.bytenames import db_value, from_db, shown
 from syncd.store.connection import Connection, Selection, chunks, utc_now_iso
@@ -111,18 +111,18 @@ class SyncedData:
                 ]
                 self._delete_sightings(db, account, stale)
             self._note_skips(db, account, batch, pull)
-            # `updated` is when the cursor last moved (`syncd status`), not when a batch last came.
-            db.execute(
-                "UPDATE cursors SET updated = CASE WHEN cursor IS ? THEN updated ELSE ? END, cursor = ?, "
-                "full_sync = ? WHERE account = ? AND resource = ?",
-                (batch.cursor, utc_now_iso(), batch.cursor, int(batch.full and not batch.complete), account, resource),
-            )
+            self.move_cursor(db, account, batch.resource, batch.cursor, batch.full, batch.complete)
         return added
 
     @staticmethod
     def _note_skips(db: sqlite3.Connection, account: str, batch: Batch, pull: int) -> None:
-        """Keep what the batch skipped; forget what it read, what is gone, and what a whole re-reading of
-        the resource (a full sync, a re-listed folder) no longer skipped."""
+        SyncedData.note_skips(db, account, batch, [item.provider_id for item in batch.interactions], pull)
+
+    @staticmethod
+    def note_skips(db: sqlite3.Connection, account: str, batch: Batch | CardBatch, read: list[str], pull: int) -> None:
+        """Keep what the batch skipped; forget what it read (``read``: the ids of the items it holds), what is
+        gone, and what a whole re-reading of the resource (a full sync, a re-listed folder) no longer skipped.
+        Shared by every kind of batch (interactions here, cards in syncd.store.cards)."""
         resource = db_value(batch.resource)
         if batch.skipped:
             now = utc_now_iso()
@@ -133,13 +133,13 @@ class SyncedData:
             )
         if db.execute("SELECT 1 FROM skipped_items WHERE account = ? LIMIT 1", (account,)).fetchone() is None:
             return  # the common case: nothing outstanding, nothing to forget
-        done = [item.provider_id for item in batch.interactions] + batch.deleted
+        done = read + batch.deleted
         for chunk in chunks([db_value(provider_id) for provider_id in done]):
             db.execute(
                 f"DELETE FROM skipped_items WHERE account = ? AND item IN ({Connection.marks(len(chunk))})",
                 (account, *chunk),
             )
-        if (batch.full and batch.complete) or batch.relisted:
+        if (batch.full and batch.complete) or getattr(batch, "relisted", False):
             db.execute(
                 "DELETE FROM skipped_items WHERE account = ? AND resource = ? AND pull < ?", (account, resource, pull)
             )
@@ -158,26 +158,45 @@ class SyncedData:
         return [(shown(from_db(r)), shown(from_db(i)), reason, since) for r, i, reason, since in rows]
 
     def _generation(self, db: sqlite3.Connection, account: str, batch: Batch) -> int:
+        return self.generation(db, account, batch.resource, batch.full)
+
+    # ---- the cursor bookkeeping every kind of batch shares (interactions here, cards in syncd.store.cards) --
+
+    @staticmethod
+    def generation(db: sqlite3.Connection, account: str, resource: str, full: bool) -> int:
+        """The generation a batch of ``resource`` stamps its rows with, inside the batch's transaction."""
         row = db.execute(
             "SELECT generation, full_sync FROM cursors WHERE account = ? AND resource = ?",
-            (account, db_value(batch.resource)),
+            (account, db_value(resource)),
         ).fetchone()
         if row is None:
             db.execute(
                 "INSERT INTO cursors(account, resource, generation, full_sync, updated) VALUES (?, ?, 0, 0, ?)",
-                (account, db_value(batch.resource), utc_now_iso()),
+                (account, db_value(resource), utc_now_iso()),
             )
             generation, in_full = 0, 0
         else:
             generation, in_full = row
-        if batch.full and not in_full:
+        if full and not in_full:
             # The first batch of a new full sync: a fresh generation marks what this sync has seen.
             generation += 1
             db.execute(
                 "UPDATE cursors SET generation = ?, full_sync = 1 WHERE account = ? AND resource = ?",
-                (generation, account, db_value(batch.resource)),
+                (generation, account, db_value(resource)),
             )
         return int(generation)
+
+    @staticmethod
+    def move_cursor(
+        db: sqlite3.Connection, account: str, resource: str, cursor: str | None, full: bool, complete: bool
+    ) -> None:
+        """Save a batch's cursor in the batch's transaction; a full sync stays open until its last batch."""
+        # `updated` is when the cursor last moved (`syncd status`), not when a batch last came.
+        db.execute(
+            "UPDATE cursors SET updated = CASE WHEN cursor IS ? THEN updated ELSE ? END, cursor = ?, "
+            "full_sync = ? WHERE account = ? AND resource = ?",
+            (cursor, utc_now_iso(), cursor, int(full and not complete), account, db_value(resource)),
+        )
 
     @staticmethod
     def _sighted(db: sqlite3.Connection, account: str, provider_ids: list[str]) -> dict[str, int]:
