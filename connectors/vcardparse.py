@@ -12,8 +12,9 @@ vobject parses each card; what it cannot take is prepared here, line by line, be
   identity): a phone export's photo, notes and postal addresses are never parsed, so a quirk in one of
   them (a 2.1 base64 photo, an unescaped note) cannot cost the card, and a large address book parses
   faster;
-* each block is decoded as UTF-8, else as Windows-1252 (2.1 files from Windows and old phones), so a
-  card in another character set is still read rather than dropped.
+* each line is decoded as UTF-8, else as Windows-1252 (2.1 files from Windows and old phones), so a
+  card in another character set is still read rather than dropped; lines are unfolded as bytes first,
+  since a fold may fall inside a multi-byte character (docs/vcard.md#syntax-differences).
 """
 
 from __future__ import annotations
@@ -31,9 +32,8 @@ WANTED = frozenset({
     "VERSION", "FN", "N", "EMAIL", "ORG", "CATEGORIES", "BDAY", "UID", "KIND", "MEMBER",
     "X-ADDRESSBOOKSERVER-KIND", "X-ADDRESSBOOKSERVER-MEMBER",
 })
-_LINE_BREAK = re.compile(r"\r\n|\n|\r")
+_LINE_BREAK = re.compile(rb"\r\n|\n|\r")
 _NAME = re.compile(r"^(?:[A-Za-z0-9-]+\.)?([A-Za-z0-9-]+)")
-_QUOTED_PRINTABLE = re.compile(r"QUOTED-PRINTABLE", re.IGNORECASE)
 _FULL_DATE = re.compile(r"^(\d{4})-?(\d{2})-?(\d{2})(?:T.*)?$")
 _NO_YEAR = re.compile(r"^--(\d{2})-?(\d{2})$")
 _UUID_URN = "urn:uuid:"
@@ -43,7 +43,7 @@ Item = Card | CardGroup | Skip
 
 @dataclasses.dataclass
 class _Block:
-    lines: list[str]  # physical lines between BEGIN:VCARD and END:VCARD (nested cards left out)
+    lines: list[str]  # logical lines between BEGIN:VCARD and END:VCARD (nested cards left out)
     number: int  # its position in the file, from 1
     complete: bool  # END:VCARD was found
 
@@ -61,62 +61,64 @@ def parse(data: bytes | str, where: str) -> Iterator[Item]:
 
 def is_vcard(data: bytes) -> bool:
     """Whether ``data`` holds at least one card (an empty or foreign file is reported, not parsed as none)."""
-    return re.search(rb"(?im)^BEGIN:VCARD[ \t]*$", data) is not None
+    return re.search(rb"(?im)^BEGIN:VCARD[ \t\r]*$", data) is not None
 
 
 # ---- splitting a file ---------------------------------------------------------------------------------------
 
 
-def _decode(data: bytes | str) -> str:
-    if isinstance(data, str):
-        return data
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
+def _decode(line: bytes) -> str:
     try:
-        return data.decode("utf-8")
+        return line.decode("utf-8")
     except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace")
+        return line.decode("cp1252", errors="replace")
 
 
 def _blocks(data: bytes | str) -> Iterator[_Block]:
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
     depth = 0
-    lines: list[str] = []
+    lines: list[bytes] = []
     number = 0
-    for line in _LINE_BREAK.split(_decode(data)):
+    for line in _LINE_BREAK.split(raw):
         marker = line.strip().upper()
-        if marker == "BEGIN:VCARD":
+        if marker == b"BEGIN:VCARD":
             if depth == 0:
                 lines, number = [], number + 1
             depth += 1
             continue
-        if marker == "END:VCARD" and depth:
+        if marker == b"END:VCARD" and depth:
             depth -= 1
             if depth == 0:
-                yield _Block(lines, number, True)
+                yield _Block(_logical(lines), number, True)
             continue
         if depth == 1:
             lines.append(line)
     if depth:
-        yield _Block(lines, number, False)
+        yield _Block(_logical(lines), number, False)
 
 
-def _logical(lines: Iterable[str]) -> list[str]:
-    """Unfolded lines, quoted-printable soft line breaks joined, blank lines dropped."""
-    logical: list[str] = []
+def _logical(lines: Iterable[bytes]) -> list[str]:
+    """Unfolded lines, quoted-printable soft line breaks joined, blank lines dropped, each decoded.
+
+    Bytes are joined before decoding: a fold may fall inside a multi-byte UTF-8 character.
+    """
+    logical: list[bytes] = []
     for line in lines:
-        if logical and line[:1] in (" ", "\t"):
+        if logical and line[:1] in (b" ", b"\t"):
             logical[-1] += line[1:]  # a fold: CRLF plus one space or tab (RFC 6350 §3.2)
         elif logical and _soft_break(logical[-1]):
             logical[-1] = logical[-1][:-1] + line
         elif line.strip():
             logical.append(line)
-    return logical
+    return [_decode(line) for line in logical]
 
 
-def _soft_break(line: str) -> bool:
+def _soft_break(line: bytes) -> bool:
     """A quoted-printable value ending in ``=`` goes on on the next line (RFC 2045 §6.7 rule 5)."""
-    head, colon, _ = line.partition(":")
-    return bool(colon) and line.endswith("=") and _QUOTED_PRINTABLE.search(head) is not None
+    head, colon, _ = line.partition(b":")
+    return bool(colon) and line.endswith(b"=") and b"QUOTED-PRINTABLE" in head.upper()
 
 
 def _property(line: str) -> str:
@@ -128,7 +130,7 @@ def _property(line: str) -> str:
 
 
 def _item(block: _Block, where: str) -> Item:
-    lines = _logical(block.lines)
+    lines = block.lines
     label = f"{where}: card {block.number}" + (f" ({_raw_name(lines)})" if _raw_name(lines) else "")
     if not block.complete:
         return Skip(label, "unreadable card: it has no END:VCARD (the file is cut short?)")

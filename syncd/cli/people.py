@@ -44,6 +44,9 @@ def person_record(status: PersonStatus) -> dict[str, Any]:
         "lapsed": status.lapsed,
         "group": status.group,
         "one_offs": [{"on": o.on.isoformat(), "note": o.note} for o in status.one_offs],
+        "organisation": status.organisation,
+        "groups": list(status.groups),
+        "birthday": status.birthday,
     }
 
 
@@ -58,11 +61,12 @@ def fields() -> list[str]:
 
 
 def csv_row(record: dict[str, Any]) -> dict[str, Any]:
-    """A JSON record as one CSV row: the same columns, lists as space-separated text, one-offs as
-    "DATE note" joined by "; "."""
+    """A JSON record as one CSV row: the same columns, addresses as space-separated text, one-offs as
+    "DATE note" and groups (whose names may hold spaces) joined by "; "."""
     return {
         **record,
         "addresses": " ".join(record["addresses"]),
+        "groups": "; ".join(record["groups"]),
         "one_offs": "; ".join(f"{o['on']} {o['note'] or ''}".strip() for o in record["one_offs"]),
     }
 
@@ -71,10 +75,12 @@ SORTS = ("due", "strength", "name")
 
 
 def select(statuses: list[PersonStatus], filter_: str | None, tier: str | None, now: datetime,
-           sort: str = "due") -> list[PersonStatus]:
+           sort: str = "due", group: str | None = None) -> list[PersonStatus]:
     today = now.date()
     # Lists, desks and shared addresses only with --all (marked there), like people who only wrote to you.
     chosen = [s for s in statuses if filter_ == "all" or (s.relationship and not s.group)]
+    if group is not None:  # address-book groups, in any case, as tiers match them
+        chosen = [s for s in chosen if group.casefold() in {g.casefold() for g in s.groups}]
     if filter_ == "lapsed":
         chosen = [s for s in chosen if s.lapsed]
     elif filter_ == "due":
@@ -118,12 +124,14 @@ def table(records: list[dict[str, Any]]) -> str:
 @click.option("--all", "filter_", flag_value="all", help="Everyone: people who only wrote to you, lists and desks too.")
 @click.option("--tier", help="Only people in this tier.")
 @click.option("--sort", type=click.Choice(SORTS), default="due", show_default=True, help="Order of the list.")
+@click.option("--group", help="Only people in this address-book group (label, category, contact folder).")
 @click.option("--json", "fmt", flag_value="json", help="Print JSON (the public contract; see README).")
 @click.option("--csv", "fmt", flag_value="csv", help="Print CSV (the same columns as --json).")
 @as_of_option
 @pass_context
 def people(
-    ctx: Context, filter_: str | None, tier: str | None, sort: str, fmt: str | None, as_of: date | None
+    ctx: Context, filter_: str | None, tier: str | None, sort: str, fmt: str | None, as_of: date | None,
+    group: str | None = None,
 ) -> None:
     """The people you keep in touch with: strength, last contact, rhythm, when each is due."""
     from syncd import engine, pipeline
@@ -133,7 +141,7 @@ def people(
     with open_store(read_only_ok=True) as store:
         now, historical = pipeline.refreshed_now(store, config, as_of)
         statuses = engine.people(store, config, now, historical=historical)
-    chosen = select(statuses, filter_, tier, now, sort)
+    chosen = select(statuses, filter_, tier, now, sort, group)
     records = [person_record(status) for status in chosen]
     if fmt == "json":
         click.echo(json.dumps(records, indent=2))

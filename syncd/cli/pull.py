@@ -65,7 +65,10 @@ def pull(ctx: Context, account: str | None, dry_run: bool, force: bool, as_of: d
 
 def _print_job(result: JobResult, verbose: int, dry_run: bool) -> None:
     for summary in result.pulls:
-        line = f"{summary.account}: {summary.new} new, {summary.seen} read, {summary.deleted} gone"
+        parts = [f"{summary.new} new, {summary.seen} read"] if summary.seen or not summary.cards else []
+        if summary.cards:
+            parts.append(f"{summary.cards} cards read ({summary.cards_changed} new or changed)")
+        line = f"{summary.account}: {', '.join(parts)}, {summary.deleted} gone"
         if summary.skipped:
             line += f", {sum(summary.skipped.values())} skipped"
         line += f" ({summary.seconds:.1f}s)"

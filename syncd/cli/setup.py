@@ -14,18 +14,47 @@ from syncd.errors import UsageError
 
 
 @click.command()
+@click.option("--groups", "groups_only", is_flag=True,
+              help="Print a starter tier for each address-book group found by the last pull (writes nothing).")
 @pass_context
-def init(ctx: Context) -> None:
-    """Write a starter configuration file (never overwrites one)."""
+def init(ctx: Context, groups_only: bool) -> None:
+    """Write a starter configuration file (never overwrites one), with a starter tier offered for each
+    group of your address books once they have been pulled."""
     from syncd.config.starter import STARTER_CONFIG
     from syncd.paths import find_config_path
 
     path = find_config_path(ctx.config_path)
+    if groups_only:
+        click.echo(_group_tiers(ctx, path) or "no address-book groups yet (or every one is named by a tier); "
+                   "add an address book (provider = \"vcard\" or \"carddav\", or contacts = true) and pull")
+        return
     if path.exists():
-        raise UsageError(f"{path} already exists; edit it, or pass --config NEWPATH")
+        raise UsageError(f"{path} already exists; edit it, or pass --config NEWPATH "
+                         "('syncd init --groups' prints starter tiers for your address-book groups)")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(STARTER_CONFIG, encoding="utf-8")
+    offered = _group_tiers(ctx, None)
+    path.write_text(STARTER_CONFIG + (f"\n{offered}" if offered else ""), encoding="utf-8")
     click.echo(f"wrote {path}; add an account, then run 'syncd config check' and 'syncd pull'")
+    if not offered:
+        click.echo("once an address book is pulled, 'syncd init --groups' offers a starter tier for each of its groups")
+
+
+def _group_tiers(ctx: Context, config_path: Path | None) -> str:
+    """Starter tiers for the address-book groups the state knows that the configuration (if any) names in no tier."""
+    from syncd.config.starter import starter_tiers
+    from syncd.paths import state_dir
+    from syncd.store import DB_NAME, open_store
+
+    if not (state_dir() / DB_NAME).exists():
+        return ""
+    named: list[str] = []
+    tiers: list[str] = []
+    if config_path is not None and config_path.exists():
+        config = ctx.config()
+        named = [group for tier in config.tiers for group in tier.groups]
+        tiers = [tier.name for tier in config.tiers]
+    with open_store() as store:
+        return starter_tiers(store.cards.group_sizes(), named, tiers)
 
 
 @click.group(name="config")

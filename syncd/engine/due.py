@@ -1,4 +1,4 @@
-"""Which follow-ups are wanted now: relationship cycles, one-off reminders, ended meeting series.
+"""Which follow-ups are wanted now: relationship cycles, one-off reminders, ended meeting series, birthdays.
 
 The engine's standing of each person becomes :class:`DueFollowup` objects here — the whole contract between
 the engine, which knows people and time, and the planner, which knows calendars; where and when they land
@@ -7,17 +7,19 @@ in a calendar is the planner's business (:mod:`syncd.plan`).
 
 from __future__ import annotations
 
+import calendar
 import dataclasses
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 
+from connectors.base import Birthday
 from syncd.config import Config
 from syncd.engine.persons import Persons
 from syncd.engine.status import PersonStatus
 from syncd.store import Store
 
-Origin = Literal["cycle", "reminder", "series"]
-# A cycle follow-up due this close to a "series ended" one, or to a one-off, is folded into it.
+Origin = Literal["cycle", "reminder", "series", "birthday"]
+# A cycle follow-up due this close to a "series ended" one, to a one-off or to a birthday, is folded into it.
 SAME_OCCASION = timedelta(days=14)
 # A "series ended" follow-up older than this is history, not a reminder.
 SERIES_LOOKBACK = timedelta(days=30)
@@ -29,8 +31,10 @@ class DueFollowup:
 
     ``cycle`` identifies the occasion: for ``origin="cycle"`` the ISO timestamp of the last contact the
     cycle counts from (a new contact starts a new cycle), for ``"reminder"`` the reminder's id, for
-    ``"series"`` the recurring series' id. Dismissing (deleting) a cycle follow-up moves the next one
-    ``every_days`` after the dismissed due date.
+    ``"series"`` the recurring series' id, for ``"birthday"`` the year. Dismissing (deleting) a cycle
+    follow-up moves the next one ``every_days`` after the dismissed due date; a dismissed one-off, series
+    or birthday is over (a birthday until next year's).
+    ``on_the_day``: it lands on ``due`` itself, working day or not, ahead of the per-day cap (a birthday).
     """
 
     person: str
@@ -42,6 +46,7 @@ class DueFollowup:
     strength: float  # 0..1 (syncd.engine.strength): with how overdue they are, orders who goes first
     description: str
     lapsed: bool = False  # placed after everyone else, at most followups.lapsed_per_day a day
+    on_the_day: bool = False  # on ``due`` itself, working day or not, ahead of the per-day cap (a birthday)
 
 
 def describe(status: PersonStatus) -> str:
@@ -104,7 +109,52 @@ def due_followups(statuses: list[PersonStatus], store: Store, config: Config, no
         if not (item.person in ending and item.due <= ending[item.person] + SAME_OCCASION)
         and not any(abs((max(item.due, today) - on).days) <= SAME_OCCASION.days for on in asked.get(item.person, ()))
     ]
-    return wanted + one_offs + series
+    birthdays = _birthdays(statuses, config, now)
+    # A birthday to come is the occasion for a check-in due around it, too.
+    near = {item.person: item.due for item in birthdays if item.due >= today}
+    wanted = [
+        item for item in wanted
+        if not (item.origin == "cycle" and item.person in near and abs(item.due - near[item.person]) <= SAME_OCCASION)
+    ]
+    return wanted + one_offs + series + birthdays
+
+
+def next_birthday(birthday: Birthday, today: date) -> date:
+    """The birthday's next day on or after ``today``; 29 February is kept on 28 February in other years."""
+    for year in (today.year, today.year + 1):
+        day = birthday.day if birthday.month != 2 or birthday.day != 29 or calendar.isleap(year) else 28
+        found = date(year, birthday.month, day)
+        if found >= today:
+            return found
+    raise AssertionError("unreachable: next year's birthday is after today")
+
+
+def _birthdays(statuses: list[PersonStatus], config: Config, now: datetime) -> list[DueFollowup]:
+    """With ``followups.birthdays`` on: each birthday from the address books of everyone reminded (a
+    relationship, not ignored, not dormant, not in a ``remind = false`` tier), on the day itself."""
+    if not config.followups.birthdays:
+        return []
+    today = now.astimezone(config.followups.timezone).date()
+    quiet = {tier.name for tier in config.tiers if not tier.remind}
+    found: list[DueFollowup] = []
+    for status in statuses:
+        if (not status.birthday or not status.relationship or status.ignored or status.dormant or status.group
+                or not status.kept_warm or status.tier in quiet):
+            continue
+        try:
+            birthday = Birthday.from_text(status.birthday)
+        except ValueError:
+            continue  # not a day (never stored so, but a birthday is not worth stopping a run for)
+        # This year's birthday stays the occasion for a while after its day, so a birthday follow-up you
+        # moved a few days on (a snooze) is not taken for stale; it is not placed once its day has passed.
+        day = next_birthday(birthday, today - SAME_OCCASION)
+        turns = f" (turns {day.year - birthday.year})" if birthday.year else ""
+        found.append(DueFollowup(
+            person=status.key, name=status.name, origin="birthday", cycle=str(day.year), due=day, every_days=None,
+            strength=status.strength, description=f"Birthday: {day.isoformat()}{turns}\n" + describe(status),
+            on_the_day=True,
+        ))
+    return found
 
 
 def _series_ended(

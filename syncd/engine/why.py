@@ -45,10 +45,13 @@ def explain(store: Store, config: Config, key: str, now: datetime, historical: b
     if status is None:
         return Explanation([f"{key}: no qualifying contact (bulk, role address, over the recipient cap, or only cc'd)"])
     lines = [f"{status.name} <{status.key}>", f"  addresses: {', '.join(status.addresses)}"]
+    if status.known_since is not None:
+        lines.append(_address_book(status))
     lines.append(
         "  relationship: yes (you wrote to them or met them, or added them)"
         if status.relationship
-        else "  relationship: no (they only wrote to you)"
+        else "  relationship: no (they only wrote to you)" if status.last_inbound is not None
+        else "  relationship: no (only in your address book)"
     )
     lines.append(_line(store, "last contact", status.last_contact))
     lines.append(_line(store, "last outbound", status.last_outbound))
@@ -83,6 +86,17 @@ def _network(status: PersonStatus) -> str:
     if status.lapsed:
         return "kept warm, but lapsed far past the rhythm (syncd people --lapsed)"
     return "kept warm: reminded when due"
+
+
+def _address_book(status: PersonStatus) -> str:
+    parts = [f"card first read {status.known_since.date() if status.known_since else '?'}"]
+    if status.organisation:
+        parts.append(f"organisation {status.organisation}")
+    if status.groups:
+        parts.append(f"groups {', '.join(status.groups)}")
+    if status.birthday:
+        parts.append(f"birthday {status.birthday}")
+    return f"  address book: {'; '.join(parts)}"
 
 
 def _same_name(store: Store, name: str, own: set[str]) -> list[str]:

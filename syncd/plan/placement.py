@@ -4,7 +4,8 @@ Pure functions, no I/O, no clock: "now" is always a parameter. One-offs you aske
 day, ahead of the cap. Overdue follow-ups are spread over the coming working days, the strongest and most
 overdue relative to their own rhythm first (``syncd.plan.priority``), lapsed relationships after everyone
 else and only a few a day, never dumped on one day; a follow-up whose day falls beyond the horizon waits
-for a later run (docs/rules.md#placement).
+for a later run. A birthday lands on its very day, working day or not, ahead of the cap, and is not
+placed once its day has passed (docs/rules.md#placement).
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ class Request:
     every_days: int | None = None
     lapsed: bool = False  # after everyone else, at most ``lapsed_per_day`` a day
     pinned: bool = False  # a one-off you asked for: on its day, whatever the day holds
+    on_the_day: bool = False  # ``due`` or nothing, whatever the day holds: a birthday
 
 
 def place(
@@ -83,24 +85,30 @@ def place(
     """Days for ``requests``, given how many follow-ups each day already holds (``taken``, of them
     ``lapsed_taken`` for lapsed relationships).
 
-    One-offs first, each on its day (or the next working day), ahead of the per-day cap. Then day by
+    Birthdays first, each on its very day; one-offs next, each on its day (or the next working day), both
+    ahead of the per-day cap. Then day by
     day from :func:`first_day`: of the follow-ups due by that day, the highest priority
     (:mod:`syncd.plan.priority`) fill the day's free places, lapsed ones only after the others and at most
     ``lapsed_per_day``. Returns key -> day for those that land within the horizon; the others wait.
     """
     earliest = first_day(now, cfg)
     last = horizon_end(now, cfg)
+    today = local_today(now, cfg)
     load = Counter(taken)
     lapsed_load = Counter(lapsed_taken or {})
     placed: dict[str, date] = {}
     ordered = sorted(requests, key=lambda r: (r.due, r.tiebreak, r.key))
-    for request in (r for r in ordered if r.pinned):
+    for request in (r for r in ordered if r.on_the_day):
+        if today <= request.due <= last:  # today's even when its slot has passed: the day is what counts
+            load[request.due] += 1
+            placed[request.key] = request.due
+    for request in (r for r in ordered if r.pinned and not r.on_the_day):
         day = next_working_day(max(request.due, earliest), cfg)
         if day <= last:
             load[day] += 1
             placed[request.key] = day
-    regular = [r for r in ordered if not r.pinned and not r.lapsed]
-    lapsed = [r for r in ordered if not r.pinned and r.lapsed]
+    regular = [r for r in ordered if not r.pinned and not r.on_the_day and not r.lapsed]
+    lapsed = [r for r in ordered if not r.pinned and not r.on_the_day and r.lapsed]
     day = next_working_day(earliest, cfg)
     while (regular or lapsed) and day <= last:
         room = cfg.per_day - load[day]

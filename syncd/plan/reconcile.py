@@ -52,17 +52,19 @@ def _keeps_day(event: FollowupEvent, record: Record | None, state: str | None, d
     return record.planned_start is None or event.planned_start is None or record.planned_start == event.planned_start
 
 
-def _title(cfg: FollowupsConfig, name: str) -> str:
+def _title(cfg: FollowupsConfig, item: DueFollowup) -> str:
+    template, fallback = ((cfg.birthday_title, "Wish {name} a happy birthday") if item.origin == "birthday"
+                          else (cfg.title, "Reach out to {name}"))
     try:
-        return cfg.title.format(name=name)
+        return template.format(name=item.name)
     except (KeyError, IndexError, ValueError):
-        return f"Reach out to {name}"  # a template with other fields must not stop the run
+        return fallback.format(name=item.name)  # a template with other fields must not stop the run
 
 
 def _event(want: Want, key: str, start: datetime, planned: datetime, cfg: FollowupsConfig) -> FollowupEvent:
     return FollowupEvent(
         key=key, person=want.item.person, start=start, duration_minutes=int(cfg.duration.total_seconds() // 60),
-        title=_title(cfg, want.item.name), description=want.item.description,
+        title=_title(cfg, want.item), description=want.item.description,
         reminder_minutes=int(cfg.reminder.total_seconds() // 60), planned_start=planned,
     )
 
@@ -77,7 +79,8 @@ def _record(want: Want, key: str, state: str, planned: datetime | None) -> Recor
 
 
 def _why_due(want: Want, state: str | None, today: date) -> str:
-    kind = {"cycle": "", "reminder": "reminder, ", "series": "series ended, "}.get(want.item.origin, "")
+    kind = {"cycle": "", "reminder": "reminder, ", "series": "series ended, ", "birthday": "birthday, "}.get(
+        want.item.origin, "")
     why = f"{kind}due {want.due.isoformat()}"
     if want.n:
         why += " (one cadence after the one you dismissed)"
@@ -169,6 +172,7 @@ def _days(situation: _Situation, now: datetime, cfg: FollowupsConfig) -> dict[st
             requests.append(Request(
                 key, want.due, item.strength, f"{item.name}\x1f{item.person}\x1f{item.origin}", item.every_days,
                 lapsed=item.lapsed, pinned=item.origin == "reminder",  # a one-off lands on its day, whatever
+                on_the_day=item.on_the_day,
             ))
     placed = place(requests, taken, now, cfg, lapsed_taken=taken_lapsed)
     return {request.key: placed.get(request.key) for request in requests}
@@ -195,7 +199,7 @@ def _wanted(situation: _Situation, days: Mapping[str, date | None], now: datetim
                 deletes.append(Action("delete", key, event.person, event.title, event.start,
                                       f"now due {want.due.isoformat()}, beyond the horizon", None,
                                       _record(want, key, "done", record.planned_start if record else None)))
-            else:
+            elif not (want.item.on_the_day and want.due < today):  # a day gone by is not waiting for anything
                 result.waiting += 1
             continue
         start = slot_start(day, cfg)

@@ -98,18 +98,18 @@ class Decisions:
             if row is not None:
                 db.execute("DELETE FROM person_links WHERE address = ?", (normal,))
                 self._contacts.touch([normal, row[0]])
-                return
             # A card in the address book joins its addresses: taking one out is a decision of its own, kept
             # apart from the card (synced data), so it holds whatever the next pull brings.
-            carded = db.execute(
+            carded = [r[0] for r in db.execute(
                 "SELECT b.address FROM card_addresses a JOIN card_addresses b ON b.account = a.account "
                 "AND b.card = a.card WHERE a.address = ? AND b.address != a.address", (normal,)
-            ).fetchall()
+            )]
             split = db.execute("SELECT 1 FROM card_splits WHERE address = ?", (normal,)).fetchone()
-            if not carded or split is not None:
+            if carded and split is None:
+                db.execute("INSERT INTO card_splits(address) VALUES (?)", (normal,))
+                self._contacts.touch([normal, *carded])
+            elif row is None:
                 raise UsageError(f"{normal} was not merged into anyone (merges from the config are undone there)")
-            db.execute("INSERT INTO card_splits(address) VALUES (?)", (normal,))
-            self._contacts.touch([normal, *(r[0] for r in carded)])
 
     def set_person(
         self, key: str, every: timedelta | None = None, tier: str | None = None, note: str | None = None,

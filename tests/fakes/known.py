@@ -1,21 +1,25 @@
-"""A source pulled into a real store, as syncd.pull does, and what a source may ask that store
-(:class:`connectors.base.KnownIds`)."""
+"""A source or an address book pulled into a real store, as syncd.pull does, and what they may ask that
+store (:class:`connectors.base.KnownIds`)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from connectors.base import Batch, Source
+from connectors.base import AddressBook, Batch, CardBatch, Source
 from syncd.store import Store
 
 
 class StoreKnown:
-    def __init__(self, store: Store, account: str = "acct") -> None:
+    """The ids the store holds per resource: of interactions, or (``cards=True``) of cards and groups."""
+
+    def __init__(self, store: Store, account: str = "acct", *, cards: bool = False) -> None:
         self.store = store
         self.account = account
+        self.cards = cards
 
     def known_ids(self, resource: str) -> set[str]:
-        return self.store.synced.known_ids(self.account, resource)
+        table = self.store.cards if self.cards else self.store.synced
+        return table.known_ids(self.account, resource)
 
 
 def pull_into(
@@ -27,6 +31,19 @@ def pull_into(
     batches: list[Batch] = []
     for batch in source.pull(store.synced.cursors(account) if cursors is None else cursors, StoreKnown(store, account)):
         store.synced.apply_batch(account, batch)
+        batches.append(batch)
+        if stop_after is not None and len(batches) >= stop_after:
+            break
+    return batches
+
+
+def pull_cards_into(
+    store: Store, book: AddressBook, account: str = "acct", *, stop_after: int | None = None
+) -> list[CardBatch]:
+    """What syncd.pull does with an address book: every batch committed with its cursor."""
+    batches: list[CardBatch] = []
+    for batch in book.pull(store.synced.cursors(account), StoreKnown(store, account, cards=True)):
+        store.cards.apply_batch(account, batch)
         batches.append(batch)
         if stop_after is not None and len(batches) >= stop_after:
             break

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from connectors.base import Batch, Interaction, Participant, Response
+from connectors.base import Batch, Birthday, Card, CardBatch, CardGroup, Interaction, Participant, Response
 from syncd import engine
 from syncd.config import AccountConfig, Config, EngineConfig, PersonConfig, TierConfig, parse_config
 from syncd.engine.status import PersonStatus
@@ -77,6 +77,14 @@ def meeting(
     )
 
 
+def card(
+    provider_id: str, *emails: str, name: str = "", groups: Sequence[str] = (), organisation: str | None = None,
+    birthday: Birthday | None = None, memberships: Sequence[str] = (), uid: str | None = None,
+) -> Card:
+    """An address-book card, as a connector hands it over."""
+    return Card(provider_id, name, list(emails), organisation, list(groups), list(memberships), uid, birthday)
+
+
 def config(
     *,
     tiers: Sequence[TierConfig] = (),
@@ -112,6 +120,18 @@ class World:
 
     def add(self, *items: Interaction, resource: str = "inbox", full: bool = False) -> World:
         self.store.synced.apply_batch("a", Batch(resource, "c", list(items), full=full, complete=full))
+        return self
+
+    def book(
+        self, *items: Card | CardGroup, account: str = "book", resource: str = "book.vcf", full: bool = True,
+        deleted: Sequence[str] = (), seen: datetime = NOW,
+    ) -> World:
+        """An address book's batch, applied as a pull would; by default the whole book (a full sync of
+        ``resource``, so a card left out is gone). ``seen`` is when a new card counts as first read."""
+        self.store.accounts.ensure(account, "vcard")
+        batch = CardBatch(resource, "c", [c for c in items if isinstance(c, Card)],
+                          [g for g in items if isinstance(g, CardGroup)], list(deleted), full=full, complete=full)
+        self.store.cards.apply_batch(account, batch, now=seen)
         return self
 
     def refresh(self, now: datetime = NOW) -> engine.RefreshStats:
