@@ -1,11 +1,12 @@
 """Google OAuth for an installed app: the account's credentials, their refresh and save-back, and login.
 
-Shared by the Gmail and Calendar connectors. Tokens live in syncd's token store as the authorized-user JSON
+Shared by the Gmail, Calendar and Contacts connectors. Tokens live in syncd's token store as the authorized-user JSON
 google-auth writes (``Credentials.to_json()``; it holds the client secret too, so all of it is a secret). Least
 privilege (docs/gmail.md#metadata-scope, docs/google-calendar.md#scopes): ``gmail.metadata`` (never with
 ``gmail.readonly``: Google applies the metadata restrictions to the whole token), ``calendar.events.readonly`` to
 read meetings, ``calendar.app.created`` to write into a dedicated calendar syncd creates, ``calendar.events`` only
-when the user opts into writing into an existing calendar.
+when the user opts into writing into an existing calendar, ``contacts.readonly`` only for an account that reads
+its contacts (docs/google-people.md#scope).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ CALENDAR_EVENTS = "https://www.googleapis.com/auth/calendar.events"
 # calendar.app.created does not cover calendarList.list (calendar.v3.json), and the list is how syncd finds
 # the calendar it created again after a lost answer or on another machine.
 CALENDAR_LIST_READ = "https://www.googleapis.com/auth/calendar.calendarlist.readonly"
+# Google Contacts, read only (docs/google-people.md#scope); asked only for accounts with contacts = true.
+CONTACTS_READ = "https://www.googleapis.com/auth/contacts.readonly"
 # Reasons of a 403 that mean "slow down", not "forbidden" (docs/gmail.md#quota,
 # docs/google-calendar.md#quota-and-errors).
 RATE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded"}
@@ -51,6 +54,8 @@ def scopes(settings: Mapping[str, Any]) -> list[str]:
             wanted += [CALENDAR_APP_CREATED, CALENDAR_LIST_READ]
     if settings.get("calendars", ("primary",)) and CALENDAR_EVENTS not in wanted:
         wanted.append(CALENDAR_READ)
+    if settings.get("contacts"):
+        wanted.append(CONTACTS_READ)
     return wanted
 
 

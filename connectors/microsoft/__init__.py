@@ -1,5 +1,5 @@
 """Microsoft 365 and Outlook.com: mail metadata and the primary calendar's meetings through Microsoft Graph as
-a source, an Outlook calendar as the target.
+a source, Outlook contacts as an address book (opt-in), an Outlook calendar as the target.
 
 Logs in with the user's own Entra app registration through MSAL (``auth``); every request goes through one
 throttle per mailbox (``graph``).
@@ -32,6 +32,8 @@ MICROSOFT = Provider(
         Key("folders", string, (), "mail folders read besides Inbox and Sent Items (well-known names or ids)",
             many=True),
         Key("calendar", boolean, True, "read the primary calendar's meetings"),
+        Key("contacts", boolean, False,
+            "read Outlook contacts (names, categories, folders, birthdays) as an address book; asks for Contacts.Read"),
         Key("window_past", positive_duration, timedelta(days=5 * 365), "meetings are read this far back"),
         Key("window_future", positive_duration, timedelta(days=365), "and this far ahead"),
         Key("rate_limit", positive_int, 10000, "requests per 10 minutes syncd may make (Outlook's per-mailbox limit)"),
@@ -40,6 +42,8 @@ MICROSOFT = Provider(
     ),
     source="connectors.microsoft.source:MicrosoftSource",
     target="connectors.microsoft.calendar_target:OutlookCalendarTarget",
+    address_book="connectors.microsoft.contacts:OutlookContacts",
+    address_book_switch="contacts",
     login="connectors.microsoft.auth",
     revoke_page="https://myapps.microsoft.com (or https://account.live.com/consent/Manage for Outlook.com)",
 )

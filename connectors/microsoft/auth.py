@@ -5,8 +5,9 @@ tokens). MSAL does not persist it by itself (docs/msal.md), so every ``acquire_*
 back to the :class:`~connectors.base.SecretSlot`: refresh tokens rotate, and a lost rotation is a lost login.
 
 Least privilege (docs/microsoft-graph.md#mail, docs/microsoft-graph.md#calendar): ``Mail.ReadBasic`` (mail metadata,
-no bodies), ``Calendars.Read`` (or ``Calendars.ReadWrite`` when the account is the follow-ups target), ``User.Read``
-for the owner's address. Never ``offline_access``/``openid``/``profile``: MSAL adds them and raises if given
+no bodies), ``Calendars.Read`` (or ``Calendars.ReadWrite`` when the account is the follow-ups target),
+``Contacts.Read`` only when the account reads its contacts (docs/microsoft-graph.md#contacts), ``User.Read`` for the
+owner's address. Never ``offline_access``/``openid``/``profile``: MSAL adds them and raises if given
 (docs/msal.md).
 """
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -38,6 +39,8 @@ def scopes(settings: Mapping[str, Any]) -> list[str]:
         wanted.append("Calendars.ReadWrite")  # it also reads, so it replaces Calendars.Read
     elif settings.get("calendar", True):
         wanted.append("Calendars.Read")
+    if settings.get("contacts"):
+        wanted.append("Contacts.Read")
     wanted.append("User.Read")
     endpoint = str(settings.get("graph_endpoint") or f"https://{GLOBAL_GRAPH_HOST}")
     parts = urlsplit(endpoint)
@@ -95,7 +98,16 @@ def _save(cache: Any, secret: SecretSlot) -> None:
         cache.has_state_changed = False
 
 
-def _failure(account: str, result: Mapping[str, Any]) -> ConnectorError:
+def _ungranted(cache: Any, wanted: list[str]) -> list[str]:
+    """The wanted scopes no access token in the cache was ever granted (short names), when the cache tells."""
+    granted: set[str] = set()
+    for entry in (json.loads(cache.serialize()).get("AccessToken") or {}).values():
+        granted |= {scope.rsplit("/", 1)[-1].lower() for scope in str(entry.get("target") or "").split()}
+    short = [scope.rsplit("/", 1)[-1] for scope in wanted]
+    return [scope for scope in short if granted and scope.lower() not in granted]
+
+
+def _failure(account: str, result: Mapping[str, Any], ungranted: Sequence[str] = ()) -> ConnectorError:
     error = str(result.get("error") or "")
     description = _first_line(Exception(str(result.get("error_description") or error)))
     if error in CLIENT_ERRORS:
@@ -103,6 +115,11 @@ def _failure(account: str, result: Mapping[str, Any]) -> ConnectorError:
             f"Microsoft refused the app registration of account '{account}' ({error}): check client_id and that "
             "the app allows public client flows"
         )
+    if error in LOGIN_ERRORS and (result.get("suberror") == "consent_required" or "AADSTS65001" in description):
+        # A permission the configuration now needs (Contacts.Read for an account that now reads contacts)
+        # was never consented to: only a new login asks for it (docs/msal.md#silent-refresh).
+        missing = ", ".join(ungranted) or "a permission the configuration now needs"
+        return AuthRequired(account, f"the login lacks the permission {missing}")
     if error in LOGIN_ERRORS:
         why = "the login was revoked or has expired" if error == "invalid_grant" else f"Microsoft asks for {error}"
         return AuthRequired(account, why)
@@ -152,7 +169,7 @@ def token_provider(
                 # msal found neither an access token nor a refresh token for these scopes.
                 raise AuthRequired(account, "no usable token for the configured scopes")
             if "access_token" not in result:
-                raise _failure(account, result)
+                raise _failure(account, result, _ungranted(state["cache"], wanted))
             state["token"] = result["access_token"]
             state["expires"] = time.time() + float(result.get("expires_in") or 0)
             return str(state["token"])

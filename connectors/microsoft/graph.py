@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from connectors.base import AuthRequired, ConnectorError, SecretSlot
+from connectors.base import AuthRequired, ConnectorError, CursorExpired, SecretSlot
 from connectors.throttle import RateBudget, Retry, RetryPolicy, Throttle, parse_retry_after, shared_throttle
 
 TokenProvider = Callable[[bool], str]  # force_refresh → access token; raises AuthRequired when a login is needed
@@ -199,6 +199,18 @@ def _classify(exc: BaseException) -> Retry | None:
     if isinstance(exc, _Transient):
         return Retry(exc.why, exc.after)
     return None
+
+
+def delta_link_of(client: GraphClient, resource: str, link: str) -> str:
+    """A saved next or delta link, when it still points at the configured Graph; else the resource starts over.
+
+    The endpoint may have been reconfigured since the link was saved: following it would carry the bearer
+    token to another host (docs/microsoft-graph.md#next-links).
+    """
+    parts = urlsplit(link)
+    if (parts.scheme, parts.netloc.lower()) != client.origin:
+        raise CursorExpired(resource, "the saved delta link is for another Graph endpoint")
+    return link
 
 
 def account_client(

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from connectors.base import (
     Batch,
@@ -41,7 +41,7 @@ from connectors.base import (
     Source,
 )
 from connectors.mailparse import _message_id
-from connectors.microsoft.graph import DeltaExpired, GraphClient, GraphError, Page, account_client
+from connectors.microsoft.graph import DeltaExpired, GraphClient, GraphError, Page, account_client, delta_link_of
 
 # The metadata fields, exactly the list in docs/microsoft-graph.md#mail: Mail.ReadBasic covers them, and nothing
 # here is content.
@@ -95,11 +95,7 @@ class OutlookMailSource(Source):
         if state is None:
             url, params, full = f"me/mailFolders/{quote(folder, safe='')}/messages/delta", {"$select": SELECT}, True
         else:
-            url, params, full = str(state["link"]), None, bool(state.get("full"))
-            parts = urlsplit(url)
-            if (parts.scheme, parts.netloc.lower()) != client.origin:
-                # The endpoint was reconfigured since: the old link would carry the token elsewhere.
-                raise CursorExpired(resource, "the saved delta link is for another Graph endpoint")
+            url, params, full = delta_link_of(client, resource, str(state["link"])), None, bool(state.get("full"))
         owner_set = {address.lower() for address in owners}
         held: set[str] | None = None  # ids the store holds under this folder, read at the first removal
         try:

@@ -52,7 +52,7 @@ class FakeHttpResponse:
 
 class FakeEntra:
     def __init__(self, username: str = "sam@example.com", client_id: str = CLIENT_ID, *, pending_polls: int = 1,
-                 expires_in: int = 3599) -> None:
+                 expires_in: int = 3599, enforce_consent: bool = False) -> None:
         self.username = username
         self.client_id = client_id
         self.pending_polls = pending_polls  # device-code polls answered authorization_pending before success
@@ -63,6 +63,10 @@ class FakeEntra:
         self.log: list[tuple[str, str, dict[str, Any]]] = []  # (method, url, form) of every call
         self.refreshes = 0
         self.down = False  # every call raises a connection error, as with no network
+        # With enforce_consent, a refresh may ask only for scopes the user consented to at the device-code login
+        # (else invalid_grant / consent_required, AADSTS65001, as Entra answers for a permission never granted).
+        self.enforce_consent = enforce_consent
+        self.consented: set[str] = set()
         self.fail_status: int | None = None  # the token endpoint answers this (5xx) while set
         self._counter = itertools.count(1)
         self._lock = threading.Lock()
@@ -175,6 +179,7 @@ class FakeEntra:
                     entry[0] -= 1  # the user has not finished signing in yet
                     return _error(400, "authorization_pending", "AADSTS70016: OAuth 2.0 device flow error.")
                 del self.device_codes[str(form.get("device_code"))]
+                self.consented |= _scope_names(str(entry[1]))
             # The device-code token request carries no scope: the grant is what the devicecode call asked for.
             return FakeHttpResponse(200, self._tokens(str(entry[1])))
         if grant == "refresh_token":
@@ -185,6 +190,12 @@ class FakeEntra:
                         "error": "invalid_grant", "suberror": "bad_token",
                         "error_description": "AADSTS70000: The provided grant has expired or been revoked.",
                         "error_codes": [70000]})
+                if self.enforce_consent and _scope_names(scope) - self.consented:
+                    return FakeHttpResponse(400, {
+                        "error": "invalid_grant", "suberror": "consent_required", "error_codes": [65001],
+                        "error_description": f"AADSTS65001: The user or administrator has not consented to use the "
+                                             f"application with ID '{self.client_id}' named 'syncd'. Send an "
+                                             "interactive authorization request for this user and resource."})
                 self.refresh_tokens.discard(refresh_token)  # rotation: the old refresh token is spent
                 self.refreshes += 1
             return FakeHttpResponse(200, self._tokens(scope))
@@ -206,6 +217,12 @@ class FakeEntra:
             "access_token": access, "refresh_token": refresh, "id_token": id_token,
             "client_info": _b64url(json.dumps({"uid": USER_OID, "utid": TENANT_ID}).encode()),
         }
+
+
+def _scope_names(scope: str) -> set[str]:
+    """The permissions a scope string names, without the ones msal adds itself and without a resource host."""
+    reserved = {"offline_access", "openid", "profile"}
+    return {name.rsplit("/", 1)[-1].lower() for name in scope.split()} - reserved
 
 
 def _error(status: int, error: str, description: str) -> FakeHttpResponse:
