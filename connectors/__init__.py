@@ -1,10 +1,10 @@
 """The registry of providers: one line per provider.
 
-A provider is one package here (``local``, ``google``, ``microsoft``, ``imap``, ``caldav``) that declares what it
-offers in a :class:`connectors.base.Provider`: its configuration keys, its source, its address book, its follow-ups
-target, its login. Adding a provider is one new package plus one line below; syncd builds the configuration schema,
-the pull and ``syncd auth`` from these declarations. Classes are imported only when an account uses them, so
-start-up stays cheap and a provider's client library loads only for accounts that need it.
+A provider is one package here (``local``, ``google``, ``microsoft``, ``imap``, ``caldav``, ``carddav``) that
+declares what it offers in a :class:`connectors.base.Provider`: its configuration keys, its source, its address
+book, its follow-ups target, its login. Adding a provider is one new package plus one line below; syncd builds
+the configuration schema, the pull and ``syncd auth`` from these declarations. Classes are imported only when an
+account uses them, so start-up stays cheap and a provider's client library loads only for accounts that need it.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
 
-from connectors import caldav, google, imap, local, microsoft
+from connectors import caldav, carddav, google, imap, local, microsoft
 from connectors.base import AddressBook, CalendarTarget, Login, Provider, SecretSlot, Source
 
 PROVIDERS: dict[str, Provider] = {provider.name: provider for provider in (
@@ -26,6 +26,7 @@ PROVIDERS: dict[str, Provider] = {provider.name: provider for provider in (
     microsoft.MICROSOFT,
     imap.IMAP,
     caldav.CALDAV,
+    carddav.CARDDAV,
 )}
 
 def _load(spec: str) -> type:

@@ -287,6 +287,9 @@ class CardBatch:
     skipped: list[Skip] = dataclasses.field(default_factory=list)
     full: bool = False
     complete: bool = False
+    # Provider ids a full sync found still there but could not read again (a card now broken): the store
+    # keeps what it holds of them, so the end of the full sync does not take them for gone.
+    seen: list[str] = dataclasses.field(default_factory=list)
 
 
 class AddressBook(ABC):

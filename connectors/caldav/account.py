@@ -1,4 +1,4 @@
-"""One CalDAV account's connection: the caldav package's DAVClient for HTTP, authentication (Basic or
+"""One CalDAV (or CardDAV) account's connection: the caldav package's DAVClient for HTTP, authentication (Basic or
 Digest, as the server asks) and the WebDAV XML, wrapped so that
 
 * the password goes only to the configured host over https (or to this machine): a calendar on another host
@@ -36,8 +36,9 @@ class Refused(ConnectorError):
 
 class DavAccount:
     def __init__(self, account: str, settings: Mapping[str, Any], slot: SecretSlot | None, *,
-                 secret: str | None = None, throttle: Throttle | None = None) -> None:
+                 secret: str | None = None, throttle: Throttle | None = None, protocol: str = "CalDAV") -> None:
         self.account = account
+        self.protocol = protocol  # "CardDAV" for address books: said in its failures
         self.settings = settings
         self.url = str(settings["url"])
         if not self.url.endswith("/") and not urlsplit(self.url).path.endswith(".ics"):
@@ -152,15 +153,16 @@ class DavAccount:
                 return refused(self.account, self.settings)
             if any(p.endswith("valid-sync-token") for p in exc.preconditions):
                 return SyncTokenExpired(f"{where}: the server forgot where the last sync ended")
+            collection = "address book" if self.protocol == "CardDAV" else "calendar"
             return Refused(f"{where}: the server refused access while {what} (HTTP {exc.status or 403}); "
-                           "check that the user may use this calendar")
+                           f"check that the user may use this {collection}")
         if tls.is_certificate_problem(exc):
             return SourceUnavailable(tls.untrusted(self.url, self.account, "certificate verify failed"))
         if isinstance(exc, NotImplementedError):  # no authentication scheme the client knows
             return SourceUnavailable(f"{where}: {self.url} asks for a login method syncd does not know "
                                      "(only Basic and Digest)")
         if type(exc).__name__ in ("XMLSyntaxError", "ParseError", "ResponseError"):
-            return ConnectorError(f"{where}: {self.url} answered something that is not CalDAV while {what}; "
+            return ConnectorError(f"{where}: {self.url} answered something that is not {self.protocol} while {what}; "
                                   f"check accounts.{self.account}.url")
         detail = " ".join(str(exc).split())[:160] or type(exc).__name__
         return ConnectorError(f"{where}: the connection to {self.host} failed while {what} ({detail})")
@@ -180,7 +182,8 @@ def check_status(response: Any, account: str, url: str, what: str, ok: tuple[int
     raise ConnectorError(f"account '{account}': the server answered HTTP {status} while {what}")
 
 
-def secret_check(account: str, settings: Mapping[str, Any], secret: str) -> DavAccount:
+def secret_check(account: str, settings: Mapping[str, Any], secret: str, protocol: str = "CalDAV") -> DavAccount:
     """A connection for `syncd auth login`, with the password being checked (no retries: a person waits)."""
-    return DavAccount(account, settings, None, secret=secret, throttle=Throttle(None, RetryPolicy(attempts=1)))
+    return DavAccount(account, settings, None, secret=secret, throttle=Throttle(None, RetryPolicy(attempts=1)),
+                      protocol=protocol)
 

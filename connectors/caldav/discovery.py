@@ -63,7 +63,7 @@ def propfind_body(props: list[str]) -> bytes:
     return ElementTree.tostring(root, encoding="utf-8", xml_declaration=True)
 
 
-def _propfind(account: DavAccount, url: str, props: list[str], depth: int, what: str) -> list[Any]:
+def propfind(account: DavAccount, url: str, props: list[str], depth: int, what: str) -> list[Any]:
     body = propfind_body(props)
     response = account.xml("PROPFIND", url, body, depth, what=what)
     if response.status not in (200, 207):
@@ -91,9 +91,23 @@ def _calendar(account: DavAccount, result: Any) -> Calendar | None:
     )
 
 
+def find_principal(account: DavAccount, first: list[Any], well_known: str, what: str) -> str:
+    """The principal's URL: named by the account's URL (``first``: its PROPFIND), else by the well-known URI
+    (RFC 6764 §5) that servers such as Nextcloud answer only at."""
+    principal = first[0].properties.get(PRINCIPAL) if first else None
+    if not principal:
+        found = propfind(account, account.absolute(well_known), [PRINCIPAL], 0, what)
+        principal = found[0].properties.get(PRINCIPAL) if found else None
+    if not principal:
+        name = account.protocol
+        raise SourceUnavailable(f"account '{account.account}': {account.url} is not a {name} server (it names no "
+                                f"principal); set accounts.{account.account}.url to your provider's {name} address")
+    return account.absolute(str(principal))
+
+
 def list_home(account: DavAccount, home: str) -> list[Calendar] | None:
     """The calendars in ``home``; None when it is not (or no longer) a collection this user can list."""
-    results = _propfind(account, home, CALENDAR_PROPS, 1, "listing calendars")
+    results = propfind(account, home, CALENDAR_PROPS, 1, "listing calendars")
     if not results:
         return None
     own = urlsplit(home).path.rstrip("/")
@@ -106,19 +120,12 @@ def discover(account: DavAccount, known_home: str | None = None) -> Home:
         calendars = list_home(account, known_home)
         if calendars is not None:
             return Home(known_home, calendars, [])
-    first = _propfind(account, account.url, [PRINCIPAL, *CALENDAR_PROPS], 0, "looking for the calendars")
+    first = propfind(account, account.url, [PRINCIPAL, *CALENDAR_PROPS], 0, "looking for the calendars")
     given = _calendar(account, first[0]) if first else None
     if given is not None:  # the URL is a calendar
         return Home(None, [given], [])
-    principal = first[0].properties.get(PRINCIPAL) if first else None
-    if not principal:
-        well_known = account.absolute("/.well-known/caldav")
-        found = _propfind(account, well_known, [PRINCIPAL], 0, "looking for the calendars")
-        principal = found[0].properties.get(PRINCIPAL) if found else None
-    if not principal:
-        raise SourceUnavailable(f"account '{account.account}': {account.url} is not a CalDAV server (it names no "
-                                f"principal); set accounts.{account.account}.url to your provider's CalDAV address")
-    about = _propfind(account, account.absolute(principal), [HOME, ADDRESSES], 0, "reading the principal")
+    principal = find_principal(account, first, "/.well-known/caldav", "looking for the calendars")
+    about = propfind(account, principal, [HOME, ADDRESSES], 0, "reading the principal")
     props = about[0].properties if about else {}
     home = props.get(HOME)
     if isinstance(home, list):

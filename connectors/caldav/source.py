@@ -37,16 +37,16 @@ from xml.etree import ElementTree
 
 import icalendar
 
-from connectors.base import Batch, ConnectorError, Interaction, KnownIds, SecretSlot, Skip, Source
-from connectors.caldav.account import DavAccount, Refused, SyncTokenExpired, check_status
-from connectors.caldav.discovery import CALDAV, DAV, Calendar, Home, discover, propfind_body
+from connectors.base import Batch, Interaction, KnownIds, SecretSlot, Skip, Source
+from connectors.caldav.account import DavAccount, check_status
+from connectors.caldav.collection import ETAG, Changes, Collection, changes, href_path, parsed
+from connectors.caldav.discovery import CALDAV, DAV, Calendar, Home, discover
 from connectors.local.ics import MeetingReader, reader_of
 from connectors.throttle import Throttle
 
 MULTIGET = 200  # objects per calendar-multiget
 BATCH_SIZE = 2000
 REFRESH_DAYS = 7
-ETAG = f"{DAV}getetag"
 
 
 @dataclasses.dataclass
@@ -77,14 +77,6 @@ class CalendarState:
             return self.expanded is None or date.fromisoformat(self.expanded) <= today - timedelta(days=REFRESH_DAYS)
         except ValueError:
             return True
-
-
-@dataclasses.dataclass
-class _Changes:
-    changed: dict[str, str | None]  # href → etag
-    removed: set[str]
-    token: str | None
-    whole: bool  # every object of the calendar is in `changed`
 
 
 class CalDavSource(Source):
@@ -184,56 +176,11 @@ class CalDavSource(Source):
         ).dump()
         yield batch
 
-    def _changes(self, calendar: Calendar, state: CalendarState | None) -> _Changes:
+    def _changes(self, calendar: Calendar, state: CalendarState | None) -> Changes:
         """What changed since ``state`` (None: list everything)."""
-        if calendar.sync_token is not None:
-            try:
-                return self._sync(calendar, state.token if state is not None else None)
-            except SyncTokenExpired:
-                return self._sync(calendar, None)
-            except Refused:
-                pass  # the REPORT is not offered after all: list ETags as without it
-        listing = self._etags(calendar)
-        if state is None:
-            return _Changes(dict(listing), set(), None, whole=True)
-        changed = {href: etag for href, etag in listing.items() if (state.objects.get(href) or [None])[0] != etag}
-        return _Changes(changed, set(state.objects) - set(listing), None, whole=False)
-
-    def _sync(self, calendar: Calendar, token: str | None) -> _Changes:
-        """sync-collection (RFC 6578 §3.2), following a truncated answer (§3.6) with its new token."""
-        changed: dict[str, str | None] = {}
-        removed: set[str] = set()
-        current = token
-        for _ in range(1000):
-            body = _sync_body(current)
-            response = self.account.xml("REPORT", calendar.url, body, None, what=f"syncing {calendar.name}")
-            if response.status in (403, 409, 412) and current:
-                raise SyncTokenExpired("token")
-            check_status(response, self.account.account, calendar.url, f"syncing {calendar.name}")
-            result = _parsed(response.parse_sync_collection, self.account, calendar)
-            for entry in result.changed:
-                href = self._href(entry.href)
-                changed[href] = entry.etag
-                removed.discard(href)
-            for href in map(self._href, result.deleted):
-                removed.add(href)
-                changed.pop(href, None)
-            if not result.truncated or not result.sync_token or result.sync_token == current:
-                return _Changes(changed, removed, result.sync_token, whole=token is None)
-            current = result.sync_token
-        return _Changes(changed, removed, current, whole=token is None)
-
-    def _etags(self, calendar: Calendar) -> dict[str, str | None]:
-        response = self.account.xml("PROPFIND", calendar.url, propfind_body([ETAG, f"{DAV}resourcetype"]), 1,
-                                    what=f"listing {calendar.name}")
-        check_status(response, self.account.account, calendar.url, f"listing {calendar.name}")
-        own = urlsplit(calendar.url).path.rstrip("/")
-        found = {}
-        for result in _parsed(response.parse_propfind, self.account, calendar):
-            href = self._href(result.href)
-            if href.rstrip("/") != own and "collection" not in str(result.properties.get(f"{DAV}resourcetype")):
-                found[href] = result.properties.get(ETAG)
-        return found
+        collection = Collection(calendar.url, calendar.name, calendar.sync_token)
+        etags = {href: (found or [None])[0] for href, found in state.objects.items()} if state else None
+        return changes(self.account, collection, state.token if state else None, etags)
 
     def _fetch(self, calendar: Calendar, hrefs: list[str]) -> Iterator[tuple[str, str | None, str | None]]:
         """(href, calendar data or None when gone, etag) for each href, by calendar-multiget (RFC 4791 §7.9)."""
@@ -242,7 +189,8 @@ class CalDavSource(Source):
             response = self.account.xml("REPORT", calendar.url, _multiget_body(chunk), None,
                                         what=f"reading {calendar.name}")
             check_status(response, self.account.account, calendar.url, f"reading {calendar.name}")
-            got = {self._href(r.href): r for r in _parsed(response.parse_calendar_query, self.account, calendar)}
+            collection = Collection(calendar.url, calendar.name, calendar.sync_token)
+            got = {self._href(r.href): r for r in parsed(response.parse_calendar_query, self.account, collection)}
             for href in chunk:
                 result = got.get(href)
                 if result is None or result.status == 404 or result.calendar_data is None:
@@ -251,7 +199,7 @@ class CalDavSource(Source):
                     yield href, result.calendar_data, result.etag
 
     def _href(self, href: str) -> str:
-        return unquote(urlsplit(self.account.absolute(href)).path)
+        return href_path(self.account, href)
 
     def _read(self, resource: str, href: str, data: str, reader: MeetingReader
               ) -> tuple[str | None, list[Interaction | Skip]]:
@@ -287,23 +235,6 @@ def _ids_by_uid(known: set[str], resource: str) -> dict[str, set[str]]:
             uid = rest.rsplit("/", 1)[0] if rest.rsplit("/", 1)[-1].endswith("Z") and "/" in rest else rest
             out.setdefault(uid, set()).add(pid)
     return out
-
-
-def _parsed(parse: Any, account: DavAccount, calendar: Calendar) -> Any:
-    try:
-        return parse()
-    except Exception:  # a 207 that is no multistatus, or one whose statuses make no sense
-        raise ConnectorError(f"account '{account.account}': the server's answer about {calendar.name} is not "
-                             "valid CalDAV; what was read so far is kept and the next pull tries again") from None
-
-
-def _sync_body(token: str | None) -> bytes:
-    root = ElementTree.Element(f"{DAV}sync-collection")
-    ElementTree.SubElement(root, f"{DAV}sync-token").text = token or ""
-    ElementTree.SubElement(root, f"{DAV}sync-level").text = "1"
-    prop = ElementTree.SubElement(root, f"{DAV}prop")
-    ElementTree.SubElement(prop, ETAG)
-    return ElementTree.tostring(root, encoding="utf-8", xml_declaration=True)
 
 
 def _multiget_body(hrefs: list[str]) -> bytes:

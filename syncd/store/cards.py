@@ -92,6 +92,8 @@ class Cards:
                 changed += self._put_group(db, account, batch.resource, generation, group, seen_at, touched)
             for card in batch.cards:
                 changed += self._put_card(db, account, batch.resource, generation, card, seen_at, touched)
+            for provider_id in batch.seen:
+                self._stamp(db, account, provider_id, batch.resource, generation)
             self._delete(db, account, batch.deleted, touched)
             if batch.full and batch.complete:
                 stale = [row[0] for row in db.execute(

@@ -57,6 +57,7 @@ BOOKS: dict[str, list[str]] = {
     "vcard": ["tests.connectors.test_address_book_contract:vcard_book"],
     "google": ["tests.fakes.people_contract:contract_book"],
     "microsoft": ["tests.fakes.graph_contacts_contract:contract_book"],
+    "carddav": ["tests.servers.contract:radicale_book", "tests.servers.contract:xandikos_book"],
 }
 
 

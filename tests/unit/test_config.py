@@ -167,9 +167,9 @@ def test_bad_values(text: str, expected: str, tmp_path: Path) -> None:
 
 def test_unknown_provider(tmp_path: Path) -> None:
     assert problem('[accounts.x]\nprovider = "gmial"\n', tmp_path) == (
-        "config.toml: accounts.x.provider: unknown provider 'gmial' (one of: caldav, google, ics, imap, maildir, mbox, microsoft, vcard)")
+        "config.toml: accounts.x.provider: unknown provider 'gmial' (one of: caldav, carddav, google, ics, imap, maildir, mbox, microsoft, vcard)")
     assert problem('[accounts.x]\nprovider = "mbx"\n', tmp_path) == (
-        "config.toml: accounts.x.provider: unknown provider 'mbx' (one of: caldav, google, ics, imap, maildir, mbox, microsoft, vcard) (did you mean 'mbox'?)")
+        "config.toml: accounts.x.provider: unknown provider 'mbx' (one of: caldav, carddav, google, ics, imap, maildir, mbox, microsoft, vcard) (did you mean 'mbox'?)")
 
 
 def test_online_accounts_need_https_endpoints_except_on_this_machine(tmp_path: Path) -> None:
@@ -189,7 +189,7 @@ def test_online_accounts_need_https_endpoints_except_on_this_machine(tmp_path: P
 
 def test_a_wrong_provider_does_not_make_its_keys_unknown_too(tmp_path: Path) -> None:
     assert problem('[accounts.x]\nprovider = "icss"\npath = "/x"\nwindow_past = "1y"\n', tmp_path) == (
-        "config.toml: accounts.x.provider: unknown provider 'icss' (one of: caldav, google, ics, imap, maildir, mbox, microsoft, vcard) (did you mean 'ics'?)")
+        "config.toml: accounts.x.provider: unknown provider 'icss' (one of: caldav, carddav, google, ics, imap, maildir, mbox, microsoft, vcard) (did you mean 'ics'?)")
 
 
 def test_provider_keys_belong_to_their_provider(tmp_path: Path) -> None:
@@ -293,7 +293,7 @@ tier = "b"
     )
     assert found == [
         "config.toml: top: unknown key",
-        "config.toml: accounts.work.provider: unknown provider 'gmial' (one of: caldav, google, ics, imap, maildir, mbox, microsoft, vcard)",
+        "config.toml: accounts.work.provider: unknown provider 'gmial' (one of: caldav, carddav, google, ics, imap, maildir, mbox, microsoft, vcard)",
         "config.toml: accounts.arch.me[0]: 'not-an-address' is not an email address",
         "config.toml: accounts.arch.me[2]: wrong type: expected a string, got a number",
         "config.toml: engine.max_recipients: wrong type: expected a whole number, got a string",
@@ -400,7 +400,7 @@ def test_schema_is_json_and_lists_every_key() -> None:
     assert tables["people"]["items"]["required"] == ["addresses"] and tables["tiers"]["items"]["required"] == ["name"]
     account = tables["accounts"]["additionalProperties"]
     assert account["required"] == ["provider"]
-    assert account["properties"]["provider"]["enum"] == ["caldav", "google", "ics", "imap", "maildir", "mbox", "microsoft", "vcard"]
+    assert account["properties"]["provider"]["enum"] == ["caldav", "carddav", "google", "ics", "imap", "maildir", "mbox", "microsoft", "vcard"]
     assert set(account["properties"]) == {k.name for k in ACCOUNT_KEYS}
     for variant in account["allOf"]:  # each provider allows exactly the common keys and its own
         provider = variant["if"]["properties"]["provider"]["const"]
