@@ -25,28 +25,35 @@ def init(ctx: Context, groups_only: bool) -> None:
 
     path = find_config_path(ctx.config_path)
     if groups_only:
-        click.echo(_group_tiers(ctx, path) or "no address-book groups yet (or every one is named by a tier); "
-                   "add an address book (provider = \"vcard\" or \"carddav\", or contacts = true) and pull")
+        offered, groups = _group_tiers(ctx, path)
+        if offered:
+            click.echo(offered, nl=False)
+        elif groups:
+            click.echo(f"every group of your address books ({', '.join(sorted(groups))}) is named by a tier already")
+        else:
+            click.echo("no address-book groups yet: add an address book (provider = \"vcard\" or \"carddav\", or "
+                       "contacts = true on a google or microsoft account) and pull")
         return
     if path.exists():
         raise UsageError(f"{path} already exists; edit it, or pass --config NEWPATH "
                          "('syncd init --groups' prints starter tiers for your address-book groups)")
     path.parent.mkdir(parents=True, exist_ok=True)
-    offered = _group_tiers(ctx, None)
+    offered, _ = _group_tiers(ctx, None)
     path.write_text(STARTER_CONFIG + (f"\n{offered}" if offered else ""), encoding="utf-8")
     click.echo(f"wrote {path}; add an account, then run 'syncd config check' and 'syncd pull'")
     if not offered:
         click.echo("once an address book is pulled, 'syncd init --groups' offers a starter tier for each of its groups")
 
 
-def _group_tiers(ctx: Context, config_path: Path | None) -> str:
-    """Starter tiers for the address-book groups the state knows that the configuration (if any) names in no tier."""
+def _group_tiers(ctx: Context, config_path: Path | None) -> tuple[str, dict[str, int]]:
+    """Starter tiers for the address-book groups the state knows that the configuration (if any) names in no
+    tier, and every group found (name → cards)."""
     from syncd.config.starter import starter_tiers
     from syncd.paths import state_dir
     from syncd.store import DB_NAME, open_store
 
     if not (state_dir() / DB_NAME).exists():
-        return ""
+        return "", {}
     named: list[str] = []
     tiers: list[str] = []
     if config_path is not None and config_path.exists():
@@ -54,7 +61,8 @@ def _group_tiers(ctx: Context, config_path: Path | None) -> str:
         named = [group for tier in config.tiers for group in tier.groups]
         tiers = [tier.name for tier in config.tiers]
     with open_store() as store:
-        return starter_tiers(store.cards.group_sizes(), named, tiers)
+        groups = store.cards.group_sizes()
+    return starter_tiers(groups, named, tiers), groups
 
 
 @click.group(name="config")

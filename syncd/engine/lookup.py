@@ -19,7 +19,7 @@ def resolve(store: Store, config: Config, text: str) -> str:
     if address is not None:
         known = (
             store.contacts.knows(address) or store.decisions.has_settings(address)
-            or store.synced.has_participant(address)
+            or store.synced.has_participant(address) or store.cards.knows(address)
         )
         configured = any(address in p.addresses for p in config.people)
         if known or configured or address in persons.links:
