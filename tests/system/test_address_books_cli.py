@@ -9,6 +9,7 @@ import io
 import json
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import icalendar
 import pytest
@@ -27,7 +28,7 @@ def walkthrough(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "sample"
 
 
-def people(run: Run, *args: str) -> dict[str, dict[str, object]]:
+def people(run: Run, *args: str) -> dict[str, dict[str, Any]]:
     code, out, err = run("people", "--json", *args)
     assert code == 0, err
     return {p["key"]: p for p in json.loads(out)}
