@@ -37,12 +37,18 @@ def _load(spec: str) -> type:
     return found
 
 
+def _build(spec: str | None, kind: type, name: str, settings: Mapping[str, Any], secret: SecretSlot | None) -> Any:
+    """An instance of the class ``spec`` names, checked to be a ``kind`` (an abstract class: typed by the caller)."""
+    cls: Any = _load(spec or "")
+    if not issubclass(cls, kind):
+        raise TypeError(f"{spec} is not a {kind.__name__}")
+    return cls(name, settings, secret)
+
+
 def open_source(provider: Provider, name: str, settings: Mapping[str, Any], secret: SecretSlot | None) -> Source:
     """The provider's source for the account ``name``; ``provider.source`` must be set."""
-    cls = _load(provider.source or "")
-    if not issubclass(cls, Source):
-        raise TypeError(f"{provider.source} is not a Source")
-    return cls(name, settings, secret)
+    source: Source = _build(provider.source, Source, name, settings, secret)
+    return source
 
 
 def reads_contacts(provider: Provider, settings: Mapping[str, Any]) -> bool:
@@ -56,20 +62,16 @@ def open_address_book(
     provider: Provider, name: str, settings: Mapping[str, Any], secret: SecretSlot | None
 ) -> AddressBook:
     """The provider's address book for the account ``name``; ``provider.address_book`` must be set."""
-    cls = _load(provider.address_book or "")
-    if not issubclass(cls, AddressBook):
-        raise TypeError(f"{provider.address_book} is not an AddressBook")
-    return cls(name, settings, secret)
+    book: AddressBook = _build(provider.address_book, AddressBook, name, settings, secret)
+    return book
 
 
 def open_target(
     provider: Provider, name: str, settings: Mapping[str, Any], secret: SecretSlot | None
 ) -> CalendarTarget:
     """The provider's follow-ups target; ``provider.target`` must be set (the configuration checks it)."""
-    cls = _load(provider.target or "")
-    if not issubclass(cls, CalendarTarget):
-        raise TypeError(f"{provider.target} is not a CalendarTarget")
-    return cls(name, settings, secret)
+    target: CalendarTarget = _build(provider.target, CalendarTarget, name, settings, secret)
+    return target
 
 
 def login_of(provider: Provider) -> Login:

@@ -292,7 +292,7 @@ class CardBatch:
     seen: list[str] = dataclasses.field(default_factory=list)
 
 
-class AddressBook(ABC):
+class AddressBook(Connector, ABC):
     """Reads the user's address book incrementally: like a :class:`Source`, with cards instead of interactions.
 
     ``pull`` resumes every resource from its cursor and yields :class:`CardBatch` objects under the same
@@ -301,13 +301,6 @@ class AddressBook(ABC):
     address book that cannot be read at all raises :class:`SourceUnavailable`. ``known`` answers which
     card and group ids the store holds for a resource.
     """
-
-    provider: str = ""
-
-    def __init__(self, name: str, settings: Mapping[str, Any], secret: SecretSlot | None = None) -> None:
-        self.name = name
-        self.settings = settings
-        self.secret = secret  # online providers only
 
     @abstractmethod
     def pull(self, cursors: Mapping[str, str], known: KnownIds) -> Iterator[CardBatch]: ...

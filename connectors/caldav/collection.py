@@ -11,8 +11,8 @@ protocol's multiget.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol, TypeVar
 from urllib.parse import unquote, urlsplit
 from xml.etree import ElementTree
 
@@ -56,6 +56,37 @@ def changes(
         return Changes(dict(listing), set(), None, whole=True)
     changed = {href: etag for href, etag in listing.items() if etags.get(href) != etag}
     return Changes(changed, set(etags) - set(listing), None, whole=False)
+
+
+class Listed(Protocol):
+    """A calendar or an address book of a home listing."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def path(self) -> str: ...
+
+
+L = TypeVar("L", bound=Listed)
+
+
+def choose(listed: Sequence[L], named: Sequence[str]) -> tuple[list[L], list[str]]:
+    """The collections the configuration names (display names, paths or URLs), in its order, and the names
+    that match none (renamed or deleted upstream: said, not guessed)."""
+    chosen: list[L] = []
+    missing = []
+    for wanted in named:
+        path = unquote(urlsplit(wanted).path).rstrip("/")
+        found = next((c for c in listed if wanted in (c.name, c.url) or c.path.rstrip("/") == path), None)
+        if found is None:
+            missing.append(wanted)
+        elif found not in chosen:
+            chosen.append(found)
+    return chosen, missing
 
 
 def href_path(account: DavAccount, href: str) -> str:

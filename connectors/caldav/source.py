@@ -32,14 +32,14 @@ import warnings
 from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote
 from xml.etree import ElementTree
 
 import icalendar
 
 from connectors.base import Batch, Interaction, KnownIds, SecretSlot, Skip, Source
 from connectors.caldav.account import DavAccount, check_status
-from connectors.caldav.collection import ETAG, Changes, Collection, changes, href_path, parsed
+from connectors.caldav.collection import ETAG, Changes, Collection, changes, choose, href_path, parsed
 from connectors.caldav.discovery import CALDAV, DAV, Calendar, Home, discover
 from connectors.local.ics import MeetingReader, reader_of
 from connectors.throttle import Throttle
@@ -111,16 +111,7 @@ class CalDavSource(Source):
         named = tuple(self.settings.get("calendars") or ())
         if not named:
             return [c for c in home.calendars if c.events and not c.followups and c.writable is not False], []
-        chosen: list[Calendar] = []
-        missing = []
-        for wanted in named:
-            path = unquote(urlsplit(wanted).path).rstrip("/")
-            found = next((c for c in home.calendars if wanted in (c.name, c.url) or c.path.rstrip("/") == path), None)
-            if found is None:
-                missing.append(wanted)
-            elif found not in chosen:
-                chosen.append(found)
-        return chosen, missing
+        return choose(home.calendars, named)
 
     # ---- one calendar ------------------------------------------------------------------------------------
 

@@ -24,12 +24,12 @@ import dataclasses
 import json
 from collections.abc import Iterator, Mapping
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote
 from xml.etree import ElementTree
 
 from connectors.base import AddressBook, Card, CardBatch, CardGroup, KnownIds, SecretSlot, Skip
 from connectors.caldav.account import DavAccount, check_status
-from connectors.caldav.collection import ETAG, Collection, changes, href_path, parsed
+from connectors.caldav.collection import ETAG, Collection, changes, choose, href_path, parsed
 from connectors.caldav.discovery import DAV
 from connectors.carddav.discovery import CARDDAV, Book, Home, discover
 from connectors.throttle import Throttle
@@ -88,18 +88,7 @@ class CardDavBook(AddressBook):
 
     def _choose(self, home: Home) -> tuple[list[Book], list[str]]:
         named = tuple(self.settings.get("address_books") or ())
-        if not named:
-            return list(home.books), []
-        chosen: list[Book] = []
-        missing = []
-        for wanted in named:
-            path = unquote(urlsplit(wanted).path).rstrip("/")
-            found = next((b for b in home.books if wanted in (b.name, b.url) or b.path.rstrip("/") == path), None)
-            if found is None:
-                missing.append(wanted)
-            elif found not in chosen:
-                chosen.append(found)
-        return chosen, missing
+        return choose(home.books, named) if named else (list(home.books), [])
 
     # ---- one address book -------------------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""The files of a local archive (a maildir, a folder of mbox or .ics files): listed, counted, opened safely.
+"""The files of a local archive (a maildir, a folder of mbox, .ics or .vcf files): listed, counted, opened
+safely, and — for exports read whole when they change — each one's size and mtime as its cursor.
 
 A folder on disk holds more than files: FIFOs, sockets, devices, folders named like files, symlinks that
 point nowhere or at each other. None of these is read — opening a FIFO blocks until someone writes to
@@ -9,6 +10,8 @@ inode). Why each of these is needed: docs/files.md#entries-that-are-no-files.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import stat
 from collections.abc import Iterator, Mapping
@@ -89,3 +92,46 @@ def listing_batch(strangers: list[Skip], cursors: Mapping[str, str]) -> Iterator
     them once they are gone. Nothing at all when there are none now and were none before."""
     if strangers or LISTING in cursors:
         yield Batch(LISTING, "odd entries" if strangers else None, skipped=strangers, relisted=True)
+
+
+def export_files(root: Path, account: str, suffixes: tuple[str, ...]) -> tuple[list[tuple[str, Path]], list[Skip]]:
+    """The export files under an account's ``path`` (the path itself when it is no folder), and its odd entries."""
+    from connectors.base import SourceUnavailable
+
+    if not root.is_dir():
+        return [(root.name, root)], []
+    try:
+        os.listdir(root)
+    except OSError as exc:
+        raise SourceUnavailable(f"accounts.{account}.path: cannot list {root}: {exc.strerror}") from None
+    return walk_files(root, suffixes)
+
+
+@dataclasses.dataclass(frozen=True)
+class Changed:
+    """An export file to read again: its cursor now (its size and mtime), or why it could not even be looked at."""
+
+    resource: str
+    path: Path
+    previous: str | None
+    cursor: str | None
+    error: str | None = None
+
+
+def changed_files(files: list[tuple[str, Path]], cursors: Mapping[str, str]) -> Iterator[Changed]:
+    """The files whose size or mtime moved since their cursor; an unchanged file is not even opened."""
+    for resource, path in files:
+        previous = cursors.get(resource)
+        try:
+            info = path.stat()
+        except OSError as exc:
+            yield Changed(resource, path, previous, None, f"unreadable file: {exc.strerror}")
+            continue
+        cursor = json.dumps({"mtime_ns": info.st_mtime_ns, "size": info.st_size})
+        if previous != cursor:
+            yield Changed(resource, path, previous, cursor)
+
+
+def gone_files(files: list[tuple[str, Path]], cursors: Mapping[str, str]) -> list[str]:
+    """Resources read before whose file is gone (named so their rows go, not only swept by a later full sync)."""
+    return sorted(set(cursors) - {resource for resource, _ in files} - {LISTING})

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import warnings
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
@@ -53,7 +52,15 @@ from connectors.base import (
     Source,
     SourceUnavailable,
 )
-from connectors.local.files import LISTING, NotAFile, listing_batch, open_regular, walk_files, what_it_is
+from connectors.local.files import (
+    NotAFile,
+    changed_files,
+    export_files,
+    gone_files,
+    listing_batch,
+    open_regular,
+    what_it_is,
+)
 from connectors.local.ics_target import TAG
 from connectors.recurrence import MAX_OCCURRENCES, expand, fast_forward, never_occurs, thin
 
@@ -313,33 +320,18 @@ class IcsSource(Source):
         self.root = Path(settings["path"])
         self.reader = reader_of(settings)
 
-    def _files(self) -> tuple[list[tuple[str, Path]], list[Skip]]:
-        if not self.root.is_dir():
-            return [(self.root.name, self.root)], []
-        try:
-            os.listdir(self.root)
-        except OSError as exc:
-            raise SourceUnavailable(f"accounts.{self.name}.path: cannot list {self.root}: {exc.strerror}") from None
-        return walk_files(self.root, (".ics",))
-
     def pull(self, cursors: Mapping[str, str], known: KnownIds) -> Iterator[Batch]:
         if not self.root.exists():
             raise SourceUnavailable(f"accounts.{self.name}.path: {self.root} does not exist")
-        files, strangers = self._files()
+        files, strangers = export_files(self.root, self.name, (".ics",))
         yield from listing_batch(strangers, cursors)
-        for resource, path in files:
-            previous = cursors.get(resource)
-            try:
-                stat = path.stat()
-            except OSError as exc:
-                why = f"unreadable file: {exc.strerror}"
-                yield Batch(resource, PARTIAL if previous else None, skipped=[Skip(resource, why)])
+        for changed in changed_files(files, cursors):
+            if changed.cursor is None:
+                skip = Skip(changed.resource, str(changed.error))
+                yield Batch(changed.resource, PARTIAL if changed.previous else None, skipped=[skip])
                 continue
-            cursor = json.dumps({"mtime_ns": stat.st_mtime_ns, "size": stat.st_size})
-            if previous == cursor:
-                continue  # unchanged since the last pull: not even opened
-            yield from self._pull_file(resource, path, cursor, previous)
-        for resource in sorted(set(cursors) - {r for r, _ in files} - {LISTING}):
+            yield from self._pull_file(changed.resource, changed.path, changed.cursor, changed.previous)
+        for resource in gone_files(files, cursors):
             # The file is gone, so are its events. Named explicitly: an interrupted full sync may have
             # left rows that a generation sweep alone would keep.
             yield Batch(resource, None, deleted=sorted(known.known_ids(resource)), full=True, complete=True)

@@ -1,8 +1,10 @@
 """vCard files (.vcf: Thunderbird's and Google's exports, vdirsyncer's folders of one card per file) as an
 address book.
 
-RESOURCE = one .vcf file, named relative to the account path (its file name when the path is a file), bytes
-that are not UTF-8 written as ``\xff``.
+RESOURCE = one .vcf file, named relative to the account path (its file name when the path is a file; bytes that
+are not UTF-8 written ``\xff``); an
+entry that is no regular file (a FIFO, a folder named x.vcf) is never opened, only counted
+(:mod:`connectors.local.files`).
 PROVIDER ID = the card's ``UID``, else ``<file>#<n>`` (its position in the file). CURSOR = the file's
 ``{mtime_ns, size}``: an unchanged file is not opened; a changed one is read whole as a FULL SYNC of its
 resource (a file has no change log), so cards removed from it go. A file that disappears takes its cards
@@ -18,6 +20,15 @@ from pathlib import Path
 from typing import Any
 
 from connectors.base import AddressBook, Card, CardBatch, CardGroup, KnownIds, SecretSlot, Skip, SourceUnavailable
+from connectors.local.files import (
+    LISTING,
+    NotAFile,
+    changed_files,
+    export_files,
+    gone_files,
+    open_regular,
+    what_it_is,
+)
 from connectors.vcardparse import is_vcard, parse
 
 SUFFIXES = (".vcf", ".vcard")
@@ -33,37 +44,29 @@ class VcardBook(AddressBook):
         super().__init__(name, settings, secret)  # None: a local file needs no login
         self.root = Path(settings["path"])
 
-    def _files(self) -> list[tuple[str, Path]]:
-        if self.root.is_file():
-            return [(_printable(self.root.name), self.root)]
-        try:
-            found = sorted(p for p in self.root.rglob("*")
-                           if p.suffix.lower() in SUFFIXES and p.is_file() and not p.name.startswith("."))
-        except OSError as exc:
-            raise SourceUnavailable(f"accounts.{self.name}.path: cannot list {self.root}: {exc.strerror}") from None
-        return [(_printable(p.relative_to(self.root).as_posix()), p) for p in found]
-
     def pull(self, cursors: Mapping[str, str], known: KnownIds) -> Iterator[CardBatch]:
         if not self.root.exists():
             raise SourceUnavailable(f"accounts.{self.name}.path: {self.root} does not exist")
-        files = self._files()
-        for resource, path in files:
-            previous = cursors.get(resource)
-            try:
-                stat = path.stat()
-            except OSError as exc:
-                yield CardBatch(resource, previous, skipped=[Skip(resource, f"unreadable file: {exc.strerror}")])
+        listed, strangers = export_files(self.root, self.name, SUFFIXES)
+        files = [(_printable(resource), path) for resource, path in listed]
+        if strangers or LISTING in cursors:  # a FIFO or a folder named x.vcf: counted, never opened
+            yield CardBatch(LISTING, "odd entries" if strangers else None, skipped=strangers)
+        for changed in changed_files(files, cursors):
+            if changed.cursor is None:
+                skip = Skip(changed.resource, str(changed.error))
+                yield CardBatch(changed.resource, changed.previous, skipped=[skip])
                 continue
-            cursor = json.dumps({"mtime_ns": stat.st_mtime_ns, "size": stat.st_size})
-            if previous != cursor:
-                yield from self._file(resource, path, cursor, previous)
-        for resource in sorted(set(cursors) - {r for r, _ in files}):
-            # The file is gone, so are its cards.
+            yield from self._file(changed.resource, changed.path, changed.cursor, changed.previous)
+        for resource in gone_files(files, cursors):
             yield CardBatch(resource, None, deleted=sorted(known.known_ids(resource)), full=True, complete=True)
 
     def _file(self, resource: str, path: Path, cursor: str, previous: str | None) -> Iterator[CardBatch]:
         try:
-            data = path.read_bytes()
+            with open_regular(path) as handle:
+                data = handle.read()
+        except NotAFile:
+            yield CardBatch(resource, previous, skipped=[Skip(resource, what_it_is(path))])
+            return
         except OSError as exc:
             yield CardBatch(resource, previous, skipped=[Skip(resource, f"unreadable file: {exc.strerror or exc}")])
             return

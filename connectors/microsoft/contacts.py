@@ -26,7 +26,7 @@ and ``birthday``, a UTC midnight whose date is taken as it is, never moved into 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -38,10 +38,9 @@ from connectors.base import (
     ConnectorError,
     CursorExpired,
     KnownIds,
-    SecretSlot,
     Skip,
 )
-from connectors.microsoft.graph import DeltaExpired, GraphClient, GraphError, account_client, delta_link_of
+from connectors.microsoft.graph import DeltaExpired, GraphConnector, GraphError, delta_link_of
 from connectors.vcardparse import birthday_from_text
 
 SELECT = "displayName,givenName,surname,emailAddresses,companyName,birthday,categories,parentFolderId"
@@ -56,22 +55,8 @@ def folder_group(folder_id: str) -> str:
     return f"folder:{folder_id}"
 
 
-class OutlookContacts(AddressBook):
+class OutlookContacts(GraphConnector, AddressBook):
     provider = "microsoft"
-
-    def __init__(
-        self, name: str, settings: Mapping[str, Any], secret: SecretSlot | None = None, *,
-        token: Callable[[bool], str] | None = None, client: GraphClient | None = None,
-    ) -> None:
-        super().__init__(name, settings, secret)
-        self._token = token
-        self._client = client
-
-    @property
-    def client(self) -> GraphClient:
-        if self._client is None:
-            self._client = account_client(self.name, self.settings, self.secret, self._token)
-        return self._client
 
     def pull(self, cursors: Mapping[str, str], known: KnownIds) -> Iterator[CardBatch]:
         folders = self._folders()

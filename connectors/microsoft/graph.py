@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from connectors.base import AuthRequired, ConnectorError, CursorExpired, SecretSlot
+from connectors.base import AuthRequired, Connector, ConnectorError, CursorExpired, SecretSlot
 from connectors.throttle import RateBudget, Retry, RetryPolicy, Throttle, parse_retry_after, shared_throttle
 
 TokenProvider = Callable[[bool], str]  # force_refresh → access token; raises AuthRequired when a login is needed
@@ -234,3 +234,24 @@ def account_client(
         concurrency=int(settings.get("concurrency") or 4),
         throttle=throttle,
     )
+
+
+class GraphConnector(Connector):
+    """A connector of a Microsoft account (a source, an address book): the account's Graph client, made on first
+    use. ``token`` or a whole ``client`` replace the MSAL login (tests, embedding); by default the access token
+    comes from :func:`connectors.microsoft.auth.token_provider`, whose MSAL http_client can be set with the
+    ``msal_http_client`` setting (only code can: it is no config key)."""
+
+    def __init__(
+        self, name: str, settings: Mapping[str, Any], secret: SecretSlot | None = None, *,
+        token: TokenProvider | None = None, client: GraphClient | None = None,
+    ) -> None:
+        super().__init__(name, settings, secret)
+        self._token = token
+        self._client = client
+
+    @property
+    def client(self) -> GraphClient:
+        if self._client is None:
+            self._client = account_client(self.name, self.settings, self.secret, self._token)
+        return self._client

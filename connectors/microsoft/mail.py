@@ -23,7 +23,7 @@ import json
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -36,12 +36,11 @@ from connectors.base import (
     KnownIds,
     Participant,
     Role,
-    SecretSlot,
     Skip,
     Source,
 )
 from connectors.mailparse import _message_id
-from connectors.microsoft.graph import DeltaExpired, GraphClient, GraphError, Page, account_client, delta_link_of
+from connectors.microsoft.graph import DeltaExpired, GraphConnector, GraphError, Page, delta_link_of
 
 # The metadata fields, exactly the list in docs/microsoft-graph.md#mail: Mail.ReadBasic covers them, and nothing
 # here is content.
@@ -51,25 +50,8 @@ PAGE_SIZE = 1000  # the largest page Graph serves for messages (docs/microsoft-g
 CURSOR_VERSION = 1
 
 
-class OutlookMailSource(Source):
+class OutlookMailSource(GraphConnector, Source):
     provider = "microsoft"
-
-    def __init__(
-        self, name: str, settings: Mapping[str, Any], secret: SecretSlot | None = None, *,
-        token: Callable[[bool], str] | None = None, client: GraphClient | None = None,
-    ) -> None:
-        """``token`` or a whole ``client`` replace the MSAL login (tests, embedding); by default the access
-        token comes from :func:`connectors.microsoft.auth.token_provider`, whose MSAL http_client can be set
-        with the ``msal_http_client`` setting (only code can: it is no config key)."""
-        super().__init__(name, settings, secret)
-        self._token = token
-        self._client = client
-
-    @property
-    def client(self) -> GraphClient:
-        if self._client is None:
-            self._client = account_client(self.name, self.settings, self.secret, self._token)
-        return self._client
 
     def pull(self, cursors: Mapping[str, str], known: KnownIds) -> Iterator[Batch]:
         # Inbox and Sent Items always; configured folders are read besides them (first, in their order).

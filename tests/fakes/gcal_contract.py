@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from connectors.google.calendar_target import GoogleCalendarTarget
 from connectors.throttle import RateBudget, RetryPolicy, Throttle
 from tests.fakes.gcal import GoogleCalendarFake
 from tests.fakes.google_oauth import GoogleOAuthFake
-from tests.fakes.server import FakeServer
+from tests.fakes.server import FakeServer, loopback_only
 from tests.fakes.slot import MemorySlot
 
 # What a login for the follow-ups account grants; calendar.events too, for the tests that write into "primary".
@@ -55,23 +54,16 @@ class Rig:
 
 @contextlib.contextmanager
 def calendar_rig(scopes: list[str] | None = None) -> Iterator[Rig]:
-    # httplib2 honours http_proxy; loopback must never go through one (docs/testing.md).
-    saved = {name: os.environ.get(name) for name in ("no_proxy", "NO_PROXY")}
-    os.environ["no_proxy"] = os.environ["NO_PROXY"] = "127.0.0.1,localhost"
-    server = FakeServer()
-    oauth = GoogleOAuthFake(server)
-    calendar = GoogleCalendarFake(server, oauth)
-    server.start()
-    try:
-        oauth.add_refresh_token("rt-1", list(SCOPES if scopes is None else scopes))
-        yield Rig(server, oauth, calendar, MemorySlot(oauth.authorized_user_json("rt-1")))
-    finally:
-        server.stop()
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    with loopback_only():
+        server = FakeServer()
+        oauth = GoogleOAuthFake(server)
+        calendar = GoogleCalendarFake(server, oauth)
+        server.start()
+        try:
+            oauth.add_refresh_token("rt-1", list(SCOPES if scopes is None else scopes))
+            yield Rig(server, oauth, calendar, MemorySlot(oauth.authorized_user_json("rt-1")))
+        finally:
+            server.stop()
 
 
 @contextlib.contextmanager

@@ -51,18 +51,10 @@ class GraphContactsFake:
         self._passes: dict[str, tuple[_Pass, int]] = {}
         self._states: dict[str, tuple[str, int, list[str] | None]] = {}
         self._ids = itertools.count(1)
-        server.route("GET", r"/v1\.0/me/contactFolders")(self._locked(self._list_folders))
-        server.route("GET", r"/v1\.0/me/contactFolders/([^/]+)/childFolders")(self._locked(self._list_folders))
-        server.route("GET", r"/v1\.0/me/contacts/delta")(self._locked(self._delta))
-        server.route("GET", r"/v1\.0/me/contactFolders/([^/]+)/contacts/delta")(self._locked(self._delta))
-
-    def _locked(self, handler: Any) -> Any:
-        def run(request: Request) -> Response:
-            with self.server.lock:
-                answer: Response = handler(request)
-                return answer
-
-        return run
+        server.route("GET", r"/v1\.0/me/contactFolders")(server.locked(self._list_folders))
+        server.route("GET", r"/v1\.0/me/contactFolders/([^/]+)/childFolders")(server.locked(self._list_folders))
+        server.route("GET", r"/v1\.0/me/contacts/delta")(server.locked(self._delta))
+        server.route("GET", r"/v1\.0/me/contactFolders/([^/]+)/contacts/delta")(server.locked(self._delta))
 
     # ---- what tests arrange (the user in Outlook) ---------------------------------------------------------------
 

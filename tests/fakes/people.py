@@ -21,7 +21,7 @@ from __future__ import annotations
 import copy
 import itertools
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from tests.fakes.google_oauth import GoogleOAuthFake
@@ -58,19 +58,12 @@ class PeopleFake:
         self._ids = itertools.count(1)
         if oauth is not None:
             server.guards.append(self._guard)
-        server.route("GET", PREFIX + r"/people/me/connections")(self._locked(self._connections))
-        server.route("GET", PREFIX + r"/contactGroups")(self._locked(self._groups))
+        server.route("GET", PREFIX + r"/people/me/connections")(server.locked(self._connections))
+        server.route("GET", PREFIX + r"/contactGroups")(server.locked(self._groups))
 
     @property
     def endpoint(self) -> str:
         return self.server.base_url + "/"
-
-    def _locked(self, handler: Callable[[Request], Response]) -> Callable[[Request], Response]:
-        def run(request: Request) -> Response:
-            with self.server.lock:
-                return handler(request)
-
-        return run
 
     def _guard(self, request: Request) -> Response | None:
         if not request.path.startswith(PREFIX) or self.oauth is None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from connectors.google.contacts import GoogleContacts
 from connectors.throttle import RateBudget, RetryPolicy, Throttle
 from tests.fakes.google_oauth import GoogleOAuthFake
 from tests.fakes.people import PeopleFake
-from tests.fakes.server import FakeServer
+from tests.fakes.server import FakeServer, loopback_only
 from tests.fakes.slot import MemorySlot
 
 
@@ -44,23 +43,16 @@ class Rig:
 
 @contextlib.contextmanager
 def people_rig(scopes: list[str] | None = None) -> Iterator[Rig]:
-    # httplib2 honours http_proxy; loopback must never go through one (docs/testing.md).
-    saved = {name: os.environ.get(name) for name in ("no_proxy", "NO_PROXY")}
-    os.environ["no_proxy"] = os.environ["NO_PROXY"] = "127.0.0.1,localhost"
-    server = FakeServer()
-    oauth = GoogleOAuthFake(server)
-    people = PeopleFake(server, oauth)
-    server.start()
-    try:
-        oauth.add_refresh_token("rt-1", list([GMAIL_METADATA, CONTACTS_READ] if scopes is None else scopes))
-        yield Rig(server, oauth, people, MemorySlot(oauth.authorized_user_json("rt-1")))
-    finally:
-        server.stop()
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    with loopback_only():
+        server = FakeServer()
+        oauth = GoogleOAuthFake(server)
+        people = PeopleFake(server, oauth)
+        server.start()
+        try:
+            oauth.add_refresh_token("rt-1", list([GMAIL_METADATA, CONTACTS_READ] if scopes is None else scopes))
+            yield Rig(server, oauth, people, MemorySlot(oauth.authorized_user_json("rt-1")))
+        finally:
+            server.stop()
 
 
 @contextlib.contextmanager

@@ -10,11 +10,12 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import os
 import re
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -92,6 +93,15 @@ class FakeServer:
             return handler
 
         return register
+
+    def locked(self, handler: Handler) -> Handler:
+        """``handler`` run under the fake's lock, as every handler that reads or changes a fake's state is."""
+
+        def run(request: Request) -> Response:
+            with self.lock:
+                return handler(request)
+
+        return run
 
     def inject(self, when: Callable[[Request], bool], response: Response, times: int = 1) -> None:
         """Answer the next ``times`` requests matching ``when`` with ``response`` (or DROP the connection)."""
@@ -217,3 +227,18 @@ class FakeServer:
                 request.match = match
                 return route(request)
         return Response(404, {"error": {"code": 404, "message": f"no route for {request.method} {request.path}"}})
+
+
+@contextlib.contextmanager
+def loopback_only() -> Iterator[None]:
+    """No proxy for loopback while the fakes serve: httplib2 and requests honour http_proxy (docs/testing.md)."""
+    saved = {name: os.environ.get(name) for name in ("no_proxy", "NO_PROXY")}
+    os.environ["no_proxy"] = os.environ["NO_PROXY"] = "127.0.0.1,localhost"
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
