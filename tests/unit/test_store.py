@@ -77,6 +77,8 @@ def test_every_older_version_is_migrated_with_its_data(tmp_path: Path, old_versi
             assert s.db.execute("SELECT message_key, message_id FROM interactions").fetchall() == [("m7\n", None)]
         # v4: contacts derived before they had a direction and a crowd size are derived again.
         assert s.db.execute("SELECT 1 FROM engine_state WHERE key = 'fingerprint'").fetchone() is None
+        # v5: address books, empty until one is pulled; no card splits the user never made.
+        assert s.cards.count() == 0 and s.decisions.splits() == set()
 
 
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
