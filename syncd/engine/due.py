@@ -111,10 +111,11 @@ def due_followups(statuses: list[PersonStatus], store: Store, config: Config, no
     ]
     birthdays = _birthdays(statuses, config, now)
     # A birthday to come is the occasion for a check-in due around it, too.
+    # (An overdue check-in comes today, so it is near a birthday within SAME_OCCASION of today.)
     near = {item.person: item.due for item in birthdays if item.due >= today}
     wanted = [
         item for item in wanted
-        if not (item.origin == "cycle" and item.person in near and abs(item.due - near[item.person]) <= SAME_OCCASION)
+        if not (item.person in near and abs(max(item.due, today) - near[item.person]) <= SAME_OCCASION)
     ]
     return wanted + one_offs + series + birthdays
 

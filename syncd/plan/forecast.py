@@ -37,7 +37,8 @@ def _when(start: datetime, config: Config) -> str:
 
 
 def lines(store: Store, config: Config, status: PersonStatus, statuses: list[PersonStatus], now: datetime) -> list[str]:
-    """One line per follow-up syncd wants for the person (regular, one-off, series), and per dismissal."""
+    """One line per follow-up syncd wants for the person (regular, one-off, series, birthday), and per
+    dismissal."""
     due = due_followups(statuses, store, config, now)
     records = store.followups.load()
     result = plan(due, records, _listed(records, config), now, config.followups)
@@ -46,20 +47,27 @@ def lines(store: Store, config: Config, status: PersonStatus, statuses: list[Per
         item = want.item
         if item.person != status.key:
             continue
-        kind = {"cycle": "follow-up", "reminder": "one-off", "series": "series follow-up"}[item.origin]
+        kind = {"cycle": "follow-up", "reminder": "one-off", "series": "series follow-up",
+                "birthday": "birthday follow-up"}[item.origin]
         out.append(f"  {kind} due {want.due.isoformat()}: {_fate(key, want, result, records, now, config)}")
     for record in records.values():
         if record.person == status.key and record.state == "dismissed":
+            over = {"cycle": "", "birthday": " (that year's birthday: next year's comes)"}
             out.append(f"  you dismissed the follow-up due {record.due.isoformat()}"
-                       + (" (a one-off: it is over)" if record.origin != "cycle" else ""))
+                       + over.get(record.origin, " (a one-off: it is over)"))
     if status.remind and status.due is not None and not any(
         w.item.person == status.key and w.item.origin == "cycle" for w in result.wanted.values()
     ):
         folded = [o.on for o in status.one_offs if abs((max(status.due, now.date()) - o.on).days)
                   <= SAME_OCCASION.days]
+        birthdays = [w.item.due for w in result.wanted.values()
+                     if w.item.person == status.key and w.item.origin == "birthday"]
         if folded:
             out.append(f"  the regular follow-up due {status.due.isoformat()} is folded into your one-off on "
                        f"{folded[0].isoformat()}")
+        elif birthdays:
+            out.append(f"  the regular follow-up due {status.due.isoformat()} is folded into the birthday "
+                       f"follow-up on {birthdays[0].isoformat()}")
     return out
 
 
@@ -70,6 +78,8 @@ def _fate(key: str, want: Want, result: Plan, records: dict[str, Record], now: d
         return f"the next pull puts it in the calendar for {_when(action.start, config)}"
     if key in result.later:
         end = horizon_end(now, config.followups)
+        if want.item.on_the_day and due < local_today(now, config.followups):
+            return "its day has passed: a birthday is not written late"
         if due > end:
             written = max(due - config.followups.horizon, local_today(now, config.followups) + timedelta(days=1))
             return (f"beyond the {config.followups.horizon.days}-day horizon: it is written on the first pull "
