@@ -128,7 +128,9 @@ def test_a_birthday_gone_by_is_not_written_late_nor_counted_as_waiting() -> None
 def test_a_check_in_due_around_the_birthday_is_folded_into_it() -> None:
     world = family_world(last_call=datetime(2026, 3, 15, tzinfo=UTC))  # due 2026-04-14, three days after
     assert sorted(w.origin for w in wanted(world) if w.person == "mum@example.net") == ["birthday"]
-    world = family_world(last_call=datetime(2026, 2, 10, tzinfo=UTC))  # due 2026-03-12, a month before
+    world = family_world(last_call=datetime(2026, 2, 10, tzinfo=UTC))  # due 2026-03-12: overdue, so today's
+    assert sorted(w.origin for w in wanted(world) if w.person == "mum@example.net") == ["birthday"]
+    world = family_world(last_call=datetime(2026, 3, 31, tzinfo=UTC))  # due 2026-04-30, 19 days after
     assert sorted(w.origin for w in wanted(world) if w.person == "mum@example.net") == ["birthday", "cycle"]
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from connectors.base import Batch, Interaction, Participant
+from connectors.displaynames import shown_name
 from syncd.errors import StateError
 from syncd.store import Store
 from syncd.store.schema import MIGRATIONS, SCHEMA_VERSION, statements
@@ -57,6 +58,7 @@ def test_new_database_is_private_and_current(tmp_path: Path) -> None:
 def test_every_older_version_is_migrated_with_its_data(tmp_path: Path, old_version: int) -> None:
     path = tmp_path / "old.sqlite3"
     db = sqlite3.connect(path)
+    db.create_function("shown_name", 2, shown_name, deterministic=True)  # as the store gives its migrations
     for script in MIGRATIONS[:old_version]:
         for statement in statements(script):
             db.execute(statement)
@@ -75,8 +77,8 @@ def test_every_older_version_is_migrated_with_its_data(tmp_path: Path, old_versi
             assert s.db.execute("SELECT interaction_id FROM pending_interactions").fetchall() == [(7,)]
         if old_version < 3:  # v3: a mail's identity is its Message-ID and its sender (none stored here).
             assert s.db.execute("SELECT message_key, message_id FROM interactions").fetchall() == [("m7\n", None)]
-        # v4: contacts derived before they had a direction and a crowd size are derived again.
-        assert s.db.execute("SELECT 1 FROM engine_state WHERE key = 'fingerprint'").fetchone() is None
+        if old_version < 4:  # v4: contacts derived before they had a direction and a crowd size are derived again
+            assert s.db.execute("SELECT 1 FROM engine_state WHERE key = 'fingerprint'").fetchone() is None
         # v5: address books, empty until one is pulled; no card splits the user never made.
         assert s.cards.count() == 0 and s.decisions.splits() == set()
 
