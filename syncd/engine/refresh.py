@@ -104,7 +104,7 @@ def _compute(
     store: Store, config: Config, now: datetime, addresses: Iterable[str] | None, you: owners.Owners,
     with_future: bool = True,
 ) -> list[Result]:
-    persons = Persons(store, config)
+    persons = Persons(store, config, you)
     settings = store.decisions.settings()
     one_offs = _one_offs(store, persons)
     added = _added(config, persons, settings, one_offs)
@@ -136,7 +136,7 @@ def recompute(store: Store, config: Config, now: datetime, you: owners.Owners | 
         results = _compute(store, config, now, None, you)
         _save(store, results)
         store.standings.set_fingerprint(_fingerprint(you, config))
-        persons = Persons(store, config)
+        persons = Persons(store, config, you)
         store.standings.set_person_map(persons.belonging(store, config))
         # Owner variants found in the mail are said once, in the summary of the recompute that found them.
         known = store.standings.owner_variants()
@@ -156,7 +156,7 @@ def refresh(store: Store, config: Config, now: datetime) -> RefreshStats:
         touched |= store.contacts.touched()
         expired = store.standings.expired(now)
         store.contacts.clear_queues()
-        persons = Persons(store, config)
+        persons = Persons(store, config, you)
         # Addresses that changed person (a merge, an unmerge, an equivalence): both the person they
         # left and the one they joined are recomputed.
         before = store.standings.person_map()
