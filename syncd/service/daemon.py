@@ -24,7 +24,6 @@ import logging
 import os
 import signal
 import sys
-import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -41,6 +40,7 @@ from syncd.errors import ConfigError, ExitCode, StateError, SyncdError
 from syncd.paths import state_dir
 from syncd.service.lock import writer_lock
 from syncd.service.notify import notify, watchdog_seconds
+from syncd.service.wakeup import Wakeup
 from syncd.store import Store, open_store
 
 log = logging.getLogger("syncd")
@@ -91,7 +91,6 @@ class Daemon:
         self.scheduler = schedule.Scheduler()
         self.jobs: dict[str, schedule.Job] = {}
         self.states: dict[str, AccountState] = {}
-        self.wake = threading.Event()
         self.stopping = False
         self.stopped_by: int | None = None  # the signal that asked for the stop
         self.reload_requested = False
@@ -332,7 +331,8 @@ class Daemon:
             self.reload_requested = True
         elif signum == signal.SIGUSR1:
             self.pull_requested = True
-        self.wake.set()
+        # No wake-up call here: a handler that takes a lock can deadlock the loop (syncd.service.wakeup); the
+        # interpreter's own handler has already written to the wake-up pipe the loop sleeps on.
 
     def run(self) -> int:
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1):
@@ -345,15 +345,14 @@ class Daemon:
                 if self.stopping:  # stopped while waiting for a `syncd pull` to finish: not a failure
                     return self._stop_code()
                 raise
+            wakeup = stack.enter_context(Wakeup())
             store = stack.enter_context(open_store(directory))
             self.store = store
             notify("READY=1", f"STATUS=started with {len(self.states)} accounts")
             log.info("started: %d accounts, pid %d", len(self.states), os.getpid())
             self.catch_up()
             while not self.stopping:
-                sleep = self.tick()
-                self.wake.wait(sleep)
-                self.wake.clear()
+                wakeup.sleep(self.tick())
             notify("STOPPING=1", "STATUS=stopping")
             log.info("stopped")
         return self._stop_code()

@@ -290,6 +290,26 @@ def test_the_watchdog_is_fed_between_the_batches_of_a_long_pull(daemon: Daemon, 
     assert "STATUS=pulling good: 9,000 of 60,000 items" in pings[0]
 
 
+def test_signal_handlers_take_no_lock(daemon: Daemon) -> None:
+    """A handler runs between two bytecodes of the main thread, possibly while it holds a lock; one that
+    took a lock (threading.Event.set did) could wait on the loop's own lock forever, and the service hung
+    on a SIGHUP or SIGTERM about one time in ten. The handlers only set flags (syncd.service.wakeup)."""
+    calls: list[str] = []
+
+    def watch(_frame: object, event: str, arg: object) -> None:
+        if event == "c_call":
+            calls.append(getattr(arg, "__qualname__", repr(arg)))
+
+    sys.setprofile(watch)
+    try:
+        for signum in (signal.SIGHUP, signal.SIGUSR1, signal.SIGTERM):
+            daemon._signal(signum, None)
+    finally:
+        sys.setprofile(None)
+    assert not [name for name in calls if "acquire" in name or "__enter__" in name], calls
+    assert daemon.reload_requested and daemon.pull_requested and daemon.stopping
+
+
 # ---- the real thing, as a subprocess -------------------------------------------------------------------
 
 
