@@ -79,7 +79,13 @@ def main(argv: list[str] | None = None) -> None:
                    "details)", err=True)
         sys.exit(ExitCode.INTERNAL)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if argv is None:
+            # This process is ending with syncd's own exit code: a stop that arrives now (after the work is
+            # done, or while the interpreter shuts down, which restores the default actions) waits blocked
+            # instead of killing the process and turning that code into "killed by SIGTERM/SIGINT".
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+        else:  # called in-process (tests): leave the caller's handling as it was
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _say(exc: SyncdError) -> NoReturn:

@@ -133,7 +133,9 @@ def test_a_stop_while_syncd_starts_is_a_clean_exit(tmp_path: Path, command: str,
             time.sleep(0.001)  # the state folder appears when start-up reaches the state
         time.sleep(rng.uniform(0, 0.05))
         process.send_signal(signum)
-        _, err = process.communicate(timeout=60)
-        assert process.returncode == code, err.decode()
+        out, err = process.communicate(timeout=60)
+        # A small world's pull can be done before the signal comes: then nothing was stopped, and 0 is right.
+        done = command == "pull" and b"follow-ups:" in out
+        assert process.returncode == code or (done and process.returncode == 0), err.decode()
         assert "Traceback" not in err.decode()
         _state_is_untouched_or_initialised(state)

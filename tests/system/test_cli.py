@@ -6,6 +6,9 @@ import csv
 import io
 import json
 import re
+import signal
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -15,6 +18,7 @@ import pytest
 from syncd.cli.pull import progress_line
 from syncd.sample import write_sample
 from tests.support.cli import Run
+from tests.support.paths import ROOT
 
 ANCHOR = date(2026, 3, 2)
 
@@ -276,3 +280,14 @@ def test_status_shows_which_addresses_count_as_you_and_why(run: Run, sample: Pat
     _, out, _ = run("status")
     assert "addresses that count as you:" in out
     assert re.search(r"  \S+@\S+: 'me' of account sample-", out)
+
+
+def test_the_process_ends_with_its_own_exit_code_whatever_stop_comes_late() -> None:
+    """After main() has its verdict, SIGTERM and SIGINT are held: one arriving while the process ends cannot
+    turn exit 0 or 130 into "killed by a signal" (-15, -2), as it did when the default actions came back."""
+    script = ("import signal, sys\nfrom syncd.cli import main\nsys.argv = ['syncd', '--version']\n"
+              "try:\n    main()\nexcept SystemExit:\n    pass\n"
+              "print(sorted(int(s) for s in signal.pthread_sigmask(signal.SIG_BLOCK, [])))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    held = json.loads(done.stdout.strip().splitlines()[-1])
+    assert int(signal.SIGTERM) in held and int(signal.SIGINT) in held, done.stderr
