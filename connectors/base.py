@@ -172,6 +172,20 @@ class KnownIds(Protocol):
     def known_ids(self, resource: str) -> set[str]: ...
 
 
+@runtime_checkable
+class RateMemory(Protocol):
+    """What a source may keep in the store beside its data: the rate a provider was found to accept.
+
+    The ``known`` a pull hands to a source offers this too. A rate is kept per account, API and endpoint
+    (a rate learned against another endpoint, a proxy or a test server, says nothing about this one), as
+    units a minute and the name of the quota regime the source inferred.
+    """
+
+    def learned_rate(self, api: str, endpoint: str) -> tuple[float, str] | None: ...
+
+    def remember_rate(self, api: str, endpoint: str, units_per_minute: float, regime: str) -> None: ...
+
+
 class Connector:
     """One account's side of a provider, as syncd builds it: the account's name, its settings and its
     secret slot. Sources and targets are made the same way (``connectors.open_source`` / ``open_target``)."""

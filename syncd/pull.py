@@ -115,15 +115,23 @@ class _Table(Protocol):
     def known_ids(self, account: str, resource: str) -> set[str]: ...
 
 
-class _KnownIds:
-    """What a reader may ask the store: the ids one of its resources holds (interactions, or cards)."""
+class StoreView:
+    """What a reader may ask the store about its account: the ids one of its resources holds (interactions,
+    or cards: :class:`connectors.base.KnownIds`), and the rate a provider was found to accept (``RateMemory``)."""
 
-    def __init__(self, table: _Table, account: str) -> None:
+    def __init__(self, store: Store, table: _Table, account: str) -> None:
+        self.store = store
         self.table = table
         self.account = account
 
     def known_ids(self, resource: str) -> set[str]:
         return self.table.known_ids(self.account, resource)
+
+    def learned_rate(self, api: str, endpoint: str) -> tuple[float, str] | None:
+        return self.store.rates.get(self.account, api, endpoint)
+
+    def remember_rate(self, api: str, endpoint: str, units_per_minute: float, regime: str) -> None:
+        self.store.rates.put(self.account, api, endpoint, units_per_minute, regime)
 
 
 def pull_account(
@@ -168,16 +176,16 @@ def _pull_readers(
             summary.add(batch, store.synced.apply_batch(account.name, batch, number))
             owners.note(batch.owner_addresses)
 
-        _drive(store, account.name, source.pull, _KnownIds(store.synced, account.name), take, summary, progress,
-               should_stop)
+        known = StoreView(store, store.synced, account.name)
+        _drive(store, account.name, source.pull, known, take, summary, progress, should_stop)
     if not summary.stopped and reads_contacts(account):
         book = open_address_book(account)
 
         def take_cards(batch: CardBatch) -> None:
             summary.add_cards(batch, store.cards.apply_batch(account.name, batch, pull=number))
 
-        _drive(store, account.name, book.pull, _KnownIds(store.cards, account.name), take_cards, summary, progress,
-               should_stop)
+        known_cards = StoreView(store, store.cards, account.name)
+        _drive(store, account.name, book.pull, known_cards, take_cards, summary, progress, should_stop)
 
 
 B = TypeVar("B", Batch, CardBatch)

@@ -197,10 +197,12 @@ def classify(exc: BaseException) -> Retry | None:
         status = int(exc.resp.status)
         reason = http_error_reason(exc)
         after = parse_retry_after(exc.resp.get("retry-after"))
-        if status == 429 or status >= 500:
+        if status == 429:
+            return Retry(f"HTTP 429 {reason}".strip(), after, throttled=True)
+        if status >= 500:
             return Retry(f"HTTP {status} {reason}".strip(), after)
         if status == 403 and reason in RATE_REASONS:
-            return Retry(f"HTTP 403 {reason}", after)
+            return Retry(f"HTTP 403 {reason}", after, throttled=True)
         return None
     if isinstance(exc, ConnectionError | TimeoutError):
         return Retry(type(exc).__name__)

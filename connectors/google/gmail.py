@@ -22,7 +22,7 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from connectors.base import Batch, CursorExpired, Interaction, KnownIds, SecretSlot, Skip, Source
+from connectors.base import Batch, CursorExpired, Interaction, KnownIds, RateMemory, SecretSlot, Skip, Source
 from connectors.google import auth as google_auth
 from connectors.google.gmail_client import (
     BATCH_LIMIT,
@@ -32,6 +32,7 @@ from connectors.google.gmail_client import (
     StalePageToken,
     default_throttle,
 )
+from connectors.google.gmail_quota import GmailBudget
 from connectors.mailparse import parse_headers
 from connectors.throttle import Throttle
 
@@ -104,7 +105,27 @@ class GmailSource(Source):
     # ---- pull ------------------------------------------------------------------------------------------
 
     def pull(self, cursors: Mapping[str, str], known: KnownIds) -> Iterator[Batch]:
+        """The pull's batches; the rate Google was found to accept is kept in the store as it changes."""
         client = self._connect()
+        budget = client.throttle.budget
+        if not isinstance(budget, GmailBudget) or not isinstance(known, RateMemory):
+            yield from self._pull(client, cursors, known)
+            return
+        endpoint = str(self.settings.get("gmail_endpoint") or "")
+        kept = known.learned_rate(RESOURCE, endpoint)
+        if kept is not None and not budget.raises and not budget.refusals:
+            budget.resume(*kept)  # nothing learned in this process yet: start where the last one ended
+        try:
+            for batch in self._pull(client, cursors, known):
+                yield batch
+                if budget.learned() != kept:
+                    kept = budget.learned()
+                    known.remember_rate(RESOURCE, endpoint, *kept)
+        finally:
+            if budget.learned() != kept:
+                known.remember_rate(RESOURCE, endpoint, *budget.learned())
+
+    def _pull(self, client: GmailClient, cursors: Mapping[str, str], known: KnownIds) -> Iterator[Batch]:
         cursor = Cursor.load(cursors.get(RESOURCE))
         if cursor is None:
             # The history id before the listing: changes during the crawl are in the first increment

@@ -2,9 +2,10 @@
 
 Only four methods are used, all allowed with the ``gmail.metadata`` scope (docs/gmail.md#metadata-scope):
 ``getProfile``, ``messages.list`` (never ``q``: the metadata scope answers 403), ``messages.get`` with
-``format=metadata`` and named headers (never ``full``/``raw``), and ``history.list``. Gets go in batches of at most
-50 (docs/gmail.md#batch-requests: "larger than 50 is not recommended"), built with an explicit batch URI because
-``new_batch_http_request()`` ignores the configured endpoint.
+``format=metadata`` and named headers (never ``full``/``raw``), and ``history.list``. Gets go in batches
+of at most 50 (docs/gmail.md#batch-requests: "larger than 50 is not recommended"), built with an explicit
+batch URI because ``new_batch_http_request()`` ignores the configured endpoint. What each call costs
+depends on the quota regime the budget has inferred (:mod:`connectors.google.gmail_quota`).
 """
 
 from __future__ import annotations
@@ -15,22 +16,19 @@ from typing import Any
 
 from connectors.base import ConnectorError
 from connectors.google import auth as google_auth
-from connectors.throttle import Retry, Throttle
+from connectors.google.gmail_quota import CURRENT, HIGHEST, GmailBudget, gmail_throttle
+from connectors.throttle import Retry, Throttle, shared_throttle
 
 RESOURCE = "gmail"
 BATCH_LIMIT = 50  # docs/gmail.md#batch-requests
-# maxResults' maximum for messages.list and history.list (docs/gmail.md#listing-messages,
-# docs/gmail.md#incremental-sync).
-LIST_PAGE = 500
-# Quota units per call, new regime (docs/gmail.md#quota); a batch of n gets costs n × 20.
-COST = {"messages.get": 20, "messages.list": 5, "history.list": 2, "getProfile": 1}
+LIST_PAGE = 500  # maxResults' maximum for messages.list and history.list (docs/gmail.md#listing-messages)
 # Only what syncd.mailparse and the engine read: addresses, date, identity, subject, bulk markers.
 HEADERS = ("From", "To", "Cc", "Date", "Message-ID", "Subject", "List-Id", "List-Unsubscribe", "Precedence",
            "Auto-Submitted")
 
 
 class GoneError(Exception):
-    """history.list answered 404: the start history id is too old (docs/gmail.md#incremental-sync)."""
+    """history.list answered 404: the start history id is too old (apis.md §1.3)."""
 
 
 class StalePageToken(Exception):
@@ -38,12 +36,12 @@ class StalePageToken(Exception):
 
 
 def default_throttle(account: str, settings: Mapping[str, Any]) -> Throttle:
-    # One budget per account at the per-user limit (6,000 units/min by default, docs/gmail.md#quota), shared by
-    # every pull of a `syncd run` process (and the pull that follows an expired history id).
+    # One learning budget per account and endpoint, bounded by gmail_quota, shared by every pull of a
+    # `syncd run` process (and the pull that follows an expired history id): Google counts per user.
     endpoint = str(settings.get("gmail_endpoint") or "")
-    quota = int(settings.get("gmail_quota") or 6000)
-    throttle: Throttle = google_auth.account_throttle(account, "gmail", endpoint, quota)
-    return throttle
+    bound = int(settings.get("gmail_quota") or HIGHEST)
+    return shared_throttle(("google", account, "gmail", endpoint, bound),
+                           lambda: gmail_throttle(bound, batch=BATCH_LIMIT))
 
 
 class GmailClient:
@@ -60,17 +58,24 @@ class GmailClient:
         self.throttle = throttle
         self.requests = 0  # HTTP requests made (a batch is one), for benchmarks
 
-    def _call(self, make: Callable[[], Any], method: str, units: float) -> Any:
+    def cost(self, method: str) -> int:
+        """Quota units one call of ``method`` costs, in the regime the budget has inferred (the 2026 one when the
+        budget does not learn)."""
+        budget = self.throttle.budget
+        return budget.cost(method) if isinstance(budget, GmailBudget) else CURRENT.costs[method]
+
+    def _call(self, make: Callable[[], Any], method: str) -> Any:
         def run() -> Any:
             self.requests += 1
             return make().execute()
 
-        answer = self.throttle.call(run, classify=google_auth.classify, units=units, what=f"gmail {method}")
+        answer = self.throttle.call(run, classify=google_auth.classify, units=self.cost(method),
+                                    what=f"gmail {method}")
         return google_auth.api_answer(f"gmail {method}", answer)
 
     def profile(self) -> dict[str, Any]:
         try:
-            return dict(self._call(lambda: self.users.getProfile(userId="me"), "getProfile", COST["getProfile"]))
+            return dict(self._call(lambda: self.users.getProfile(userId="me"), "getProfile"))
         except ConnectorError:
             raise
         except Exception as exc:
@@ -85,7 +90,7 @@ class GmailClient:
             return self.messages.list(**kwargs)
 
         try:
-            return dict(self._call(make, "messages.list", COST["messages.list"]))
+            return dict(self._call(make, "messages.list"))
         except ConnectorError:
             raise
         except Exception as exc:
@@ -101,7 +106,7 @@ class GmailClient:
             return self.history.list(**kwargs)
 
         try:
-            return dict(self._call(make, "history.list", COST["history.list"]))
+            return dict(self._call(make, "history.list"))
         except ConnectorError:
             raise
         except Exception as exc:
@@ -122,31 +127,40 @@ class GmailClient:
     def get_many(self, ids: Sequence[str]) -> tuple[dict[str, dict[str, Any]], set[str]]:
         """Metadata of ``ids``: (id → message, ids that are gone). Every id is answered, or this raises.
 
-        A batch's parts are not retried by the library (docs/gmail.md#batch-requests), so the parts that failed
-        transiently (429, 5xx, rate 403) are sent again in a smaller batch after the policy's backoff; a
-        run that cannot fetch them all fails, and says how many were missing, rather than skip them.
+        A batch's parts are not retried by the library (docs/gmail.md#batch-requests), so the parts that
+        failed transiently (429, 5xx, rate 403) are sent again in a smaller batch after the policy's backoff;
+        a run that cannot fetch them all fails, and says how many were missing, rather than skip them. The
+        budget hears how many parts Google accepted and how many it refused for the rate.
         """
         found: dict[str, dict[str, Any]] = {}
         gone: set[str] = set()
         policy = self.throttle.policy
         for start in range(0, len(ids), BATCH_LIMIT):
             pending = list(dict.fromkeys(ids[start : start + BATCH_LIMIT]))
-            for attempt in range(policy.attempts):
+            tries = 0
+            while pending:
                 answers = _Answers(found, gone)
+                cost = self.cost("messages.get")
                 try:
                     self.throttle.call(functools.partial(self._batch, pending, answers),
-                                       classify=google_auth.classify, units=COST["messages.get"] * len(pending),
-                                       what="gmail messages.get")
+                                       classify=google_auth.classify, units=cost * len(pending),
+                                       what="gmail messages.get", settles=True)
                 except ConnectorError:
                     raise
                 except Exception as exc:
                     raise google_auth.describe_error("gmail messages.get", exc, self.account) from None
                 if answers.fatal:
                     raise google_auth.describe_error("gmail messages.get", answers.fatal[0], self.account)
-                if not answers.failed:
-                    break
+                refused = sum(1 for retry in answers.failed.values() if retry.throttled)
+                if self.throttle.budget is not None:
+                    self.throttle.budget.settle(cost * (len(pending) - refused))
+                obeyed = refused > 0 and self.throttle.refused(cost * refused)
                 pending = list(answers.failed)
-                if attempt + 1 >= policy.attempts:
+                if not pending:
+                    break
+                # Parts refused for the rate while the budget still slows down are not failed tries.
+                tries += 0 if obeyed and refused == len(pending) else 1
+                if tries >= policy.attempts:
                     why = next(iter(answers.failed.values())).why
                     raise ConnectorError(
                         f"gmail messages.get: {len(pending)} of {len(ids)} messages could not be fetched ({why}) "
@@ -154,7 +168,7 @@ class GmailClient:
                     )
                 self.throttle.retries += 1
                 after = max((r.after or 0.0) for r in answers.failed.values()) or None
-                self.throttle.sleep(policy.delay(attempt, after))
+                self.throttle.sleep(policy.delay(max(tries - 1, 0), after))
         return found, gone
 
 
@@ -172,7 +186,7 @@ class _Answers:
             self.found[request_id] = dict(response)
             return
         if google_auth.status_of(exc) == 404:
-            self.gone.add(request_id)  # deleted between list and get: not an error (docs/gmail.md#getting-a-message)
+            self.gone.add(request_id)  # deleted between list and get: not an error (apis.md §1.2)
             return
         retry = google_auth.classify(exc)
         if retry is None:

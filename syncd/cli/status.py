@@ -75,6 +75,9 @@ def report(store: Store, config: Config) -> dict[str, Any]:
             "skipped": dict(Counter(item["reason"].split(":", 1)[0] for item in items).most_common()),
             "skipped_items": items,
             "owner": {"addresses": owners, "source": source} if owners and source else None,
+            # The rate each provider was found to accept (Gmail's quota, learned: docs/gmail.md#learning-the-rate).
+            "rates": [{"api": rate.api, "endpoint": rate.endpoint, "units_per_minute": rate.units_per_minute,
+                       "regime": rate.regime, "updated": rate.updated} for rate in store.rates.of(name)],
         })
     tally = store.followups.tally(datetime.now(UTC))
     return {
@@ -100,6 +103,9 @@ def lines(data: dict[str, Any], every_skipped: bool = False) -> list[str]:
             out.append(f"  last error: {account['last_error']}")
         for resource, coverage in account["coverage"].items():
             out.append(f"  {resource}: {coverage}")
+        for rate in account["rates"]:
+            out.append(f"  {rate['api']} rate: {rate['units_per_minute']:,.0f} units a minute, {rate['regime']} quota "
+                       f"regime (learned, as of {rate['updated']})")
         for reason, count in account["skipped"].items():
             out.append(f"  skipped {count}: {reason}")
             if every_skipped:

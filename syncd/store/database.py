@@ -9,7 +9,8 @@ module writes them (any may read them through its own queries):
 * ``store.decisions`` — the user's decisions about people (:mod:`syncd.store.decisions`);
 * ``store.contacts`` — qualifying contacts and the engine's work queues (:mod:`syncd.store.contacts`);
 * ``store.standings`` — each person's computed standing (:mod:`syncd.store.standings`);
-* ``store.followups`` — what syncd wrote into the calendar (:mod:`syncd.store.followups`).
+* ``store.followups`` — what syncd wrote into the calendar (:mod:`syncd.store.followups`);
+* ``store.rates`` — the rate each provider was found to accept (:mod:`syncd.store.rates`).
 
 The tables themselves are defined, version by version, in :mod:`syncd.store.schema`.
 """
@@ -34,6 +35,7 @@ from syncd.store.contacts import Contacts
 from syncd.store.decisions import Decisions
 from syncd.store.faults import StateFault, damaged, describe
 from syncd.store.followups import Followups
+from syncd.store.rates import Rates
 from syncd.store.schema import MIGRATIONS, SCHEMA_VERSION, statements
 from syncd.store.standings import Standings
 from syncd.store.synced import SyncedData
@@ -88,6 +90,7 @@ class Store:
         self.decisions = Decisions(self.connection, self.contacts)
         self.standings = Standings(self.connection)
         self.followups = Followups(self.connection)
+        self.rates = Rates(self.connection)
 
     def _open(self, path: str) -> sqlite3.Connection:
         with _signals_held():

@@ -244,6 +244,18 @@ MIGRATIONS: list[str] = [
         address TEXT PRIMARY KEY
     ) WITHOUT ROWID;
     """,
+    # v6: the rate each provider was found to accept (Gmail's quota), per account, API and endpoint.
+    """
+    CREATE TABLE learned_rates (
+        account TEXT NOT NULL REFERENCES accounts(name) ON DELETE CASCADE,
+        api TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        units_per_minute REAL NOT NULL,
+        regime TEXT NOT NULL,           -- the quota regime the connector inferred
+        updated TEXT NOT NULL,
+        PRIMARY KEY (account, api, endpoint)
+    ) WITHOUT ROWID;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -550,11 +550,11 @@ def test_forbidden_answers_fail_with_one_clear_sentence(world: GmailWorld) -> No
 def test_benchmark_runs_small() -> None:
     from bench.bench_gmail import run
 
-    figures = run(messages=120, quota=1_000_000, latency=0.0, echo=False)
-    assert figures.stored == 120
-    assert figures.units_per_message == pytest.approx((1 + 5 + 120 * 20) / 120)
+    figures = run("legacy", messages=400, scale=60.0, latency=0.0, echo=False)
+    assert figures.stored == 400
+    assert figures.units_per_message == pytest.approx((1 + 5 + 400 * 5) / 400)
     assert figures.idle_requests == 1
-    assert figures.recent_seconds is not None
+    assert figures.refused == 0 and figures.learned_regime == "legacy"
 
 
 def test_history_expiring_during_a_backfill_loses_no_deletion(world: GmailWorld) -> None:

@@ -1,12 +1,15 @@
-"""A stateful Gmail (docs/gmail.md#endpoints) on a :class:`FakeServer`, for syncd's Gmail connector.
+"""A stateful Gmail (docs/gmail.md) on a :class:`FakeServer`, for syncd's Gmail connector.
 
 It keeps messages (labels, headers, internalDate, threadId) and a history log whose ids grow but skip
 numbers (docs/gmail.md#incremental-sync). It answers ``getProfile``, ``messages.list`` (newest first, pageToken, maxResults,
 labelIds, includeSpamTrash), ``messages.get`` (format, repeated metadataHeaders), ``history.list`` and the
 multipart batch endpoint ``/batch/gmail/v1`` in the wire format googleapiclient's ``BatchHttpRequest``
-parses (docs/gmail.md#batch-requests). The metadata scope's refusals (``q``, ``format=full|raw``) answer 403 with Google's
-bodies (docs/gmail.md#metadata-scope); a per-user quota with the new regime's method costs answers 403
-userRateLimitExceeded or 429 (docs/gmail.md#quota); ``oauth.guard`` refuses unknown bearer tokens.
+parses (docs/gmail.md#batch-requests). The metadata scope's refusals (``q``, ``format=full|raw``) answer
+403 with Google's bodies (docs/gmail.md#metadata-scope); a per-user quota in either regime (the 2026 one:
+6,000 units a minute, 20 a get; the legacy one: 15,000, 5 a get; docs/gmail.md#quota-regimes) is
+enforced in a moving window and answers 403 userRateLimitExceeded (or 429) as Google does
+(docs/gmail.md#rate-limit-errors): a refused call is not counted, each part of a batch is counted on its
+own; ``oauth.guard`` refuses unknown bearer tokens.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from email.message import EmailMessage
 from email.message import Message as Message_
 from email.parser import Parser
@@ -30,11 +33,15 @@ from tests.fakes.google_oauth import GoogleOAuthFake
 from tests.fakes.server import FakeServer, Request, Response
 
 API = "/gmail/v1/users/me"
-COSTS = {"messages.get": 20, "messages.list": 5, "history.list": 2, "getProfile": 1}  # docs/gmail.md#quota, new regime
+# Units per call and per-user limits of Google's two regimes (docs/gmail.md#method-costs, #quota-regimes).
+REGIMES = {
+    "2026": (6000, {"messages.get": 20, "messages.list": 5, "history.list": 2, "getProfile": 1}),
+    "legacy": (15000, {"messages.get": 5, "messages.list": 5, "history.list": 2, "getProfile": 1}),
+}
 
 
 def google_error(status: int, message: str, reason: str, domain: str = "global", state: str = "") -> Response:
-    """Google's JSON error body (docs/gmail.md#incremental-sync, docs/gmail.md#metadata-scope, docs/gmail.md#quota)."""
+    """Google's JSON error body (docs/gmail.md#incremental-sync, #metadata-scope, #rate-limit-errors)."""
     names = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
              429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE"}
     return Response(status, {"error": {"code": status, "message": message,
@@ -59,7 +66,8 @@ class Message:
 class GmailFake:
     def __init__(self, server: FakeServer, oauth: GoogleOAuthFake | None = None, *,
                  email: str = "sam@example.com", quota: float | None = None, quota_status: int = 403,
-                 metadata_scope: bool = True, seed: int = 7) -> None:
+                 metadata_scope: bool = True, seed: int = 7, regime: str = "2026", window: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.server = server
         self.email = email
         self.metadata_scope = metadata_scope
@@ -68,11 +76,16 @@ class GmailFake:
         self.history_id = 1000
         self.oldest_history = 0  # startHistoryId below this answers 404 (Google keeps about a week)
         self.token_epoch = 0  # bumping it makes every issued pageToken stale (400)
-        self.quota = quota  # units per minute per user; None: unlimited
+        self.quota = quota  # units per window per user; None: unlimited
+        self.costs = dict(REGIMES[regime][1])
+        self.window = window  # Google's minute; a benchmark shortens it
+        self.clock = clock  # tests share a fake clock with the client's budget, so the windows agree exactly
         self.quota_status = quota_status
         self.spent: deque[tuple[float, float]] = deque()
         self.spent_in_window = 0.0
         self.refused = 0  # requests the quota refused
+        self.accepted_units = 0.0  # units counted (refused calls are not)
+        self.accepted_calls = 0
         self._order: list[tuple[int, str]] | None = None  # the newest-first index, rebuilt after a change
         self.batch_sizes: list[int] = []
         self.calls: dict[str, int] = {}
@@ -157,7 +170,7 @@ class GmailFake:
     def requests(self, what: str) -> int:
         return self.calls.get(what, 0)
 
-    # ---- quota (docs/gmail.md#quota) ---------------------------------------------------------------------------
+    # ---- quota (docs/gmail.md#quota) ---------------------------------------------------------------------
 
     @staticmethod
     def method_of(request: Request) -> str | None:
@@ -175,17 +188,26 @@ class GmailFake:
             return "history.list"
         return None
 
+    def set_regime(self, regime: str, quota: float | None = None) -> None:
+        """The project's regime from now on: its costs and (unless ``quota`` says otherwise) its per-user limit."""
+        with self._lock:
+            limit, costs = REGIMES[regime]
+            self.costs = dict(costs)
+            self.quota = limit if quota is None else quota
+
     def _quota_guard(self, request: Request) -> Response | None:
         method = self.method_of(request)
         if method is None:
             return None
         with self._lock:
             self.calls[method] = self.calls.get(method, 0) + 1
+            cost = self.costs[method]
             if self.quota is None:
+                self.accepted_units += cost
+                self.accepted_calls += 1
                 return None
-            cost = COSTS[method]
-            now = time.monotonic()
-            while self.spent and self.spent[0][0] <= now - 60:
+            now = self.clock()
+            while self.spent and self.spent[0][0] <= now - self.window:
                 self.spent_in_window -= self.spent.popleft()[1]
             if self.spent_in_window + cost > self.quota:
                 self.refused += 1
@@ -195,6 +217,8 @@ class GmailFake:
                 return google_error(403, "User-rate limit exceeded.", "userRateLimitExceeded", "usageLimits")
             self.spent.append((now, cost))
             self.spent_in_window += cost
+            self.accepted_units += cost
+            self.accepted_calls += 1
         return None
 
     def reset_quota(self) -> None:
@@ -314,7 +338,7 @@ class GmailFake:
                 body["nextPageToken"] = self._token(int(page[-1]["id"]))
             return Response(200, body)
 
-    # ---- the batch endpoint (docs/gmail.md#batch-requests) ------------------------------------------------------------
+    # ---- the batch endpoint (docs/gmail.md#batch-requests) ------------------------------------------------------
 
     def _batch(self, request: Request) -> Response:
         content_type = request.headers.get("content-type", "")
@@ -382,16 +406,17 @@ class GmailWorld:
 
 
 def start_world(*, latency: float = 0.0, quota: float | None = None, email: str = "sam@example.com",
-                me: tuple[str, ...] = (), **settings: Any) -> GmailWorld:
+                me: tuple[str, ...] = (), regime: str = "2026", window: float = 60.0,
+                clock: Callable[[], float] = time.monotonic, **settings: Any) -> GmailWorld:
     from tests.fakes.slot import MemorySlot
 
     server = FakeServer(latency=latency)
     oauth = GoogleOAuthFake(server)
-    gmail = GmailFake(server, oauth, email=email, quota=quota)
+    gmail = GmailFake(server, oauth, email=email, quota=quota, regime=regime, window=window, clock=clock)
     server.start()
     no_delay(server)
     slot = MemorySlot(oauth.authorized_user_json(scopes_for_metadata(oauth)))
-    base: dict[str, Any] = {"gmail_endpoint": gmail.endpoint, "token_uri": oauth.token_uri, "gmail_quota": quota or 6000,
+    base: dict[str, Any] = {"gmail_endpoint": gmail.endpoint, "token_uri": oauth.token_uri, "gmail_quota": quota or 15000,
             "initial_window": None, "me": me, "calendars": []}
     base.update(settings)
     return GmailWorld(server, oauth, gmail, slot, base)

@@ -1,25 +1,20 @@
 """A source or an address book pulled into a real store, as syncd.pull does, and what they may ask that
-store (:class:`connectors.base.KnownIds`)."""
+store (:class:`connectors.base.KnownIds` and ``RateMemory``)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
 from connectors.base import AddressBook, Batch, CardBatch, Source
+from syncd.pull import StoreView
 from syncd.store import Store
 
 
-class StoreKnown:
+class StoreKnown(StoreView):
     """The ids the store holds per resource: of interactions, or (``cards=True``) of cards and groups."""
 
     def __init__(self, store: Store, account: str = "acct", *, cards: bool = False) -> None:
-        self.store = store
-        self.account = account
-        self.cards = cards
-
-    def known_ids(self, resource: str) -> set[str]:
-        table = self.store.cards if self.cards else self.store.synced
-        return table.known_ids(self.account, resource)
+        super().__init__(store, store.cards if cards else store.synced, account)
 
 
 def pull_into(

@@ -65,6 +65,8 @@ def test_pull_builds_people_writes_followups_and_a_second_pull_changes_nothing(r
     code, out, _ = run("status")
     assert "gmail (google): ok" in out
     assert "owner (from the provider): sam@example.com" in out and "guessed" not in out
+    # Four messages needed no more than the safe start: that is the rate kept, and shown.
+    assert "  gmail rate: 6,000 units a minute, 2026 quota regime (learned, as of " in out
 
 
 def test_revoked_login_stops_only_that_account_with_exit_4(run: Run, world: World) -> None:

@@ -11,7 +11,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from connectors.base import ConnectorError
-from connectors.throttle import RateBudget, Retry, RetryPolicy, Throttle, parse_retry_after
+from connectors.throttle import AdaptiveBudget, RateBudget, Retry, RetryPolicy, Throttle, parse_retry_after
 from tests.fakes.clock import FakeClock
 
 
@@ -127,3 +127,119 @@ def test_retry_after_header_forms() -> None:
     assert parse_retry_after(None) is None and parse_retry_after("soon") is None
     later = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
     assert 25 <= (parse_retry_after(later) or 0) <= 31
+
+
+# ---- the learning budget (AIMD) -----------------------------------------------------------------------------
+
+
+def adaptive(clock: FakeClock, start: float = 600, bound: float = 2000, ramp: float = 100) -> AdaptiveBudget:
+    return AdaptiveBudget(start, 60, bound=bound, ramp=ramp, clock=clock, sleep=clock.sleep)
+
+
+def fill(budget: AdaptiveBudget, clock: FakeClock, spends: int, ramp: float = 100, accept: bool = True) -> None:
+    """``spends`` full spends, each answered at once (accepted, or refused for the rate)."""
+    for _ in range(spends):
+        budget.spend(ramp)
+        budget.settle(ramp) if accept else budget.settle(0, ramp)
+        clock.now += 0.01
+
+
+def test_climbs_one_full_spend_at_a_time_while_accepted_up_to_the_bound() -> None:
+    clock = Clock()
+    budget = adaptive(clock)
+    fill(budget, clock, 6)
+    assert budget.units == 600 and clock.sleeps == []  # the safe start goes out at once
+    fill(budget, clock, 30)
+    assert budget.units == 2000 and budget.raises == 14  # then one step per accepted spend, never past the bound
+    assert clock.sleeps and all(wait <= 60 for wait in clock.sleeps)
+
+
+def test_an_overshoot_goes_back_and_holds_then_probes_less_often_each_time_refused() -> None:
+    clock = Clock()
+    budget = adaptive(clock)
+    fill(budget, clock, 10)  # 600 → 1000 accepted
+    budget.spend(100)  # raised to 1100 …
+    budget.settle(0, 100)  # … and refused at once
+    assert budget.units == 1000 and budget.hold == 1000 and budget.cuts == 0
+    assert budget.in_window == 1000  # the refused units went back
+    started = clock.now
+    fill(budget, clock, 30)  # held: no raise until the probe is due, two windows later
+    probes = [budget.units]
+    assert budget.units == 1100 and 120 <= clock.now - started < 181
+    budget.spend(100)
+    budget.settle(0, 100)  # the probe is refused: back, and the next one four windows on
+    assert budget.units == 1000
+    started = clock.now
+    fill(budget, clock, 50)
+    probes.append(budget.units)
+    assert probes == [1100, 1100] and clock.now - started >= 240
+
+
+def test_a_probe_that_lasts_a_window_is_the_new_level_and_the_next_follows_a_window_later() -> None:
+    clock = Clock()
+    budget = adaptive(clock)
+    budget.restore(1000)  # held at 1000, first probe one window from now
+    fill(budget, clock, 25)
+    assert budget.units == 1100 and budget.hold == 1000
+    fill(budget, clock, 12)
+    assert budget.units == 1200 and budget.hold == 1100  # accepted for a window: the limit did go up
+
+
+def test_one_refusal_at_a_level_that_held_is_noise_two_within_a_window_cut_it() -> None:
+    clock = Clock()
+    budget = adaptive(clock)
+    budget.restore(1000)
+    budget.spend(100)
+    budget.settle(0, 100)
+    assert budget.units == 1000 and budget.cuts == 0  # once: the clocks
+    clock.now += 61
+    budget.spend(100)
+    budget.settle(0, 100)
+    assert budget.units == 1000 and budget.cuts == 0  # again, but a window later: still noise
+    budget.spend(100)
+    budget.settle(0, 100)
+    assert budget.units == 700 and budget.cuts == 1 and budget.hold is None  # twice in a window: the limit fell
+    budget.spend(100)
+    budget.settle(0, 100)
+    assert budget.units == 400  # whole spends, 0.7 each time …
+    for _ in range(5):
+        budget.spend(100)
+        budget.settle(0, 100)
+    assert budget.units == 100 and not budget.slowing  # … never below one spend
+    fill(budget, clock, 3)
+    assert budget.units > 100  # and it climbs again while accepted
+
+
+def test_a_learned_rate_resumes_bounded_and_in_whole_spends() -> None:
+    clock = Clock()
+    budget = adaptive(clock)
+    budget.restore(5555)
+    assert budget.units == 2000 and budget.hold == 2000
+    budget.restore(1250)
+    assert budget.units == 1200
+
+
+def test_refusals_the_budget_slows_down_for_are_not_failed_tries() -> None:
+    clock = Clock()
+    budget = adaptive(clock, start=800, ramp=100)
+    budget.restore(800)
+    throttle = Throttle(budget, RetryPolicy(attempts=2, rng=lambda: 0), sleep=clock.sleep)
+    call, calls = _flaky([ThrottledRefusal() for _ in range(5)])
+    assert throttle.call(call, classify=throttled, units=100) == "ok"  # 5 refusals, 2 attempts: it slowed down
+    assert budget.units == 100 and len(calls) == 6
+    call, calls = _flaky([ThrottledRefusal(), ThrottledRefusal(), ThrottledRefusal()])
+    with pytest.raises(ConnectorError, match="after 2 tries"):
+        throttle.call(call, classify=throttled, units=100)  # at its floor, refusals count again
+    fixed = Throttle(RateBudget(1000, 60, clock=clock, sleep=clock.sleep), RetryPolicy(attempts=2, rng=lambda: 0),
+                     sleep=clock.sleep)
+    call, calls = _flaky([ThrottledRefusal(), ThrottledRefusal()])
+    with pytest.raises(ConnectorError, match="after 2 tries"):
+        fixed.call(call, classify=throttled, units=100)  # a fixed budget cannot slow down
+
+
+class ThrottledRefusal(Exception):
+    pass
+
+
+def throttled(exc: BaseException) -> Retry | None:
+    return Retry("HTTP 403 userRateLimitExceeded", throttled=True) if isinstance(exc, ThrottledRefusal) else None
