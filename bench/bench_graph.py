@@ -1,11 +1,18 @@
-"""Outlook mail through the Graph fake at Outlook's real limits: requests, wall time, memory, and an idle pull.
+"""Outlook through the Graph fakes at Outlook's real limits: a first pull (mail, meetings, follow-ups), then a pull
+with nothing changed; requests, wall time, memory.
 
-    .venv/bin/python bench/bench_graph.py [--messages N] [--latency SECONDS] [--no-store]
+    .venv/bin/python bench/bench_graph.py [--messages N] [--followups 30,300] [--latency SECONDS] [--no-store]
 
-The fake runs in a child process (so the peak RSS printed is syncd's own: the connector plus the store),
-with ~100 ms per request, 4 requests at once per mailbox and 10,000 requests per 10 minutes
-(docs/microsoft-graph.md#throttling). The first pull reads every message (the floor is one request per 1,000 messages: Graph's largest
-page, docs/microsoft-graph.md#mail); the second pull, with nothing changed, should cost one request per folder.
+The fakes (mail, calendar, JSON batching) run in a child process on one loopback server, so the peak RSS
+printed is syncd's own, with ~100 ms per request, 4 requests at once per mailbox and 10,000 requests per 10
+minutes (docs/microsoft-graph.md#throttling). Figures:
+
+* mail: the first pull reads every message (the floor is one request per 1,000 messages: Graph's largest
+  page); the second pull, with nothing changed, one request per folder;
+* follow-ups: each count is written by a first pull into a follow-ups calendar that does not exist yet
+  (looked for, created, then written in JSON batches of up to 20); the target is at most one request per
+  10 follow-ups for the writes themselves, the calendar's lookup and creation beside them;
+* a pull with nothing changed, of the whole account (mail folders, meetings, the follow-ups listed): at most 5.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import resource
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -25,40 +33,50 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("no_proxy", "127.0.0.1,localhost")
 
+from connectors.base import Source
+from connectors.microsoft.calendar import PAGE_SIZE, OutlookCalendarSource
+from connectors.microsoft.calendar_target import OutlookCalendarTarget
 from connectors.microsoft.mail import OutlookMailSource
+from syncd.config import FollowupsConfig
+from syncd.engine.due import DueFollowup
+from syncd.plan.reconcile import reconcile
 from syncd.store import Store
 
 OWNER = "sam@example.com"
 TOKEN = "bench-token"
 FOLDERS = ("inbox", "sentitems")
+NOW = datetime.now(UTC)
 
 
 def _serve(pipe: Connection, messages: int, latency: float) -> None:
-    """The child: a Graph mail fake with the mailbox seeded, answering 'count' and 'stop' over the pipe."""
+    """The child: Graph mail and calendar fakes on one server, seeded, answering 'count' and 'stop' over the pipe."""
+    from tests.fakes.graph_batch import PART
+    from tests.fakes.graph_calendar import GraphCalendarFake
     from tests.fakes.graph_mail import GraphMailFake
-    from tests.fakes.server import FakeServer, Request, Response
-
-    def bearer(request: Request) -> Response | None:
-        ok = request.headers.get("authorization") == f"Bearer {TOKEN}"
-        return None if ok else Response(401, {"error": {"code": "InvalidAuthenticationToken", "message": "no"}})
+    from tests.fakes.server import FakeServer
 
     server = FakeServer(latency=latency, max_concurrent=4)
-    fake = GraphMailFake(server, owner=OWNER, auth=bearer)  # the real budget: 10,000 per 10 minutes
+    calendar = GraphCalendarFake(server, owner=OWNER)
+    calendar.bearer_guard(TOKEN)
+    mail = GraphMailFake(server, owner=OWNER)  # the real budget: 10,000 per 10 minutes
     start = datetime(2020, 1, 1, tzinfo=UTC)
     for i in range(messages):
         when = start + timedelta(minutes=7 * i)
         peer = f"person{i % 5000}@example.org"
         if i % 3 == 0:  # a third sent, two thirds received: a typical mailbox
-            fake.add("sentitems", sender=OWNER, to=[peer], cc=[f"cc{i % 97}@example.net"] if i % 5 == 0 else [],
+            mail.add("sentitems", sender=OWNER, to=[peer], cc=[f"cc{i % 97}@example.net"] if i % 5 == 0 else [],
                      when=when)
         else:
-            fake.add("inbox", sender=peer, to=[OWNER], when=when, inference="other" if i % 11 == 0 else "focused")
+            mail.add("inbox", sender=peer, to=[OWNER], when=when, inference="other" if i % 11 == 0 else "focused")
+    for i in range(200):  # a year of meetings
+        calendar.add_meeting(f"Meeting {i}", NOW - timedelta(days=i * 2), attendees=[(f"person{i}@example.org", "accepted")])
     pipe.send(server.start())
     while True:
         command = pipe.recv()
         if command == "count":
-            with server.lock:
-                pipe.send((len(server.log), server.peak_in_flight, fake.throttled))
+            with server.lock:  # HTTP requests only: a JSON batch's own requests are logged as parts of it
+                made = [f"{r.method} {_shape(r.path)}" for r in server.log if PART not in r.headers]
+                pipe.send((made, server.peak_in_flight, mail.throttled))
                 server.log.clear()
         else:
             server.stop()
@@ -66,36 +84,52 @@ def _serve(pipe: Connection, messages: int, latency: float) -> None:
             return
 
 
-def _pull(source: OutlookMailSource, store: Store | None) -> tuple[int, int, float]:
-    cursors = store.synced.cursors("bench") if store is not None else _cursors
+def _shape(path: str) -> str:
+    """A request's path without ids: what kind of request it was."""
+    parts = path.removeprefix("/v1.0/").split("/")
+    return "/".join("{id}" if part.startswith("AAMk") else part for part in parts)
+
+
+class _Known:
+    def __init__(self, store: Store | None) -> None:
+        self.store = store
+
+    def known_ids(self, resource: str) -> set[str]:
+        return self.store.synced.known_ids("bench", resource) if self.store is not None else set()
+
+
+_cursors: dict[str, str] = {}  # with --no-store, the cursors kept between pulls
+
+
+def _pull(source: Source, store: Store | None) -> tuple[int, float]:
+    cursors = store.synced.cursors("bench") if store is not None else dict(_cursors)
     started = time.perf_counter()
-    items = batches = 0
-    for batch in source.pull(cursors, _NoKnown()):
-        batches += 1
+    items = 0
+    for batch in source.pull(cursors, _Known(store)):
         items += len(batch.interactions)
         if store is not None:
             store.synced.apply_batch("bench", batch)
         elif batch.cursor is not None:
             _cursors[batch.resource] = batch.cursor
-    return items, batches, time.perf_counter() - started
+    return items, time.perf_counter() - started
 
 
-_cursors: dict[str, str] = {}  # with --no-store, the cursors kept between the two pulls
-
-
-class _NoKnown:
-    """The full pull reports no removals, so the store is never asked which ids a folder holds."""
-
-    def known_ids(self, resource: str) -> set[str]:
-        return set()
+def _wanted(count: int) -> list[DueFollowup]:
+    """``count`` people due (overdue by up to 40 days), different people for each count."""
+    today = NOW.date()
+    return [DueFollowup(f"p{count}-{n}@example.org", f"Person {n}", "cycle", "c1", today - timedelta(days=n % 40), 30,
+                        1, f"Last contact: {(today - timedelta(days=30 + n % 40)).isoformat()}")
+            for n in range(count)]
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=100_000)
+    parser.add_argument("--followups", default="30,300", help="follow-up counts to write, comma-separated")
     parser.add_argument("--latency", type=float, default=0.1)
-    parser.add_argument("--no-store", action="store_true", help="measure the connector alone")
+    parser.add_argument("--no-store", action="store_true", help="measure the mail connector without a store")
     args = parser.parse_args(argv)
+    counts = [int(n) for n in args.followups.split(",") if n.strip()]
 
     context = multiprocessing.get_context("fork")
     ours, theirs = context.Pipe()
@@ -106,38 +140,66 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(f"fake mailbox: {args.messages:,} messages seeded in {time.perf_counter() - seeding:.1f} s, "
           f"{args.latency * 1000:.0f} ms per request, 4 at once, 10,000 requests / 10 min")
 
-    settings = {"graph_endpoint": base_url, "folders": FOLDERS, "rate_limit": 10_000, "concurrency": 4, "me": ()}
+    def count() -> tuple[list[str], int, int]:
+        ours.send("count")
+        made, peak, throttled = ours.recv()
+        return made, peak, throttled
+
+    settings: dict[str, Any] = {
+        "graph_endpoint": base_url, "folders": FOLDERS, "rate_limit": 10_000, "concurrency": 4, "me": (OWNER,),
+        "window_past": timedelta(days=365), "window_future": timedelta(days=180), "followups_calendar_id": None,
+    }
+    token = {"token": lambda force: TOKEN}
+    figures: dict[str, Any] = {"messages": args.messages}
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     with tempfile.TemporaryDirectory() as tmp:
-        store = None if args.no_store else Store(str(Path(tmp) / "bench.db"))
-        if store is not None:
-            store.accounts.ensure("bench", "microsoft")
-        source = OutlookMailSource("bench", settings, None, token=lambda force: TOKEN)
-        items, batches, seconds = _pull(source, store)
-        ours.send("count")
-        requests, peak, throttled = ours.recv()
+        store = Store(str(Path(tmp) / "bench.db"))
+        store.accounts.ensure("bench", "microsoft")
+        mail_store = None if args.no_store else store
+        items, seconds = _pull(OutlookMailSource("bench", settings, None, **token), mail_store)
+        made, peak, throttled = count()
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         floor = -(-args.messages // 1000)
-        figures: dict[str, Any] = {
-            "messages": args.messages, "interactions": items, "batches": batches, "requests": requests,
-            "floor": floor, "seconds": round(seconds, 2), "peak_rss_mb": round(rss / 1024, 1),
-            "peak_in_flight": peak, "throttled": throttled,
-        }
-        print(f"full pull:  {items:,} interactions in {batches} batches, {requests} requests "
-              f"(floor: {floor}, one per 1,000 messages; plus /me and each folder's last page), {seconds:.1f} s wall, "
-              f"{items / max(seconds, 1e-9):,.0f} messages/s")
-        print(f"            peak RSS {rss / 1024:.1f} MB (before the pull {rss_before / 1024:.1f} MB), "
-              f"peak in flight {peak}, 429s {throttled}{'' if store is None else ', into a SQLite store'}")
+        figures.update(mail_requests=len(made), mail_seconds=round(seconds, 2), peak_rss_mb=round(rss / 1024, 1),
+                       peak_in_flight=peak, throttled=throttled)
+        print(f"mail, first pull:      {items:,} interactions, {len(made)} requests (floor {floor}: one per 1,000 "
+              f"messages; plus /me and each folder's last page), {seconds:.1f} s, {items / max(seconds, 1e-9):,.0f} "
+              f"messages/s; peak RSS {rss / 1024:.1f} MB (before {rss_before / 1024:.1f} MB), peak in flight {peak}, "
+              f"429s {throttled}")
+        meetings, seconds = _pull(OutlookCalendarSource("bench", settings, None, **token), store)
+        made, _, _ = count()
+        print(f"meetings, first pull:  {meetings} interactions, {len(made)} requests, {seconds:.2f} s")
 
-        source = OutlookMailSource("bench", settings, None, token=lambda force: TOKEN)
-        items, batches, seconds = _pull(source, store)
-        ours.send("count")
-        idle_requests, _, _ = ours.recv()
-        figures.update(idle_requests=idle_requests, idle_seconds=round(seconds, 3), idle_items=items)
-        print(f"idle pull:  {idle_requests} requests for {len(FOLDERS)} folders (target: one per folder), "
-              f"{items} interactions, {seconds:.2f} s")
-        if store is not None:
-            store.close()
+        cfg = FollowupsConfig(target="bench", per_day=1000, horizon=timedelta(days=14))
+        for wanted in counts:
+            target = OutlookCalendarTarget("bench", {**settings, "calendar_name": f"Follow-ups {wanted}"}, None, **token)
+            started = time.perf_counter()
+            result = reconcile(_wanted(wanted), store, target, NOW, cfg)
+            seconds = time.perf_counter() - started
+            made, _, _ = count()
+            writes = Counter(made)["POST $batch"]
+            figures[f"followups_{wanted}"] = {"requests": len(made), "writes": writes, "seconds": round(seconds, 2)}
+            others = ", ".join(sorted(set(made) - {"POST $batch"}))
+            print(f"{wanted:>4} follow-ups:      {result.created} created with {len(made)} requests: {writes} JSON "
+                  f"batches for the writes ({writes / max(wanted, 1) * 10:.2f} per 10 follow-ups; target <= 1), "
+                  f"{len(made) - writes} to find and create the calendar ({others}); {seconds:.1f} s")
+
+        # Nothing changed: the whole account pulled again, and the follow-ups reconciled against each calendar.
+        started = time.perf_counter()
+        _pull(OutlookMailSource("bench", settings, None, **token), mail_store)
+        _pull(OutlookCalendarSource("bench", settings, None, **token), store)
+        sources, _, _ = count()
+        print(f"nothing changed:       {len(sources)} requests for the mail folders and the meetings "
+              f"({', '.join(sources)}); {time.perf_counter() - started:.2f} s")
+        for wanted in counts:
+            target = OutlookCalendarTarget("bench", {**settings, "calendar_name": f"Follow-ups {wanted}"}, None, **token)
+            quiet = reconcile(_wanted(wanted), store, target, NOW, cfg)
+            assert (quiet.created, quiet.updated, quiet.deleted) == (0, 0, 0), quiet.describe()
+            made, _, _ = count()
+            figures[f"idle_requests_{wanted}"] = len(sources) + len(made)
+            print(f"  with {wanted:>3} follow-ups:  {len(sources) + len(made)} requests in all (target <= 5): "
+                  f"+ {', '.join(made)} (one listing page per {PAGE_SIZE} follow-ups)")
+        store.close()
     ours.send("stop")
     ours.recv()
     child.join(5)

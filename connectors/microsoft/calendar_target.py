@@ -1,17 +1,26 @@
 """Outlook calendar target: syncd's follow-ups tagged with one fixed extended property and a transactionId.
 
 Shared pieces (the property ids, time conversion, the client) are in :mod:`connectors.microsoft.calendar`,
-whose docstring explains the choices (docs/microsoft-graph.md#calendar).
+whose docstring explains the choices (docs/microsoft-graph.md#idempotency).
+
+Writes are held until :meth:`OutlookCalendarTarget.commit` and then sent as JSON batches of up to 20
+(docs/microsoft-graph.md#json-batching), each answer settled on its own: a 429 or 5xx inside a batch sends
+that write again, after its own ``Retry-After``. Which keys exist is known from one listing of the tagged
+events (the reconciler's own ``list_own``, or one made at commit): no write needs a lookup first, and a
+calendar made in this run holds nothing to look up. A create whose answer was lost (the batch's answer cut
+off or dropped, or a 5xx that may have come after the event was made) is looked for by its property before
+it is sent again; updates and deletes are simply sent again.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
 from connectors.base import (
@@ -31,8 +40,20 @@ from connectors.microsoft.calendar import (
     iso_z,
     transaction_id,
 )
-from connectors.microsoft.graph import DeltaExpired, GraphClient, GraphError, TokenProvider, account_client
+from connectors.microsoft.graph import (
+    MAX_BATCH,
+    Answer,
+    AnswerLost,
+    Call,
+    DeltaExpired,
+    GraphClient,
+    GraphError,
+    TokenProvider,
+    account_client,
+)
 from connectors.throttle import RetryPolicy, Throttle
+
+Verb = Literal["create", "update", "delete"]
 
 
 def _digest(text: str) -> str:
@@ -41,8 +62,19 @@ def _digest(text: str) -> str:
 
 def _query(params: Mapping[str, str]) -> str:
     # Encoded by hand: spaces as %20 (not "+"), and the colon, slash and quotes of the filter too
-    # (docs/microsoft-graph.md#creating-events).
+    # (docs/microsoft-graph.md#idempotency).
     return "&".join(f"{quote(k, safe='$')}={quote(v, safe='')}" for k, v in params.items())
+
+
+@dataclasses.dataclass
+class _Write:
+    """One request for the calendar: what it does to which key, and how it is sent."""
+
+    verb: Verb
+    key: str
+    method: str
+    path: str
+    body: dict[str, Any] | None = None
 
 
 class OutlookCalendarTarget(CalendarTarget):
@@ -54,9 +86,8 @@ class OutlookCalendarTarget(CalendarTarget):
     ) -> None:
         super().__init__(name, settings, secret)
         self.client = account_client(name, settings, secret, token, throttle, writes=True)
-        # One attempt per POST: a create whose answer was lost is settled by looking for what it made, never by sending
-        # it blindly again (what Graph does with a repeated transactionId is undocumented,
-        # docs/microsoft-graph.md#idempotency).
+        # One attempt per POST: a create whose answer was lost is settled by looking for what it made, never
+        # by sending it blindly again (what Graph does with a repeated transactionId is undocumented).
         self._once = GraphClient(
             self.client.root, self.client.token, account=name,
             throttle=Throttle(self.client.throttle.budget, RetryPolicy(attempts=1), sleep=self.client.throttle.sleep),
@@ -65,7 +96,10 @@ class OutlookCalendarTarget(CalendarTarget):
         self.calendar_setting: str | None = settings.get("followups_calendar_id")
         self.calendar_name = str(settings.get("calendar_name") or "Follow-ups")
         self._events_path: str | None = None
-        self._ids: dict[str, list[str]] = {}  # key → event ids, as last listed or written
+        self._absent = False  # the dedicated calendar was looked for in this run and is not there
+        self._ids: dict[str, list[str]] = {}  # key → event ids, as listed or written
+        self._listed = False  # ``_ids`` holds every tagged event of the calendar
+        self._queue: list[tuple[Verb, str, FollowupEvent | None]] = []
 
     # ---- where -------------------------------------------------------------------------------------------
 
@@ -79,9 +113,13 @@ class OutlookCalendarTarget(CalendarTarget):
         elif setting:
             self._events_path = f"me/calendars/{quote(setting, safe='=')}/events"
         else:
-            calendar_id = self._find_calendar() or (self._create_calendar() if create else None)
-            if calendar_id is None:
+            calendar_id = None if self._absent else self._find_calendar()
+            if calendar_id is None and not create:
+                self._absent = True
                 return None
+            if calendar_id is None:
+                calendar_id = self._create_calendar()
+                self._ids, self._listed = {}, True  # made just now: it holds nothing
             self._events_path = f"me/calendars/{quote(calendar_id, safe='=')}/events"
         return self._events_path
 
@@ -135,10 +173,9 @@ class OutlookCalendarTarget(CalendarTarget):
 
     # ---- reading -----------------------------------------------------------------------------------------
 
-    def _tagged(self, path: str, key: str | None = None) -> Iterator[dict[str, Any]]:
-        condition = f"ep/id eq '{KEY_PROP}'" + (f" and ep/value eq '{key}'" if key is not None else "")
+    def _tagged(self, path: str) -> Iterator[dict[str, Any]]:
         params = {
-            "$filter": f"singleValueExtendedProperties/Any(ep: {condition})",
+            "$filter": f"singleValueExtendedProperties/Any(ep: ep/id eq '{KEY_PROP}')",
             "$expand": f"singleValueExtendedProperties($filter=id eq '{KEY_PROP}' or id eq '{META_PROP}')",
             "$top": str(PAGE_SIZE),
         }
@@ -146,85 +183,145 @@ class OutlookCalendarTarget(CalendarTarget):
         for page in self.client.pages(url, headers={"Prefer": TEXT_BODY}, what="Outlook follow-ups"):
             for event in page.value:
                 # Re-checked here: only an event carrying our property with a well-formed value is ours.
-                value = _prop(event, KEY_PROP)
-                if value and (key is None or value == key) and event.get("id"):
+                if _prop(event, KEY_PROP) and event.get("id"):
                     yield event
 
+    def _listing(self, path: str) -> list[dict[str, Any]]:
+        """Every tagged event, with ``_ids`` rebuilt from them (what exists now, by key)."""
+        events = list(self._tagged(path))
+        self._ids = {}
+        for event in events:
+            self._ids.setdefault(str(_prop(event, KEY_PROP)), []).append(str(event["id"]))
+        self._listed = True
+        return events
+
     def list_own(self) -> list[FollowupEvent]:
+        self._flush()  # a listing shows what was written
         path = self._path(create=False)
         if path is None:
+            self._ids, self._listed = {}, True
             return []
-        self._ids = {}
-        out = []
-        for event in self._tagged(path):
-            followup = _followup(event)
-            if followup is None:
-                continue
-            self._ids.setdefault(followup.key, []).append(str(event["id"]))
-            out.append(followup)
+        out = [followup for followup in map(_followup, self._listing(path)) if followup is not None]
         return sorted(out, key=lambda e: (e.start, e.key))
-
-    def _lookup(self, key: str, path: str) -> list[str]:
-        if key not in self._ids:
-            self._ids[key] = [str(event["id"]) for event in self._tagged(path, key)]
-        return self._ids[key]
 
     # ---- writing -----------------------------------------------------------------------------------------
 
     def create(self, event: FollowupEvent) -> None:
-        path = self._path(create=True)
-        assert path is not None
-        key = event.key.lower()
-        ids = self._lookup(key, path)
-        if ids:
-            self._patch(path, ids[0], event)  # it exists (an earlier run's create landed): no second event
+        self._hold("create", event.key, event)
+
+    def update(self, event: FollowupEvent) -> None:
+        self._hold("update", event.key, event)
+
+    def delete(self, key: str) -> None:
+        self._hold("delete", key, None)
+
+    def _hold(self, verb: Verb, key: str, event: FollowupEvent | None) -> None:
+        key = key.lower()
+        if any(queued == key for _, queued, _ in self._queue):
+            self._flush()  # one write per key in a round: the order of a batch's requests is Graph's
+        self._queue.append((verb, key, event))
+
+    def commit(self) -> None:
+        """Send the writes held, in batches; raise (one sentence) if any could not be made."""
+        self._flush()
+
+    def _flush(self) -> None:
+        if not self._queue:
             return
+        queue, self._queue = self._queue, []
+        path = self._path(create=any(verb != "delete" for verb, _, _ in queue))
+        if path is None:
+            return  # only deletions, and no calendar: nothing of ours exists
+        if not self._listed:
+            self._listing(path)
+        writes = [write for verb, key, event in queue for write in self._requests(path, verb, key, event)]
+        self._send(path, writes)
+
+    def _requests(self, path: str, verb: Verb, key: str, event: FollowupEvent | None) -> list[_Write]:
+        """The requests one write takes, given what exists (``_ids``)."""
+        ids = self._ids.get(key)
+        if verb == "delete":
+            self._ids[key] = []
+            return [_Write("delete", key, "DELETE", f"{path}/{quote(i, safe='=')}") for i in ids or []]
+        assert event is not None
+        if ids:  # it exists (an earlier run's create landed, or it is being updated): patched, never doubled
+            return [_Write("update", key, "PATCH", f"{path}/{quote(ids[0], safe='=')}", _fields(event))]
+        if verb == "update" and ids is not None:
+            return []  # listed before but gone now: the user deleted it meanwhile, which is theirs to decide
         body = {
             **_fields(event),
             "showAs": "free",  # a follow-up never blocks time
             "transactionId": transaction_id(key, event.planned_start or event.start),
             # No attendees, ever: a calendar with attendees emails them.
         }
-        made = self._post_settled(path, body, lambda: next((str(e["id"]) for e in self._tagged(path, key)), None),
-                                  what="creating an Outlook follow-up")
-        if made is not None:
-            self._ids[key] = [made]
-        else:
-            self._ids.pop(key, None)
+        return [_Write("create", key, "POST", path, body)]  # as in the file target, updating a missing key writes it
 
-    def update(self, event: FollowupEvent) -> None:
-        path = self._path(create=True)
-        assert path is not None
-        known = event.key.lower() in self._ids
-        ids = self._lookup(event.key.lower(), path)
-        if not ids:
-            if not known:
-                self.create(event)  # like the file target: an update of a key not there writes it
-            return  # listed before but gone now: the user deleted it meanwhile, which is theirs to decide
-        self._patch(path, ids[0], event)
+    def _send(self, path: str, writes: list[_Write]) -> None:
+        """Every write, in batches, each answer settled on its own; the ones to try again go in the next round."""
+        policy, throttle = self.client.throttle.policy, self.client.throttle
+        failures: list[str] = []
+        why = ""
+        for attempt in range(policy.attempts):
+            again: list[_Write] = []
+            unsure: list[_Write] = []
+            waits: list[float] = []
+            for start in range(0, len(writes), MAX_BATCH):
+                chunk = writes[start : start + MAX_BATCH]
+                calls = [Call(str(n), w.method, w.path, w.body) for n, w in enumerate(chunk)]
+                try:
+                    answers = self.client.batch(calls, what="writing Outlook follow-ups")
+                except AnswerLost as lost:
+                    answers = {call.id: Answer(0, str(lost)) for call in calls}
+                for call, write in zip(calls, chunk, strict=True):
+                    answer = answers[call.id]
+                    outcome = self._settle(write, answer)
+                    if outcome in ("again", "unsure"):
+                        (again if outcome == "again" else unsure).append(write)
+                        why = f"HTTP {answer.status} {answer.error[0]}".strip() if answer.status else "answer lost"
+                        if answer.retry_after is not None:
+                            waits.append(answer.retry_after)
+                    elif outcome != "done":
+                        failures.append(outcome)
+            if unsure:
+                # Answers lost after the server may have acted: look before sending any create again.
+                self._listing(path)
+                again += [write for write in unsure if not self._ids.get(write.key)]
+            if not again:
+                break
+            if attempt + 1 >= policy.attempts:
+                failures.append(f"writing {len(again)} Outlook follow-ups: no answer after {policy.attempts} tries "
+                                f"({why}); try again later")
+                break
+            throttle.retries += 1
+            throttle.sleep(policy.delay(attempt, max(waits) if waits else None))  # each item's own Retry-After
+            writes = again
+        if failures:
+            more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
+            raise ConnectorError(failures[0] + more)
 
-    def _patch(self, path: str, event_id: str, event: FollowupEvent) -> None:
-        try:
-            self.client.request("PATCH", f"{path}/{quote(event_id, safe='=')}", json=_fields(event),
-                                what="updating an Outlook follow-up")
-        except GraphError as exc:
-            if exc.status != 404:
-                raise
-            self._ids.pop(event.key.lower(), None)  # deleted by the user since listing: left deleted
-
-    def delete(self, key: str) -> None:
-        path = self._path(create=False)
-        if path is None:
-            return
-        key = key.lower()
-        for event_id in self._lookup(key, path):
-            try:
-                self.client.request("DELETE", f"{path}/{quote(event_id, safe='=')}",
-                                    what="deleting an Outlook follow-up")
-            except GraphError as exc:
-                if exc.status != 404:  # already gone: done
-                    raise
-        self._ids[key] = []
+    def _settle(self, write: _Write, answer: Answer) -> str:
+        """What one answer means: "done", "again" (send it again), "unsure" (look first), or why it failed."""
+        status = answer.status
+        if 200 <= status < 300:
+            if write.verb == "create":
+                made = answer.body.get("id") if isinstance(answer.body, dict) else None
+                if made:
+                    self._ids[write.key] = [str(made)]
+                else:
+                    self._ids.pop(write.key, None)
+                    self._listed = False  # made, but unnamed: the next write lists again to find it
+            return "done"
+        if status == 404 and write.verb != "create":
+            if write.verb == "update":
+                self._ids.pop(write.key, None)  # deleted by the user since listing: left deleted
+            return "done"  # a delete of what is gone is done
+        if status == 429:
+            return "again"  # throttled: Graph did nothing with it
+        if status == 0 or status >= 500:
+            return "unsure" if write.verb == "create" else "again"
+        code, message = answer.error
+        doing = {"create": "creating", "update": "updating", "delete": "deleting"}[write.verb]
+        return f"{doing} an Outlook follow-up: Microsoft Graph answered HTTP {status} {code}: {message}".strip()
 
 
 def _prop(event: Mapping[str, Any], prop: str) -> str | None:

@@ -1,17 +1,20 @@
 """Microsoft Graph over plain HTTP (requests): the one client the Outlook mail and calendar connectors share.
 
-What every request needs (docs/microsoft-graph.md): ``Prefer: IdType="ImmutableId"`` on every request (it applies
-only to the request carrying it), the bearer token only for the configured Graph origin (``@odata.nextLink`` and
-``@odata.deltaLink`` are absolute URLs and are followed verbatim, but never to another host), throttling through
-:mod:`connectors.throttle` (10,000 requests per 10 minutes and 4 at once per mailbox; a 429's ``Retry-After`` waited
-out exactly), one token refresh on 401, and 410 / SyncStateNotFound as :class:`DeltaExpired` so the caller resyncs
-that resource.
+What every request needs (docs/microsoft-graph.md): ``Prefer: IdType="ImmutableId"`` on every request (it
+applies only to the request carrying it, #immutable-ids), the bearer token only for the configured Graph
+origin (``@odata.nextLink`` and ``@odata.deltaLink`` are absolute URLs and are followed verbatim, but never
+to another host, #next-links), throttling through :mod:`connectors.throttle` (10,000 requests per 10
+minutes and 4 at once per mailbox; a 429's ``Retry-After`` waited out exactly, #throttling), one token
+refresh on 401, and 410 / SyncStateNotFound as :class:`DeltaExpired` so the caller resyncs that resource.
+
+:meth:`GraphClient.batch` sends up to 20 requests in one JSON batch (#json-batching): each request is
+answered, and counted against the mailbox's limits, on its own, so the caller settles each answer.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,9 +24,11 @@ from connectors.throttle import RateBudget, Retry, RetryPolicy, Throttle, parse_
 TokenProvider = Callable[[bool], str]  # force_refresh → access token; raises AuthRequired when a login is needed
 RESYNC_CODES = {"syncstatenotfound", "syncstateinvalid", "resyncrequired"}
 IMMUTABLE_IDS = 'IdType="ImmutableId"'
-# Outlook's limits per app and mailbox (docs/microsoft-graph.md#throttling): a setting may lower them, never raise them.
+# Outlook's limits per app and mailbox (docs/microsoft-graph.md#throttling): a setting may lower them, never
+# raise them.
 MAX_REQUESTS_PER_10MIN = 10_000
 MAX_CONCURRENT = 4
+MAX_BATCH = 20  # requests in one JSON batch (docs/microsoft-graph.md#json-batching)
 
 def mailbox_throttle(endpoint: str, account: str, requests_per_10min: int, concurrency: int) -> Throttle:
     """The one throttle of a mailbox, shared by its mail source, calendar source and follow-ups target:
@@ -48,10 +53,43 @@ class GraphError(ConnectorError):
         self.code = code
 
 
+class AnswerLost(ConnectorError):
+    """A JSON batch went out but its answer did not come back whole: any of its requests may have been made."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Call:
+    """One request of a JSON batch: its id in the batch, method, path below the version root, JSON body."""
+
+    id: str
+    method: str
+    path: str
+    body: Any = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Answer:
+    """One request's answer inside a batch's answer: status 0 means it had none (the batch's answer lacked it)."""
+
+    status: int
+    body: Any = None
+    retry_after: float | None = None
+
+    @property
+    def error(self) -> tuple[str, str]:
+        """(Graph error code, message) of a failed answer."""
+        error = (self.body or {}).get("error") if isinstance(self.body, dict) else None
+        if not isinstance(error, dict):
+            return "", ""
+        return str(error.get("code") or ""), str(error.get("message") or "")[:200]
+
+
 @dataclasses.dataclass
 class _Transient(Exception):
     why: str
     after: float | None = None
+    unsent: bool = False  # Graph certainly did not act on it (429, a 401 before the token was refreshed)
+    throttled: bool = False  # refused for the rate (429)
 
 
 @dataclasses.dataclass
@@ -114,6 +152,45 @@ class GraphClient:
 
         return self.throttle.call(attempt, classify=_classify, units=1, what=what)
 
+    def batch(self, calls: Sequence[Call], *, what: str = "Microsoft Graph") -> dict[str, Answer]:
+        """Send ``calls`` (at most :data:`MAX_BATCH`) as one ``POST /$batch``; every call's answer, by id.
+
+        Each call counts against the mailbox's budget. A 429 on the batch itself (nothing was done) is waited
+        out and sent again; an answer that is lost or unreadable raises :class:`AnswerLost`, and the caller
+        finds out what was made before sending anything again.
+        """
+        if not 0 < len(calls) <= MAX_BATCH:
+            raise ValueError(f"a JSON batch holds 1 to {MAX_BATCH} requests")
+        requests = []
+        for call in calls:
+            # Each inner request carries its own headers: the batch's own apply to the batch only.
+            item: dict[str, Any] = {"id": call.id, "method": call.method, "url": "/" + call.path.lstrip("/"),
+                                    "headers": {"Prefer": IMMUTABLE_IDS}}
+            if call.body is not None:
+                item["headers"]["Content-Type"] = "application/json"
+                item["body"] = call.body
+            requests.append(item)
+        url = f"{self.base}/$batch"
+        refreshed = [False]
+
+        def attempt() -> Any:
+            return self._send("POST", url, None, {"requests": requests}, None, refreshed)
+
+        try:
+            answer = self.throttle.call(attempt, classify=_unsent_only, units=len(calls), what=what)
+        except _Transient as exc:
+            raise AnswerLost(f"{what}: the answer was lost ({exc.why})") from None
+        items = answer.get("responses") if isinstance(answer, dict) else None
+        found: dict[str, Answer] = {}
+        for item in items if isinstance(items, list) else []:
+            if isinstance(item, dict) and isinstance(item.get("status"), int):
+                headers = {str(k).lower(): str(v) for k, v in (item.get("headers") or {}).items()}
+                # Ids are not case-sensitive (docs/microsoft-graph.md#json-batching); ours are digits anyway.
+                found[str(item.get("id")).lower()] = Answer(item["status"], item.get("body"),
+                                                           parse_retry_after(headers.get("retry-after")))
+        # Answers come in any order; one missing is as good as lost.
+        return {call.id: found.get(call.id.lower(), Answer(0)) for call in calls}
+
     def pages(
         self, path_or_url: str, *, params: Mapping[str, str] | None = None, headers: Mapping[str, str] | None = None,
         what: str = "Microsoft Graph",
@@ -165,7 +242,7 @@ class GraphClient:
         if status == 401 and not refreshed[0]:
             refreshed[0] = True  # the access token expired early or was revoked: refresh once, then try again
             self.token(True)
-            raise _Transient("HTTP 401, token refreshed", 0.0)
+            raise _Transient("HTTP 401, token refreshed", 0.0, unsent=True)
         if status == 401 and self.account:
             raise AuthRequired(self.account, "Microsoft Graph refused even a freshly refreshed token")
         if status < 300:
@@ -176,8 +253,10 @@ class GraphClient:
             except ValueError:
                 raise _Transient(f"HTTP {status} with a body that is not JSON") from None
         code, message = _error(response)
-        if status == 429 or status >= 500 or code.lower() in {"applicationthrottled", "mailboxconcurrency"}:
-            raise _Transient(f"HTTP {status} {code}".strip(), parse_retry_after(response.headers.get("Retry-After")))
+        throttled = status == 429 or code.lower() in {"applicationthrottled", "mailboxconcurrency"}
+        if throttled or status >= 500:
+            raise _Transient(f"HTTP {status} {code}".strip(), parse_retry_after(response.headers.get("Retry-After")),
+                             unsent=throttled, throttled=throttled)
         if status == 410 or code.lower() in RESYNC_CODES:
             raise DeltaExpired(f"the sync state expired ({code or 'HTTP 410'})")
         raise GraphError(f"Microsoft Graph answered HTTP {status} {code}: {message}".strip(), status, code)
@@ -197,7 +276,14 @@ def _error(response: Any) -> tuple[str, str]:
 
 def _classify(exc: BaseException) -> Retry | None:
     if isinstance(exc, _Transient):
-        return Retry(exc.why, exc.after)
+        return Retry(exc.why, exc.after, throttled=exc.throttled)
+    return None
+
+
+def _unsent_only(exc: BaseException) -> Retry | None:
+    """For a batch: only what Graph certainly did not act on is sent again (a lost answer is the caller's)."""
+    if isinstance(exc, _Transient) and exc.unsent:
+        return _classify(exc)
     return None
 
 

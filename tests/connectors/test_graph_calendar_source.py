@@ -171,9 +171,11 @@ def test_own_follow_ups_are_never_meetings(server: FakeServer, fake: GraphCalend
     target = OutlookCalendarTarget("acct", base, None, token=lambda force: TOKEN, throttle=no_sleep_throttle())
     start = NOW - timedelta(hours=3)
     target.create(FollowupEvent("k1", ALICE, start, 15, "Reach out to Alice", "x", 10, start))
+    target.commit()
     dedicated = OutlookCalendarTarget("acct", settings(server.base_url), None, token=lambda force: TOKEN,
                                       throttle=no_sleep_throttle())
     dedicated.create(FollowupEvent("k2", BOB, start, 15, "Reach out to Bob", "x", 10, start))
+    dedicated.commit()
     meeting = fake.add_meeting("real", NOW - timedelta(days=1), attendees=[(ALICE, "accepted")])
     # Another app's event with a transactionId of its own is still a meeting.
     other = fake.add_meeting("other app", NOW - timedelta(days=2), attendees=[(BOB, "accepted")],

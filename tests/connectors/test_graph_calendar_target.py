@@ -23,7 +23,7 @@ from syncd.plan.reconcile import reconcile
 from syncd.store import Store
 from tests.fakes.graph_calendar import PRIMARY, GraphCalendarFake
 from tests.fakes.graph_calendar_contract import TOKEN, no_sleep_throttle, settings
-from tests.fakes.server import DROP, FakeServer, Request, Response
+from tests.fakes.server import DROP, TRUNCATE, FakeServer, Request, Response
 
 BERLIN = ZoneInfo("Europe/Berlin")
 CFG = FollowupsConfig(timezone=BERLIN, reminder=timedelta(minutes=10))
@@ -45,6 +45,14 @@ def followup(key: str, title: str = "Reach out to Alice", start: datetime = STAR
     return FollowupEvent(key=key, start=start, **values)
 
 
+def written(writer: OutlookCalendarTarget, *events: FollowupEvent) -> OutlookCalendarTarget:
+    """``events`` created, and committed (the target sends its writes at commit)."""
+    for event in events:
+        writer.create(event)
+    writer.commit()
+    return writer
+
+
 def writes_to(server: FakeServer, event_id: str) -> list[Request]:
     return [r for r in server.log if r.method in ("PATCH", "DELETE") and unquote(r.path).endswith("/" + event_id)]
 
@@ -62,6 +70,8 @@ def test_create_list_update_delete_in_a_dedicated_calendar(server: FakeServer, f
     assert first.list_own() == [] and fake.calendar_named("Follow-ups") == []  # listing creates nothing
     first.create(followup("k1"))
     first.create(followup("k2", "Reach out to Bob", person="bob@example.org"))
+    assert fake.live() == []  # held until commit
+    first.commit()
     calendar = followups_calendar(fake)
     assert {s.calendar for s in fake.live()} == {calendar}
     again = target(server)
@@ -71,12 +81,13 @@ def test_create_list_update_delete_in_a_dedicated_calendar(server: FakeServer, f
     again.update(followup("k1", "Reach out to Alice Moreau", description="new notes"))
     again.delete("k2")
     again.delete("never-existed")
+    again.commit()
     listed = target(server).list_own()
     assert [(e.key, e.title, e.description) for e in listed] == [("k1", "Reach out to Alice Moreau", "new notes")]
 
 
 def test_what_an_event_looks_like(server: FakeServer, fake: GraphCalendarFake) -> None:
-    target(server).create(followup("abc123"))
+    written(target(server), followup("abc123"))
     (post,) = server.requests("POST", r"/events$")
     body = post.json()
     assert body["showAs"] == "free" and "attendees" not in body
@@ -87,28 +98,31 @@ def test_what_an_event_looks_like(server: FakeServer, fake: GraphCalendarFake) -
     assert body["end"] == {"dateTime": "2026-03-03T09:45:00", "timeZone": "UTC"}
     props = {p["id"]: p["value"] for p in body["singleValueExtendedProperties"]}
     assert props[KEY_PROP] == "abc123" and set(props) == {KEY_PROP, META_PROP}
-    # The lookup before creating: the property filter and the expand of our two properties (docs/microsoft-graph.md#creating-events).
-    (lookup,) = [r for r in server.requests("GET", r"/events$") if "$filter" in r.query]
-    assert lookup.query["$filter"] == [f"singleValueExtendedProperties/Any(ep: ep/id eq '{KEY_PROP}' and ep/value eq 'abc123')"]
-    assert "singleValueExtendedProperties($filter=id eq" in lookup.query["$expand"][0]
+    # Into a calendar made in this run: nothing to look up before creating.
+    assert server.requests("GET", r"/events$") == []
+    # The listing: the property filter and the expand of our two properties (docs/microsoft-graph.md#idempotency).
+    target(server).list_own()
+    (listing,) = server.requests("GET", r"/events$")
+    assert listing.query["$filter"] == [f"singleValueExtendedProperties/Any(ep: ep/id eq '{KEY_PROP}')"]
+    assert "singleValueExtendedProperties($filter=id eq" in listing.query["$expand"][0]
 
 
 def test_primary_or_a_named_calendar_when_configured(server: FakeServer, fake: GraphCalendarFake) -> None:
-    target(server, followups_calendar_id="primary").create(followup("k1"))
+    written(target(server, followups_calendar_id="primary"), followup("k1"))
     assert [s.calendar for s in fake.live()] == [PRIMARY]
     assert server.requests("POST", r"/me/calendars$") == []
     server.log.clear()
     chosen = fake._create_calendar(Request("POST", "/", {}, {}, b'{"name": "Mine"}')).body["id"]
-    target(server, followups_calendar_id=chosen).create(followup("k2"))
+    written(target(server, followups_calendar_id=chosen), followup("k2"))
     assert {s.calendar for s in fake.live()} == {PRIMARY, chosen}
     assert [e.key for e in target(server, followups_calendar_id=chosen).list_own()] == ["k2"]
 
 
 def test_a_lost_create_answer_makes_no_duplicate(server: FakeServer, fake: GraphCalendarFake) -> None:
-    # The POST landed, the answer was lost: syncd looks for it by its property instead of posting again
-    # (what Graph does with a repeated transactionId is undocumented, docs/microsoft-graph.md#calendar, docs/README.md#open-questions).
+    # The POST landed, the batch's answer was lost: syncd looks for it by its property instead of posting
+    # again (what Graph does with a repeated transactionId is undocumented, docs/microsoft-graph.md#idempotency).
     fake.drop_after(lambda r: r.method == "POST" and r.path.endswith("/events"))
-    target(server).create(followup("k1"))
+    written(target(server), followup("k1"))
     assert len(server.requests("POST", r"/events$")) == 1 and len(fake.live()) == 1
     # Lost again, and the look-up failed too, so this run gave up: the next run finds it by the property.
     fake.drop_after(lambda r: r.method == "POST" and r.path.endswith("/events"))
@@ -118,30 +132,31 @@ def test_a_lost_create_answer_makes_no_duplicate(server: FakeServer, fake: Graph
                   Response(503, {"error": {"code": "ServiceUnavailable", "message": "busy"}}))
     impatient = Throttle(RateBudget(10_000, 600), RetryPolicy(attempts=1), sleep=lambda s: None)
     with pytest.raises(ConnectorError):
-        target(server, throttle=impatient).create(followup("k2"))
+        written(target(server, throttle=impatient), followup("k2"))
     posts = len(server.requests("POST", r"/events$"))
-    target(server).create(followup("k2"))
+    written(target(server), followup("k2"))
     assert len(server.requests("POST", r"/events$")) == posts  # patched, not posted again
     assert sorted(e.key for e in target(server).list_own()) == ["k1", "k2"] and len(fake.live()) == 2
 
 
 def test_a_lost_calendar_create_answer_makes_one_calendar(server: FakeServer, fake: GraphCalendarFake) -> None:
     fake.drop_after(lambda r: r.method == "POST" and r.path.endswith("/me/calendars"))
-    target(server).create(followup("k1"))
+    written(target(server), followup("k1"))
     assert len(fake.calendar_named("Follow-ups")) == 1
     assert len(server.requests("POST", r"/me/calendars$")) == 1  # not blindly re-sent: listed, and found
-    target(server).create(followup("k2"))
+    written(target(server), followup("k2"))
     assert len(fake.calendar_named("Follow-ups")) == 1
 
 
 def test_deleting_what_the_user_already_deleted_is_done(server: FakeServer, fake: GraphCalendarFake) -> None:
-    writer = target(server)
-    writer.create(followup("k1"))
+    writer = written(target(server), followup("k1"))
     writer.list_own()
     (event,) = fake.live()
     fake.user_delete(event.data["id"])
-    writer.delete("k1")  # 404 from the cached id: done
+    writer.delete("k1")  # 404 from the listed id: done
+    writer.commit()
     writer.update(followup("k1"))  # listed, then deleted by the user: left deleted
+    writer.commit()
     assert fake.live() == []
 
 
@@ -150,6 +165,7 @@ def test_events_without_the_property_are_never_touched(server: FakeServer, fake:
     writer = target(server)
     writer.create(followup("seed"))  # makes the dedicated calendar
     writer.delete("seed")
+    writer.commit()
     calendar = followups_calendar(fake)
     foreign = [
         fake.add_event("Dentist", START, calendar=calendar),
@@ -161,6 +177,139 @@ def test_events_without_the_property_are_never_touched(server: FakeServer, fake:
     run(store, server, [])
     assert all(writes_to(server, f) == [] for f in foreign)
     assert {s.data["id"] for s in fake.live()} == set(foreign)
+
+
+# ---- JSON batching ------------------------------------------------------------------------------------------
+
+
+def batches(server: FakeServer) -> list[list[dict[str, Any]]]:
+    """The requests of every JSON batch sent, in order."""
+    return [r.json()["requests"] for r in server.requests("POST", r"/\$batch$")]
+
+
+def events_in(fake: GraphCalendarFake) -> dict[str, int]:
+    """Live follow-ups by key → how many events carry it (1 everywhere: no duplicates)."""
+    counted: dict[str, int] = {}
+    for stored in fake.live():
+        if KEY_PROP in stored.props:
+            counted[stored.props[KEY_PROP]] = counted.get(stored.props[KEY_PROP], 0) + 1
+    return counted
+
+
+def test_a_first_pull_into_a_new_calendar_looks_nothing_up_and_writes_20_at_a_time(
+        server: FakeServer, fake: GraphCalendarFake) -> None:
+    writer = target(server)
+    assert writer.list_own() == []
+    written(writer, *(followup(f"k{n:02d}") for n in range(45)))
+    assert [f"{r.method} {r.path.split('/')[-1]}" for r in server.log if "/events" not in r.path] == [
+        "GET calendars", "POST calendars", "POST $batch", "POST $batch", "POST $batch"]
+    assert [len(b) for b in batches(server)] == [20, 20, 5] and server.requests("GET", r"/events$") == []
+    assert events_in(fake) == {f"k{n:02d}": 1 for n in range(45)}
+    first = batches(server)[0][0]
+    assert first["method"] == "POST" and first["url"].startswith("/me/calendars/") and first["url"].endswith("/events")
+    assert first["headers"] == {"Prefer": 'IdType="ImmutableId"', "Content-Type": "application/json"}
+
+
+def test_a_calendar_holding_no_follow_up_is_listed_once_not_looked_up_per_write(
+        server: FakeServer, fake: GraphCalendarFake) -> None:
+    writer = target(server, followups_calendar_id="primary")
+    fake.add_event("Dentist", START)
+    assert writer.list_own() == []
+    server.log.clear()
+    written(writer, followup("k1"), followup("k2"))
+    assert [r.path.split("/")[-1] for r in server.log if r.path.endswith("$batch")] == ["$batch"]
+    assert server.requests("GET") == []
+    # Without a listing first, one listing serves every write (an existing key is patched, not doubled).
+    server.log.clear()
+    written(target(server, followups_calendar_id="primary"), followup("k1", "again"), followup("k3"))
+    assert len(server.requests("GET", r"/events$")) == 1
+    assert [(c["method"], c["url"].split("/")[-2]) for b in batches(server) for c in b] == [
+        ("PATCH", "events"), ("POST", "me")]
+    assert events_in(fake) == {"k1": 1, "k2": 1, "k3": 1}
+
+
+def test_a_batch_answer_with_mixed_statuses_retries_only_what_failed(server: FakeServer, fake: GraphCalendarFake) -> None:
+    sleeps: list[float] = []
+    writer = written(target(server, sleeps), followup("old"), followup("gone"), followup("bye"))
+    writer.list_own()
+    fake.user_delete(fake.by_key("gone", KEY_PROP)[0].data["id"])
+    creates = fake.creates
+    throttled = Response(429, {"error": {"code": "ApplicationThrottled", "message": "slow down"}}, {"Retry-After": "3"})
+    busy = Response(503, {"error": {"code": "ServiceUnavailable", "message": "busy"}})
+    server.inject(lambda r: r.method == "POST" and r.path.endswith("/events") and b"Reach out to Nina" in r.body,
+                  throttled)
+    server.inject(lambda r: r.method == "PATCH" and b"renamed" in r.body, busy)
+    # A create that Outlook made and then answered 503 for: looked for before it is sent again.
+    fake.drop_after(lambda r: r.method == "POST" and b"Reach out to Omar" in r.body, answer=busy)
+    writer.create(followup("nina", "Reach out to Nina"))
+    writer.create(followup("omar", "Reach out to Omar"))
+    writer.create(followup("pia", "Reach out to Pia"))
+    writer.update(followup("old", "renamed"))
+    writer.update(followup("gone", "the user deleted it"))
+    writer.delete("bye")
+    server.log.clear()
+    writer.commit()
+    assert sleeps == [3.0]  # the 429's own Retry-After, once, for the one round of retries
+    (first, second) = batches(server)
+    assert len(first) == 6
+    assert sorted(c["method"] for c in second) == ["PATCH", "POST"]  # Nina again and the 503 PATCH; not Omar
+    assert len(server.requests("GET", r"/events$")) == 1  # the one look for Omar
+    assert events_in(fake) == {"old": 1, "nina": 1, "omar": 1, "pia": 1}
+    assert fake.creates == creates + 3
+    assert [e.title for e in target(server).list_own() if e.key == "old"] == ["renamed"]
+
+
+def test_a_batch_answer_cut_off_mid_body_loses_no_write_and_doubles_none(
+        server: FakeServer, fake: GraphCalendarFake) -> None:
+    writer = written(target(server), followup("k1"))
+    writer.list_own()
+    fake.drop_after(lambda r: r.method == "POST" and r.path.endswith("/events"), answer=TRUNCATE)
+    writer.create(followup("k2"))
+    writer.create(followup("k3"))
+    writer.update(followup("k1", "changed"))
+    writer.commit()
+    # Everything in the batch was made; the answer was lost: looked for, the creates found, the update resent.
+    assert events_in(fake) == {"k1": 1, "k2": 1, "k3": 1} and len(server.requests("POST", r"/events$")) == 3
+    assert [len(b) for b in batches(server)] == [1, 3, 1]
+    assert [e.title for e in target(server).list_own() if e.key == "k1"] == ["changed"]
+
+
+def test_a_429_on_the_batch_itself_is_waited_out_and_sent_again(server: FakeServer, fake: GraphCalendarFake) -> None:
+    sleeps: list[float] = []
+    server.inject(lambda r: r.path.endswith("$batch"),
+                  Response(429, {"error": {"code": "TooManyRequests", "message": "slow down"}}, {"Retry-After": "5"}))
+    written(target(server, sleeps), followup("k1"), followup("k2"))
+    assert sleeps == [5.0] and len(batches(server)) == 2 and events_in(fake) == {"k1": 1, "k2": 1}
+
+
+def test_writes_that_keep_failing_fail_the_commit_in_one_sentence(server: FakeServer, fake: GraphCalendarFake) -> None:
+    writer = target(server, followups_calendar_id="primary")
+    server.inject(lambda r: r.method == "POST" and r.path.endswith("/events"),
+                  Response(400, {"error": {"code": "ErrorInvalidRequest", "message": "bad body"}}))
+    with pytest.raises(ConnectorError, match=r"creating an Outlook follow-up: Microsoft Graph answered HTTP 400 "
+                                             r"ErrorInvalidRequest: bad body"):
+        written(writer, followup("k1"), followup("k2"))
+    assert events_in(fake) == {"k2": 1}  # the other write of the batch was made
+    server.inject(lambda r: r.path.endswith("$batch"), DROP, times=99)
+    with pytest.raises(ConnectorError, match=r"writing 1 Outlook follow-ups: no answer after 8 tries \(answer lost\)"):
+        written(target(server, followups_calendar_id="primary"), followup("k3"))
+    server.faults.clear()
+    assert "k3" not in events_in(fake)
+
+
+def test_the_fake_refuses_malformed_batches(server: FakeServer, fake: GraphCalendarFake) -> None:
+    import requests
+
+    def post(body: Any) -> requests.Response:
+        return requests.post(f"{server.base_url}/v1.0/$batch", json=body, headers={"Authorization": f"Bearer {TOKEN}"},
+                             timeout=5)
+
+    many = [{"id": str(n), "method": "GET", "url": "/me/calendars"} for n in range(21)]
+    assert post({"requests": many}).status_code == 400
+    assert post({"requests": [{"id": "1", "method": "GET", "url": "/me/calendars"}] * 2}).status_code == 400
+    answer = post({"requests": [{"id": "1", "method": "POST", "url": "/me/calendars", "body": {"name": "X"}},
+                                {"id": "2", "method": "GET", "url": "/me/calendars"}]}).json()["responses"]
+    assert [(a["id"], a["status"]) for a in answer] == [("2", 200), ("1", 400)]  # no Content-Type; any order
 
 
 # ---- driven by the reconciler ---------------------------------------------------------------------------
@@ -222,6 +371,7 @@ class CrashAfterWrites(OutlookCalendarTarget):
     """The process dies after the calendar writes landed, before the records are settled."""
 
     def commit(self) -> None:
+        super().commit()
         raise ConnectorError("killed")
 
 
@@ -246,20 +396,20 @@ def test_429_waits_exactly_retry_after(server: FakeServer, fake: GraphCalendarFa
     sleeps: list[float] = []
     server.inject(lambda r: r.method == "POST" and r.path.endswith("/events"),
                   Response(429, {"error": {"code": "ApplicationThrottled", "message": "slow down"}}, {"Retry-After": "7"}))
-    target(server, sleeps).create(followup("k1"))
+    written(target(server, sleeps), followup("k1"))
     assert sleeps == [7.0] and len(fake.live()) == 1
 
 
 def test_5xx_is_retried_with_backoff(server: FakeServer, fake: GraphCalendarFake) -> None:
     sleeps: list[float] = []
-    writer = target(server, sleeps)
-    writer.create(followup("k1"))
+    writer = written(target(server, sleeps), followup("k1"))
     server.inject(lambda r: r.method == "GET" and r.path.endswith("/events"),
                   Response(503, {"error": {"code": "ServiceUnavailable", "message": "busy"}}), times=2)
     server.inject(lambda r: r.method == "PATCH", DROP)
     assert [e.key for e in target(server, sleeps).list_own()] == ["k1"]
     writer.update(followup("k1", "changed"))
-    assert sleeps == [1.0, 2.0, 1.0]  # exponential (no jitter in tests), then the dropped PATCH
+    writer.commit()
+    assert sleeps == [1.0, 2.0, 1.0]  # exponential (no jitter in tests), then the batch with the PATCH dropped
     assert [e.title for e in target(server).list_own()] == ["changed"]
 
 
@@ -267,9 +417,7 @@ def test_never_more_than_four_requests_at_once() -> None:
     with FakeServer(max_concurrent=4, latency=0.05) as slow:
         graph = GraphCalendarFake(slow)
         graph.bearer_guard(TOKEN)
-        writer = target(slow, followups_calendar_id="primary")
-        for n in range(3):
-            writer.create(followup(f"k{n}"))
+        writer = written(target(slow, followups_calendar_id="primary"), *(followup(f"k{n}") for n in range(3)))
         results: list[int] = []
         threads = [threading.Thread(target=lambda: results.append(len(writer.list_own()))) for _ in range(10)]
         for thread in threads:

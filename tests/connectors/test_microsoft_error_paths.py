@@ -322,6 +322,14 @@ def followup(key: str, title: str = "Reach out to Alice", start: datetime = STAR
     return FollowupEvent(key=key, start=start, **values)
 
 
+def written(writer: OutlookCalendarTarget, *events: FollowupEvent) -> OutlookCalendarTarget:
+    """``events`` created and committed (the target sends its writes at commit)."""
+    for event in events:
+        writer.create(event)
+    writer.commit()
+    return writer
+
+
 def posts(server: FakeServer, path: str = r"/events$") -> list[Request]:
     return server.requests("POST", path)
 
@@ -334,7 +342,7 @@ def test_a_calendar_create_answered_without_an_id_fails_before_any_event(server:
                                                                          calendar: GraphCalendarFake) -> None:
     server.inject(is_post("/me/calendars"), Response(201, {}))
     with pytest.raises(ConnectorError) as raised:
-        target(server).create(followup("k1"))
+        written(target(server), followup("k1"))
     assert str(raised.value) == "Outlook did not say which calendar it made for 'Follow-ups'"
     assert posts(server) == [] and calendar.live() == []
 
@@ -348,7 +356,7 @@ def test_a_calendar_made_meanwhile_elsewhere_is_used_after_409(server: FakeServe
         return False
 
     server.inject(another_device_first, Response(500), times=1)
-    target(server).create(followup("k1"))
+    written(target(server), followup("k1"))
     (made,) = calendar.calendar_named("Follow-ups")
     assert len(posts(server, r"/me/calendars$")) == 1  # answered 409, not sent again
     assert [s.calendar for s in calendar.live()] == [made["id"]]
@@ -361,7 +369,7 @@ def test_a_shared_calendar_with_the_name_makes_every_create_fail_with_a_sentence
         calendar.calendars["AAMkShared="] = {"id": "AAMkShared=", "name": "Follow-ups", "canEdit": False}
     sleeps: list[float] = []
     with pytest.raises(ConnectorError) as raised:
-        target(server, sleeps).create(followup("k1"))
+        written(target(server, sleeps), followup("k1"))
     one_sentence(str(raised.value))
     assert "syncd cannot write to; rename it" in str(raised.value) and sleeps == []  # answered: no waiting
     assert calendar.live() == [] and posts(server) == []  # nothing written to the shared calendar
@@ -372,7 +380,7 @@ def test_a_name_taken_by_a_calendar_syncd_cannot_use_says_what_to_change(
     with server.lock:
         calendar.calendars["AAMkShared="] = {"id": "AAMkShared=", "name": "Follow-ups", "canEdit": False}
     with pytest.raises(ConnectorError) as raised:
-        target(server).create(followup("k1"))
+        written(target(server), followup("k1"))
     assert "no answer" not in str(raised.value) and "calendar_name" in str(raised.value)
     assert len(posts(server, r"/me/calendars$")) == 1
 
@@ -382,9 +390,10 @@ def test_a_create_refused_with_403_is_sent_once_and_raised(server: FakeServer, c
     writer = target(server, followups_calendar_id="primary")
     server.inject(is_post("/events"), graph_error(403, "ErrorAccessDenied", "Access is denied. Check credentials "
                                                                             "and try again."), times=5)
-    with pytest.raises(GraphError) as raised:
-        writer.create(followup("k1"))
-    assert raised.value.status == 403 and str(raised.value).startswith("Microsoft Graph answered HTTP 403 ErrorAccessDenied")
+    with pytest.raises(ConnectorError) as raised:
+        written(writer, followup("k1"))
+    assert str(raised.value) == ("creating an Outlook follow-up: Microsoft Graph answered HTTP 403 ErrorAccessDenied: "
+                                 "Access is denied. Check credentials and try again.")
     assert len(posts(server)) == 1 and calendar.live() == []
 
 
@@ -395,13 +404,13 @@ def test_a_create_that_never_gets_an_answer_gives_up_with_a_sentence(server: Fak
     attempts = writer.client.throttle.policy.attempts
     server.inject(is_post("/events"), graph_error(503, "ServiceUnavailable", "busy"), times=attempts)
     with pytest.raises(ConnectorError) as raised:
-        writer.create(followup("k1"))
-    assert str(raised.value).startswith(f"creating an Outlook follow-up: no answer after {attempts} tries (")
-    assert str(raised.value).endswith("; try again later")
+        written(writer, followup("k1"))
+    assert str(raised.value) == (f"writing 1 Outlook follow-ups: no answer after {attempts} tries "
+                                 "(HTTP 503 ServiceUnavailable); try again later")
     one_sentence(str(raised.value))
     assert len(posts(server)) == attempts and calendar.live() == []
-    assert len(sleeps) == attempts  # backed off between tries, never slept for real
-    # Looked for a landed create before each re-send, so nothing doubles when Graph comes back.
+    assert len(sleeps) == attempts - 1  # backed off between tries, never slept for real
+    # Listed once, then looked for a landed create after each 503, so nothing doubles when Graph comes back.
     lookups = [r for r in server.requests("GET", r"/events$") if "$filter" in r.query]
     assert len(lookups) == attempts + 1
 
@@ -410,25 +419,28 @@ def test_a_create_answered_without_an_id_is_looked_up_again_next_time(server: Fa
                                                                       calendar: GraphCalendarFake) -> None:
     writer = target(server, followups_calendar_id="primary")
     server.inject(is_post("/events"), Response(202))  # accepted, no body: syncd does not know the id
-    writer.create(followup("k1"))
+    written(writer, followup("k1"))
     assert calendar.live() == []  # (this answer came from a proxy; nothing was made)
-    writer.update(followup("k1", "Reach out to Alice again"))  # not cached as known: looked up, then made
+    writer.update(followup("k1", "Reach out to Alice again"))  # not known: listed again, then made
+    writer.commit()
     (made,) = calendar.live()
     assert made.props[KEY_PROP] == "k1" and made.data["subject"] == "Reach out to Alice again"
 
 
 def test_an_update_of_a_key_never_written_creates_it(server: FakeServer, calendar: GraphCalendarFake) -> None:
-    target(server).update(followup("k1"))
+    writer = target(server)
+    writer.update(followup("k1"))
+    writer.commit()
     assert len(posts(server)) == 1 and [s.props[KEY_PROP] for s in calendar.live()] == ["k1"]
 
 
 def test_an_update_after_the_user_deleted_it_is_left_deleted(server: FakeServer, calendar: GraphCalendarFake) -> None:
-    writer = target(server)
-    writer.create(followup("k1"))
+    writer = written(target(server), followup("k1"))
     writer.list_own()
     (event,) = calendar.live()
     calendar.user_delete(event.data["id"])
     writer.update(followup("k1", "changed"))  # the id listed earlier answers 404
+    writer.commit()
     patches = server.requests("PATCH")
     assert len(patches) == 1 and unquote(patches[0].path).endswith(event.data["id"])
     assert calendar.live() == [] and len(posts(server)) == 1  # not made again: the deletion is the user's
@@ -436,43 +448,43 @@ def test_an_update_after_the_user_deleted_it_is_left_deleted(server: FakeServer,
 
 
 def test_an_update_or_delete_refused_with_403_raises(server: FakeServer, calendar: GraphCalendarFake) -> None:
-    writer = target(server)
-    writer.create(followup("k1"))
+    writer = written(target(server), followup("k1"))
     denied = graph_error(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.")
     server.inject(lambda r: r.method in ("PATCH", "DELETE"), denied, times=2)
-    with pytest.raises(GraphError, match="HTTP 403 ErrorAccessDenied"):
-        writer.update(followup("k1", "changed"))
-    with pytest.raises(GraphError, match="HTTP 403 ErrorAccessDenied"):
-        writer.delete("k1")
+    writer.update(followup("k1", "changed"))
+    with pytest.raises(ConnectorError, match="updating an Outlook follow-up: Microsoft Graph answered HTTP 403"):
+        writer.commit()
+    writer.delete("k1")
+    with pytest.raises(ConnectorError, match="deleting an Outlook follow-up: Microsoft Graph answered HTTP 403"):
+        writer.commit()
     (event,) = calendar.live()
     assert event.data["subject"] == "Reach out to Alice"
 
 
 def test_deleting_before_any_calendar_exists_makes_none(server: FakeServer, calendar: GraphCalendarFake) -> None:
-    target(server).delete("k1")
+    writer = target(server)
+    writer.delete("k1")
+    writer.commit()
     assert calendar.calendar_named("Follow-ups") == [] and server.requests("POST") == []
     assert [r.method for r in server.log] == ["GET"]  # only the calendars were listed
 
 
 def test_tagged_events_with_an_unreadable_start_are_not_listed_but_never_doubled(
         server: FakeServer, calendar: GraphCalendarFake) -> None:
-    writer = target(server)
-    writer.create(followup("k1"))
-    writer.create(followup("k2", "Reach out to Bob", person=BOB))
+    written(target(server), followup("k1"), followup("k2", "Reach out to Bob", person=BOB))
     (broken,) = calendar.by_key("k1", KEY_PROP)
     with server.lock:
         broken.data["start"] = {"dateTime": None, "timeZone": "UTC"}
     again = target(server)
     assert [e.key for e in again.list_own()] == ["k2"]
-    again.create(followup("k1"))  # the reconciler thinks it is missing: the look-up finds it, PATCH repairs it
+    written(again, followup("k1"))  # the reconciler thinks it is missing: the listing has it, PATCH repairs it
     assert len(posts(server)) == 2 and len(calendar.live()) == 2
     assert [e.key for e in target(server).list_own()] == ["k1", "k2"]
 
 
 def test_a_tagged_event_without_meta_and_with_an_html_body_is_read(server: FakeServer,
                                                                  calendar: GraphCalendarFake) -> None:
-    writer = target(server)
-    writer.create(followup("seed"))
+    written(target(server), followup("seed"))
     cal_id = str(calendar.calendar_named("Follow-ups")[0]["id"])
     # Tagged by an older syncd (no syncdMeta) and edited in Outlook on the web (an HTML body).
     calendar.add_event("Call Alice", START, calendar=cal_id, **{KEY_PROP: "k-old"})
@@ -500,8 +512,8 @@ def test_a_login_revoked_just_before_the_create_needs_login_and_posts_once(serve
 
     server.inject(revoked_now, Response(500), times=1)
     with pytest.raises(AuthRequired) as raised:
-        writer.create(followup("k1"))
+        written(writer, followup("k1"))
     assert "run 'syncd auth login acct'" in str(raised.value)
     one_sentence(str(raised.value))
-    assert len(posts(server)) == 1 and calendar.live() == []
+    assert len(server.requests("POST")) == 1 and calendar.live() == []  # the batch, refused whole, sent once
     assert [c for c in calendar.calendars] == [PRIMARY]

@@ -7,14 +7,16 @@ Graph does); 410 ``SyncStateNotFound`` for tokens issued before :meth:`expire_de
 sends every item of the next round twice. The delta tracks the primary calendar only; series masters
 are listed in it next to their occurrences (the source must skip them).
 
-Events: ``POST`` dedups on ``transactionId`` (answering the existing event), ``GET`` understands the
+JSON batches (``POST /v1.0/$batch``) are served by :mod:`tests.fakes.graph_batch`, each request through
+the routes below. Events: ``POST`` dedups on ``transactionId`` (answering the existing event), ``GET`` understands the
 ``singleValueExtendedProperties/Any(...)`` ``$filter`` and ``$expand`` (and nothing else: an unknown
 filter is a 400), ``PATCH``, ``DELETE`` (204, then 404). Bodies come back as HTML unless the request
 prefers text, and text with CRLF line ends, as Outlook does. ``POST /me/calendars`` answers 409 for a
 name that exists.
 
 Tests play the user with :meth:`add_meeting`, :meth:`user_move`, :meth:`user_delete`, :meth:`add_event`;
-:meth:`drop_after` makes a request take effect and then lose its answer (a reset after the server acted).
+:meth:`drop_after` makes a request take effect and then lose its answer (a reset after the server acted, an
+answer cut off, or a 5xx after all).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, unquote
 
+from tests.fakes.graph_batch import serve_batches
 from tests.fakes.server import DROP, FakeServer, Request, Response
 
 PRIMARY = "AAMkPrimaryCalendar="
@@ -84,7 +87,7 @@ class GraphCalendarFake:
         self.rounds: dict[str, list[dict[str, Any]]] = {}
         self.rounds_meta: dict[str, tuple[int, str, str]] = {}  # round → (seq it covers, window start, end)
         self.replay = False
-        self.drops: list[tuple[Callable[[Request], bool], int]] = []
+        self.drops: list[tuple[Callable[[Request], bool], int, Response]] = []
         self.creates = 0  # successful event POSTs that made a new event
         self._ids = itertools.count(1)
         v = "/v1.0/me"
@@ -96,6 +99,7 @@ class GraphCalendarFake:
             server.route("PATCH", prefix + r"/(?P<id>[^/]+)")(self._patch_event)
             server.route("DELETE", prefix + r"/(?P<id>[^/]+)")(self._delete_event)
         server.route("GET", rf"{v}/calendarView/delta")(self._delta)
+        serve_batches(server)
 
     # ---- what tests arrange (the user, the service) ------------------------------------------------------
 
@@ -186,10 +190,11 @@ class GraphCalendarFake:
     def replay_next_round(self) -> None:
         self.replay = True
 
-    def drop_after(self, when: Callable[[Request], bool], times: int = 1) -> None:
-        """The next ``times`` matching requests take effect, then the connection drops before the answer."""
+    def drop_after(self, when: Callable[[Request], bool], times: int = 1, answer: Response = DROP) -> None:
+        """The next ``times`` matching requests take effect, then the connection drops before the answer (or the
+        answer is ``answer``: TRUNCATE cuts it off mid-body, a 5xx says the server failed after all)."""
         with self.server.lock:
-            self.drops.append((when, times))
+            self.drops.append((when, times, answer))
 
     def live(self, calendar: str | None = None) -> list[Stored]:
         with self.server.lock:
@@ -205,10 +210,10 @@ class GraphCalendarFake:
 
     def _answer(self, request: Request, response: Response) -> Response:
         with self.server.lock:
-            for at, (when, times) in enumerate(self.drops):
+            for at, (when, times, answer) in enumerate(self.drops):
                 if times > 0 and when(request):
-                    self.drops[at] = (when, times - 1)
-                    return DROP
+                    self.drops[at] = (when, times - 1, answer)
+                    return answer
         return response
 
     def _link(self, path: str, **query: str) -> str:
