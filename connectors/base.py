@@ -345,7 +345,8 @@ class CalendarTarget(Connector, ABC):
     (``calendar_name`` among them) and the account's secret slot. ``list_own`` returns the tagged
     events as they are now (user moves included); ``create`` of a key that already exists must not
     make a second event; ``delete`` of a key already gone is not an error. ``commit`` makes the changes
-    durable (a file target writes its file atomically there).
+    durable: a file target writes its file atomically there, the Outlook target sends its writes there in
+    batches; until then a change may not have reached the calendar.
     """
 
     @abstractmethod

@@ -28,7 +28,7 @@ HEADERS = ("From", "To", "Cc", "Date", "Message-ID", "Subject", "List-Id", "List
 
 
 class GoneError(Exception):
-    """history.list answered 404: the start history id is too old (apis.md §1.3)."""
+    """history.list answered 404: the start history id is too old (docs/gmail.md#incremental-sync)."""
 
 
 class StalePageToken(Exception):
@@ -186,7 +186,7 @@ class _Answers:
             self.found[request_id] = dict(response)
             return
         if google_auth.status_of(exc) == 404:
-            self.gone.add(request_id)  # deleted between list and get: not an error (apis.md §1.2)
+            self.gone.add(request_id)  # deleted between list and get: not an error (docs/gmail.md#getting-a-message)
             return
         retry = google_auth.classify(exc)
         if retry is None:
