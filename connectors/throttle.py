@@ -64,6 +64,7 @@ class RateBudget:
         self.waited = 0.0  # seconds spent waiting for the budget, for benchmarks and status
         self._log: collections.deque[tuple[float, float]] = collections.deque()
         self._in_window = 0.0
+        self._next_at = 0.0  # the earliest time the next spend may go, while spends are spread out (``_pace``)
         self._lock = threading.RLock()
 
     def spend(self, units: float) -> None:
@@ -71,33 +72,64 @@ class RateBudget:
         while True:
             with self._lock:
                 units = min(units, self.units)
-                now = self.clock()
-                while self._log and self._log[0][0] <= now - self.per_seconds:
-                    self._in_window -= self._log.popleft()[1]
-                if self._in_window + units <= self.units + 1e-9:
+                wait = self._wait(units)
+                if not wait:
+                    now = self.clock()
                     self._log.append((now, units))
                     self._in_window += units
                     self.spent_total += units
+                    self._next_at = now + self._pace() * units / self.units * self.per_seconds
                     return
-                if self._full(now):
-                    continue  # the budget grew: try again at once
-                # The oldest spends that must leave the window before this one fits.
-                need = self._in_window + units - self.units
-                freed, until = 0.0, now
-                for at, amount in self._log:
-                    freed += amount
-                    until = at + self.per_seconds
-                    if freed >= need - 1e-9:
-                        break
-                # Never more than one window: ``(at + window) - now`` can come out one rounding step
-                # above the window in floating point (t + 60 - t == 60.00000000000001 for some t).
-                wait = min(max(until - now, 0.001), self.per_seconds)
             self.waited += wait
             self.sleep(wait)
+
+    def fits(self, unit: float, most: int) -> int:
+        """How many spends of ``unit`` fit now, up to ``most``, waiting until one does; nothing is taken.
+
+        A caller that can send fewer (a smaller batch) uses the room a window has left instead of waiting for
+        room for a whole batch.
+        """
+        while True:
+            with self._lock:
+                unit = min(unit, self.units)
+                wait = self._wait(unit)
+                if not wait:
+                    return max(1, min(most, int((self.units - self._in_window + 1e-9) // unit)))
+            self.waited += wait
+            self.sleep(wait)
+
+    def _wait(self, units: float) -> float:
+        """Called locked: 0 when ``units`` may be spent now, else how long to wait before asking again."""
+        while True:
+            now = self.clock()
+            while self._log and self._log[0][0] <= now - self.per_seconds:
+                self._in_window -= self._log.popleft()[1]
+            if self._pace() and now < self._next_at:
+                return self._next_at - now
+            if self._in_window + units <= self.units + 1e-9:
+                return 0.0
+            if not self._full(now):
+                break  # the budget did not grow: wait for the window
+        # The oldest spends that must leave the window before this one fits.
+        need = self._in_window + units - self.units
+        freed, until = 0.0, now
+        for at, amount in self._log:
+            freed += amount
+            until = at + self.per_seconds
+            if freed >= need - 1e-9:
+                break
+        # Never more than one window: ``(at + window) - now`` can come out one rounding step above the window in
+        # floating point (t + 60 - t == 60.00000000000001 for some t).
+        return min(max(until - now, 0.001), self.per_seconds)
 
     def _full(self, now: float) -> bool:
         """Called (locked) when a spend does not fit: True when the budget made room meanwhile."""
         return False
+
+    def _pace(self) -> float:
+        """Called (locked): 0, or how far apart to spread spends, as a share of the even spacing at the budget's
+        rate (a spend of u units waits ``share * u / units * window`` after the one before)."""
+        return 0.0
 
     def settle(self, accepted: float, refused: float = 0.0) -> None:
         """What the provider did with units spent before: ``accepted`` were counted, ``refused`` were turned
@@ -156,6 +188,7 @@ class AdaptiveBudget(RateBudget):
     CUT = 0.7  # RFC 9438 §4.6 (CUBIC's beta)
     FIRST_PROBE = 2.0  # windows
     MAX_PROBE = 32.0
+    PACE = 0.8  # at a known level, spends come at least 0.8 of the even spacing apart (so up to 1.25x the rate)
 
     def __init__(self, start: float, per_seconds: float, *, bound: float, ramp: float,
                  clock: Clock = time.monotonic, sleep: Sleep = time.sleep) -> None:
@@ -223,6 +256,13 @@ class AdaptiveBudget(RateBudget):
             self._suspect_at = now  # once may be the clocks: the refused calls are retried at this level
         self._raised_at = None
         self._proven = 0.0
+
+    def _pace(self) -> float:
+        # While climbing, spends go as fast as they are accepted. At a level held, or at the bound, a sliding
+        # window would let them bunch at the start of each window, back to back, so that every answer that
+        # comes late pushes all later ones back for good; spread out, each late answer is absorbed by the
+        # gap before the next spend.
+        return self.PACE if self.hold is not None or self.units + self.ramp > self.bound + 1e-9 else 0.0
 
     @property
     def slowing(self) -> bool:

@@ -135,8 +135,13 @@ class GmailClient:
         found: dict[str, dict[str, Any]] = {}
         gone: set[str] = set()
         policy = self.throttle.policy
-        for start in range(0, len(ids), BATCH_LIMIT):
-            pending = list(dict.fromkeys(ids[start : start + BATCH_LIMIT]))
+        budget = self.throttle.budget
+        left = list(dict.fromkeys(ids))
+        while left:
+            # As many gets as the window has room for (up to a full batch): a window that a smaller call (a
+            # listing) left short of a whole batch is filled, not waited out (docs/gmail.md#learning-the-rate).
+            size = budget.fits(self.cost("messages.get"), BATCH_LIMIT) if budget is not None else BATCH_LIMIT
+            pending, left = left[:size], left[size:]
             tries = 0
             while pending:
                 answers = _Answers(found, gone)

@@ -163,16 +163,35 @@ def test_an_overshoot_goes_back_and_holds_then_probes_less_often_each_time_refus
     assert budget.units == 1000 and budget.hold == 1000 and budget.cuts == 0
     assert budget.in_window == 1000  # the refused units went back
     started = clock.now
-    fill(budget, clock, 30)  # held: no raise until the probe is due, two windows later
-    probes = [budget.units]
-    assert budget.units == 1100 and 120 <= clock.now - started < 181
+    assert 120 <= until_raised(budget, clock) - started <= 181  # held: tried again 2 windows on (when the window fills)
+    assert budget.units == 1100
     budget.spend(100)
-    budget.settle(0, 100)  # the probe is refused: back, and the next one four windows on
+    budget.settle(0, 100)  # the try is refused: back, and the next one four windows on
     assert budget.units == 1000
     started = clock.now
-    fill(budget, clock, 50)
-    probes.append(budget.units)
-    assert probes == [1100, 1100] and clock.now - started >= 240
+    assert 240 <= until_raised(budget, clock) - started <= 301
+
+
+def until_raised(budget: AdaptiveBudget, clock: FakeClock) -> float:
+    """Spend and settle full spends until the budget grows; when it did."""
+    raises = budget.raises
+    while budget.raises == raises:
+        budget.spend(100)
+        budget.settle(100)
+        clock.now += 0.01
+    return clock.now
+
+
+def test_at_a_level_held_spends_are_spread_out_not_bunched_at_the_start_of_each_window() -> None:
+    clock = Clock()
+    budget = adaptive(clock)
+    fill(budget, clock, 6)  # climbing: at once
+    assert clock.sleeps == []
+    budget.restore(1000)
+    clock.sleeps.clear()
+    fill(budget, clock, 10)
+    # 100 of 1,000 units a minute: at least 0.8 of 6 s apart, never a burst.
+    assert all(wait >= 4.8 - 0.011 for wait in clock.sleeps) and len(clock.sleeps) >= 9
 
 
 def test_a_probe_that_lasts_a_window_is_the_new_level_and_the_next_follows_a_window_later() -> None:
@@ -243,3 +262,14 @@ class ThrottledRefusal(Exception):
 
 def throttled(exc: BaseException) -> Retry | None:
     return Retry("HTTP 403 userRateLimitExceeded", throttled=True) if isinstance(exc, ThrottledRefusal) else None
+
+
+def test_fits_says_how_many_spends_the_window_has_room_for_and_waits_for_one() -> None:
+    clock = Clock()
+    budget = RateBudget(1000, 60, clock=clock, sleep=clock.sleep)
+    budget.spend(5)  # a small call: a whole batch of 100 no longer fits beside nine others
+    for _ in range(9):
+        budget.spend(100)
+    assert budget.fits(10, 10) == 9 and clock.sleeps == []  # 95 units left: 9 spends of 10, not a wait for 100
+    budget.spend(90)
+    assert budget.fits(10, 10) == 10 and clock.sleeps == [60.0]  # none left: waited for the window to move
