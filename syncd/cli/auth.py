@@ -48,7 +48,8 @@ def _slot(account: AccountConfig) -> AccountSecret:
 
 @click.group(name="auth")
 def auth() -> None:
-    """Log in to online accounts (Google, Microsoft, IMAP, CalDAV); the login is kept in the system keyring."""
+    """Log in to online accounts (Google, Microsoft, IMAP, CalDAV, CardDAV); the login is kept in the system
+    keyring, or in a 0600 file with token_store = "file"."""
 
 
 @auth.command()
