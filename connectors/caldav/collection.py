@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, TypeVar
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 from xml.etree import ElementTree
 
 from connectors.base import ConnectorError
@@ -21,6 +21,19 @@ from connectors.caldav.account import DavAccount, Refused, SyncTokenExpired, che
 from connectors.caldav.discovery import DAV, propfind_body
 
 ETAG = f"{DAV}getetag"
+
+
+def multiget_body(report: str, data: str, hrefs: Sequence[str]) -> bytes:
+    """A multiget REPORT asking for the ETag and the object data of each href: ``report`` and ``data`` are
+    ``calendar-multiget`` / ``calendar-data`` (RFC 4791 §7.9) or ``addressbook-multiget`` / ``address-data``
+    (RFC 6352 §8.7), in Clark notation."""
+    root = ElementTree.Element(report)
+    prop = ElementTree.SubElement(root, f"{DAV}prop")
+    ElementTree.SubElement(prop, ETAG)
+    ElementTree.SubElement(prop, data)
+    for href in hrefs:
+        ElementTree.SubElement(root, f"{DAV}href").text = quote(href)
+    return ElementTree.tostring(root, encoding="utf-8", xml_declaration=True)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -32,19 +32,19 @@ import warnings
 from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from urllib.parse import quote
 from xml.etree import ElementTree
 
 import icalendar
 
 from connectors.base import Batch, Interaction, KnownIds, SecretSlot, Skip, Source
 from connectors.caldav.account import DavAccount, check_status
-from connectors.caldav.collection import ETAG, Changes, Collection, changes, choose, href_path, parsed
-from connectors.caldav.discovery import CALDAV, DAV, Calendar, Home, discover
+from connectors.caldav.collection import Changes, Collection, changes, choose, href_path, multiget_body, parsed
+from connectors.caldav.discovery import CALDAV, Calendar, Home, discover
 from connectors.local.ics import MeetingReader, reader_of
 from connectors.throttle import Throttle
 
 MULTIGET = 200  # objects per calendar-multiget
+MULTIGET_REPORT = (f"{CALDAV}calendar-multiget", f"{CALDAV}calendar-data")
 BATCH_SIZE = 2000
 REFRESH_DAYS = 7
 
@@ -177,7 +177,7 @@ class CalDavSource(Source):
         """(href, calendar data or None when gone, etag) for each href, by calendar-multiget (RFC 4791 §7.9)."""
         for start in range(0, len(hrefs), MULTIGET):
             chunk = hrefs[start:start + MULTIGET]
-            response = self.account.xml("REPORT", calendar.url, _multiget_body(chunk), None,
+            response = self.account.xml("REPORT", calendar.url, multiget_body(*MULTIGET_REPORT, chunk), None,
                                         what=f"reading {calendar.name}")
             check_status(response, self.account.account, calendar.url, f"reading {calendar.name}")
             collection = Collection(calendar.url, calendar.name, calendar.sync_token)
@@ -226,16 +226,6 @@ def _ids_by_uid(known: set[str], resource: str) -> dict[str, set[str]]:
             uid = rest.rsplit("/", 1)[0] if rest.rsplit("/", 1)[-1].endswith("Z") and "/" in rest else rest
             out.setdefault(uid, set()).add(pid)
     return out
-
-
-def _multiget_body(hrefs: list[str]) -> bytes:
-    root = ElementTree.Element(f"{CALDAV}calendar-multiget")
-    prop = ElementTree.SubElement(root, f"{DAV}prop")
-    ElementTree.SubElement(prop, ETAG)
-    ElementTree.SubElement(prop, f"{CALDAV}calendar-data")
-    for href in hrefs:
-        ElementTree.SubElement(root, f"{DAV}href").text = quote(href)
-    return ElementTree.tostring(root, encoding="utf-8", xml_declaration=True)
 
 
 with contextlib.suppress(Exception):  # a readable default prefix in the XML the server logs

@@ -24,18 +24,17 @@ import dataclasses
 import json
 from collections.abc import Iterator, Mapping
 from typing import Any
-from urllib.parse import quote
 from xml.etree import ElementTree
 
 from connectors.base import AddressBook, Card, CardBatch, CardGroup, KnownIds, SecretSlot, Skip
 from connectors.caldav.account import DavAccount, check_status
-from connectors.caldav.collection import ETAG, Collection, changes, choose, href_path, parsed
-from connectors.caldav.discovery import DAV
+from connectors.caldav.collection import ETAG, Collection, changes, choose, href_path, multiget_body, parsed
 from connectors.carddav.discovery import CARDDAV, Book, Home, discover
 from connectors.throttle import Throttle
 from connectors.vcardparse import parse
 
 MULTIGET = 200  # cards per addressbook-multiget
+MULTIGET_REPORT = (f"{CARDDAV}addressbook-multiget", f"{CARDDAV}address-data")
 BATCH_SIZE = 2000
 PARTIAL = json.dumps({"partial": True})
 
@@ -134,7 +133,7 @@ class CardDavBook(AddressBook):
         """(href, vCard text or None when gone, etag) for each href, by addressbook-multiget (RFC 6352 §8.7)."""
         for start in range(0, len(hrefs), MULTIGET):
             chunk = hrefs[start:start + MULTIGET]
-            response = self.account.xml("REPORT", collection.url, _multiget_body(chunk), None,
+            response = self.account.xml("REPORT", collection.url, multiget_body(*MULTIGET_REPORT, chunk), None,
                                         what=f"reading {collection.name}")
             check_status(response, self.account.account, collection.url, f"reading {collection.name}")
             results = parsed(response.parse_propfind, self.account, collection, "CardDAV")
@@ -146,16 +145,6 @@ class CardDavBook(AddressBook):
                     yield href, None, None
                 else:
                     yield href, data, result.properties.get(ETAG)
-
-
-def _multiget_body(hrefs: list[str]) -> bytes:
-    root = ElementTree.Element(f"{CARDDAV}addressbook-multiget")
-    prop = ElementTree.SubElement(root, f"{DAV}prop")
-    ElementTree.SubElement(prop, ETAG)
-    ElementTree.SubElement(prop, f"{CARDDAV}address-data")
-    for href in hrefs:
-        ElementTree.SubElement(root, f"{DAV}href").text = quote(href)
-    return ElementTree.tostring(root, encoding="utf-8", xml_declaration=True)
 
 
 with contextlib.suppress(Exception):  # a readable default prefix in the XML the server logs
