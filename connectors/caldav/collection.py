@@ -18,7 +18,7 @@ from xml.etree import ElementTree
 
 from connectors.base import ConnectorError
 from connectors.caldav.account import DavAccount, Refused, SyncTokenExpired, check_status
-from connectors.caldav.discovery import DAV, propfind_body
+from connectors.caldav.discovery import DAV, propfind_body, xml_body
 
 ETAG = f"{DAV}getetag"
 
@@ -33,7 +33,7 @@ def multiget_body(report: str, data: str, hrefs: Sequence[str]) -> bytes:
     ElementTree.SubElement(prop, data)
     for href in hrefs:
         ElementTree.SubElement(root, f"{DAV}href").text = quote(href)
-    return ElementTree.tostring(root, encoding="utf-8", xml_declaration=True)
+    return xml_body(root)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -158,4 +158,4 @@ def _sync_body(token: str | None) -> bytes:
     ElementTree.SubElement(root, f"{DAV}sync-level").text = "1"
     prop = ElementTree.SubElement(root, f"{DAV}prop")
     ElementTree.SubElement(prop, ETAG)
-    return ElementTree.tostring(root, encoding="utf-8", xml_declaration=True)
+    return xml_body(root)

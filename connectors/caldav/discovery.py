@@ -54,13 +54,20 @@ class Home:
     addresses: list[str]  # the owner's addresses the server reports (mailto: dropped)
 
 
+def xml_body(root: ElementTree.Element) -> bytes:
+    """A request body: ``root`` as UTF-8 XML with its declaration."""
+    body = ElementTree.tostring(root, encoding="utf-8", xml_declaration=True)
+    assert isinstance(body, bytes)  # any encoding but "unicode" gives bytes; the stubs say Any
+    return body
+
+
 def propfind_body(props: list[str]) -> bytes:
     """<propfind><prop>...</prop></propfind> for properties named in Clark notation ({namespace}name)."""
     root = ElementTree.Element(f"{DAV}propfind")
     prop = ElementTree.SubElement(root, f"{DAV}prop")
     for name in props:
         ElementTree.SubElement(prop, name)
-    return ElementTree.tostring(root, encoding="utf-8", xml_declaration=True)
+    return xml_body(root)
 
 
 def propfind(account: DavAccount, url: str, props: list[str], depth: int, what: str) -> list[Any]:

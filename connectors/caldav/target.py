@@ -30,7 +30,7 @@ import icalendar
 
 from connectors.base import CalendarTarget, ConnectorError, FollowupEvent, SecretSlot
 from connectors.caldav.account import DavAccount, check_status
-from connectors.caldav.discovery import CALDAV, DAV, FOLLOWUPS, Calendar, Home, discover
+from connectors.caldav.discovery import CALDAV, DAV, FOLLOWUPS, Calendar, Home, discover, xml_body
 from connectors.local.ics_target import PRODID, TAG, followup_of, vevent
 from connectors.throttle import Throttle
 
@@ -256,7 +256,7 @@ def _query_body() -> bytes:
     calendar = ElementTree.SubElement(ElementTree.SubElement(root, f"{CALDAV}filter"), f"{CALDAV}comp-filter",
                                       name="VCALENDAR")
     ElementTree.SubElement(calendar, f"{CALDAV}comp-filter", name="VEVENT")
-    return ElementTree.tostring(root, encoding="utf-8", xml_declaration=True)
+    return xml_body(root)
 
 
 def _mkcalendar_body(name: str) -> bytes:
@@ -267,4 +267,4 @@ def _mkcalendar_body(name: str) -> bytes:
     ElementTree.SubElement(prop, f"{CALDAV}calendar-description").text = MARKER
     components = ElementTree.SubElement(prop, f"{CALDAV}supported-calendar-component-set")
     ElementTree.SubElement(components, f"{CALDAV}comp", name="VEVENT")
-    return ElementTree.tostring(root, encoding="utf-8", xml_declaration=True)
+    return xml_body(root)

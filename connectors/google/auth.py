@@ -71,13 +71,13 @@ def _credentials_class() -> type:
 
         def refresh(self, request: Any) -> None:
             try:
-                super().refresh(request)
+                super().refresh(request)  # type: ignore[no-untyped-call]  # google-auth ships no annotations here
             except RefreshError as exc:
                 if not getattr(exc, "retryable", False):
                     raise AuthRequired(self.account, _refresh_reason(exc)) from None
                 raise
             if self.slot is not None:
-                self.slot.set(self.to_json())
+                self.slot.set(self.to_json())  # type: ignore[no-untyped-call]  # likewise unannotated in google-auth
 
     return SavedCredentials
 
