@@ -85,7 +85,8 @@ def _why_due(want: Want, state: str | None, today: date) -> str:
     if want.n:
         why += " (one cadence after the one you dismissed)"
     elif want.due < today:
-        why += f" ({(today - want.due).days} days overdue)"
+        late = (today - want.due).days
+        why += f" ({late} day{'' if late == 1 else 's'} overdue)"
     if state == "unwritten":
         why += "; written again after an interrupted run"
     return why

@@ -84,7 +84,14 @@ def test_dry_run_writes_nothing_and_prints_the_plan(store: Store, target: MemTar
     lines = result.describe(dry_run=True)
     assert "1 to create" in lines[0]
     assert "create" in lines[1] and "2026-03-02 09:30" in lines[1] and "Reach out to A" in lines[1]
-    assert "due 2026-03-01 (1 days overdue)" in lines[1]
+    assert "due 2026-03-01 (1 day overdue)" in lines[1]
+
+
+def test_the_plan_counts_days_overdue_in_words(store: Store, target: MemTarget) -> None:
+    wanted = [due("a@x.com", date(2026, 2, 28)), due("b@x.com", date(2026, 3, 1)), due("c@x.com", date(2026, 3, 2))]
+    text = "\n".join(run(store, target, wanted, dry_run=True).describe(dry_run=True))
+    assert "due 2026-02-28 (2 days overdue)" in text and "due 2026-03-01 (1 day overdue)" in text
+    assert "due 2026-03-02 (" not in text and "1 days" not in text  # due today: not overdue
 
 
 def test_dry_run_after_a_user_deletion_records_no_dismissal(store: Store, target: MemTarget) -> None:
