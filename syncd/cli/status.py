@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (every skipped item included).")
 @pass_context
 def status(ctx: Context, every_skipped: bool, as_json: bool) -> None:
-    """Show each account: last successful pull, cursor age, last error, what is still skipped."""
+    """Show each account (last successful pull, cursor age, last error, what is still skipped, the rate
+    learned for it) and which addresses count as you."""
     from syncd.store import open_store
 
     config = ctx.config()
