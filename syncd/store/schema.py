@@ -256,6 +256,24 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (account, api, endpoint)
     ) WITHOUT ROWID;
     """,
+    # v7: contacts kept in the order they are derived (a rowid table) with the per-address order in an index
+    # built in one go, instead of a table clustered by address that a full derive fills in random order:
+    # a full recompute of a million interactions spent most of its time there. Contacts are derived data:
+    # the recompute this forces derives them again.
+    """
+    DROP TABLE contacts;
+    CREATE TABLE contacts (
+        address TEXT NOT NULL,
+        interaction_id INTEGER NOT NULL REFERENCES interactions(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL CHECK (kind IN ('outbound', 'inbound', 'meeting')),
+        ts INTEGER NOT NULL,
+        direct INTEGER NOT NULL DEFAULT 1,
+        others INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX contacts_by_address ON contacts(address, kind, ts, interaction_id, direct, others);
+    CREATE INDEX contacts_by_interaction ON contacts(interaction_id);
+    DELETE FROM engine_state WHERE key = 'fingerprint';
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
