@@ -16,7 +16,6 @@ due + ``meeting_grace``. A reminded relationship far past its due date is marked
 from __future__ import annotations
 
 import itertools
-import statistics
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -61,7 +60,10 @@ def learned(days: Iterable[int], config: Config) -> tuple[int, str] | None:
     ordered = sorted(set(days))
     if len(ordered) < 3:
         return None
-    gap = statistics.median(b - a for a, b in itertools.pairwise(ordered))
+    gaps = [b - a for a, b in itertools.pairwise(ordered)]
+    gaps.sort()  # statistics.median, without its copy and generator: this runs for every person
+    middle = len(gaps) // 2
+    gap = gaps[middle] if len(gaps) % 2 else (gaps[middle - 1] + gaps[middle]) / 2
     low, high = config.engine.min_every.days, config.engine.max_every.days
     every = int(min(max(round(gap * 1.5), low), high))
     return every, (

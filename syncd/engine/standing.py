@@ -8,6 +8,7 @@ the person's decisions and the configuration into a :class:`syncd.engine.status.
 from __future__ import annotations
 
 import dataclasses
+from array import array
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -31,7 +32,9 @@ Details = dict[int, tuple[str | None, str | None]]  # interaction id -> (subject
 @dataclasses.dataclass
 class Aggregate:
     last: dict[str, tuple[int, int]] = dataclasses.field(default_factory=dict)  # kind -> (ts, interaction)
-    days: set[int] = dataclasses.field(default_factory=set)
+    # The contact days of each address, distinct and sorted, as machine integers: a million contact days
+    # as Python ints in sets were a third of a full recompute's peak memory. ``days()`` joins them.
+    day_runs: list[array[int]] = dataclasses.field(default_factory=list)
     next_meeting: int | None = None  # the earliest booked (future) meeting
     next_contact: int | None = None  # the earliest future contact of any kind
     names: NameCounts = dataclasses.field(default_factory=dict)
@@ -40,10 +43,17 @@ class Aggregate:
     meeting_days: int = 0
     fewest_others: int | None = None  # the fewest other people in any of their contacts
 
-    def parts(self) -> strength.Parts:
+    def days(self) -> list[int]:
+        """The person's distinct contact days, in order (a day with contact on two addresses is one)."""
+        if len(self.day_runs) == 1:
+            return self.day_runs[0].tolist()
+        return sorted({day for run in self.day_runs for day in run})
+
+    def parts(self, days: list[int] | None = None) -> strength.Parts:
         last = max((ts for ts, _ in self.last.values()), default=None)
         return strength.Parts(
-            contact_days=len(self.days), direct_days=self.direct_days, meeting_days=self.meeting_days,
+            contact_days=len(self.days() if days is None else days), direct_days=self.direct_days,
+            meeting_days=self.meeting_days,
             they_wrote="inbound" in self.last, you_wrote="outbound" in self.last, last_contact=last,
         )
     cards: list[CardFacts] = dataclasses.field(default_factory=list)  # the earliest-read card first
@@ -73,7 +83,7 @@ def aggregate(
     # Contact days and the other parts of strength (docs/rules.md#strength), counted by the store per address.
     for row in store.contacts.days(cutoff, selection, DAY):
         agg = person(row.address)
-        agg.days.update(row.days)
+        agg.day_runs.append(array("l", sorted(set(row.days))))
         agg.direct_days += row.direct_days
         agg.meeting_days += row.meeting_days
         fewest = row.fewest_others
@@ -183,10 +193,11 @@ def standing(
     user_added = bool(settings.get("every_days") or settings.get("tier") or configured or one_offs
                       or cadence.by_group(tier, book.groups))
     relationship = last_out is not None or last_meet is not None or user_added
+    days = agg.days()
     every, rule = cadence.choose(
-        settings.get("every_days"), configured.every if configured else None, tier, agg.days, config
+        settings.get("every_days"), configured.every if configured else None, tier, days, config
     )
-    parts = agg.parts()
+    parts = agg.parts(days)
     group = not user_added and (
         all(is_group_address(a) for a in addresses) or network.only_in_crowds(agg.fewest_others, parts.they_wrote)
     )
@@ -195,7 +206,7 @@ def standing(
     status = PersonStatus(
         key=key, name=name, addresses=addresses, relationship=relationship, tier=tier.name if tier else None,
         every_days=every, cadence_rule=rule, last_contact=last, last_outbound=last_out, last_inbound=last_in,
-        last_meeting=last_meet, contact_days=len(agg.days), due=None, remind=False, reason="",
+        last_meeting=last_meet, contact_days=len(days), due=None, remind=False, reason="",
         note=settings.get("note") or (configured.note if configured else None), next_meeting=next_meeting,
         ignored=bool(settings.get("ignored")), parts=parts, strength=strength.score(parts, now),
         kept_warm=network.kept_warm(parts, decided, config.engine.warm_min_days), group=group, one_offs=one_offs,

@@ -71,11 +71,12 @@ class PersonStatus:
 # ---- the serialised form kept in the store ----------------------------------------------------------
 
 _EVIDENCE = ("last_contact", "last_outbound", "last_inbound", "last_meeting")
+_FIELDS = tuple(field.name for field in dataclasses.fields(PersonStatus))  # asked once, not once per person
 
 
 def to_text(status: PersonStatus) -> str:
     # By hand: dataclasses.asdict deep-copies every value and was the slowest step of a full recompute.
-    data: dict[str, Any] = {field.name: getattr(status, field.name) for field in dataclasses.fields(status)}
+    data: dict[str, Any] = {name: getattr(status, name) for name in _FIELDS}
     for name in _EVIDENCE:
         evidence = data[name]
         if evidence is not None:
