@@ -361,6 +361,12 @@ class CalendarTarget(Connector, ABC):
     @abstractmethod
     def delete(self, key: str) -> None: ...
 
+    @abstractmethod
+    def where(self) -> str | None:
+        """The calendar ``list_own`` read, as a name that stays the same across runs (a file's path, a
+        calendar's id or URL); None when there is none yet (no file, the dedicated calendar not made or
+        deleted), so nothing syncd wrote before is in it. Asked after ``list_own`` and after ``commit``."""
+
     def commit(self) -> None:
         """Make the changes so far durable."""
 

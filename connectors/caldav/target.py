@@ -118,6 +118,9 @@ class CalDavTarget(CalendarTarget):
                 self._seen[own.followup.key] = own
         return sorted((o.followup for o in self._seen.values()), key=lambda e: (e.start, e.key))
 
+    def where(self) -> str | None:
+        return self._url
+
     def _own(self, href: str, etag: str | None, data: str | bytes) -> _Own | None:
         """The follow-up in one resource, or None when the resource is not syncd's (or not readable)."""
         try:

@@ -238,6 +238,9 @@ class GoogleCalendarTarget(CalendarTarget):
             return None
         return found
 
+    def where(self) -> str | None:
+        return self._calendar_id
+
     def list_own(self) -> list[FollowupEvent]:
         calendar = self._calendar(create=False)
         self._seen = {}

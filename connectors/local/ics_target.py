@@ -272,6 +272,10 @@ class IcsFileTarget(CalendarTarget):
                 raise ConnectorError(f"follow-up {event[TAG]} in {self.path} has an unreadable date ({exc})") from None
         return sorted(own.values(), key=lambda e: (e.start, e.key))
 
+    def where(self) -> str | None:
+        # A file that is not there holds none of the follow-ups written before (deleted, or a new ics_path).
+        return str(self.path.absolute()) if self.path.exists() else None
+
     # ---- writing ----------------------------------------------------------------------------------
 
     def create(self, event: FollowupEvent) -> None:

@@ -204,6 +204,9 @@ class OutlookCalendarTarget(CalendarTarget):
         out = [followup for followup in map(_followup, self._listing(path)) if followup is not None]
         return sorted(out, key=lambda e: (e.start, e.key))
 
+    def where(self) -> str | None:
+        return self._events_path
+
     # ---- writing -----------------------------------------------------------------------------------------
 
     def create(self, event: FollowupEvent) -> None:

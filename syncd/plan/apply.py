@@ -46,9 +46,11 @@ def apply(plan: Plan, target: CalendarTarget, store: Store, force: bool = False)
     false dismissals."""
     result = preview(plan, force)
     writes = _split(plan, force)[0]
+    here = target.where()
     if plan.settles or writes:
         store.followups.save([
-            *(settle.record for settle in plan.settles),
+            *(dataclasses.replace(settle.record, calendar=here) if settle.record.state == "active" else settle.record
+              for settle in plan.settles),
             *(dataclasses.replace(action.record, state="deleting" if action.verb == "delete" else "pending")
               for action in writes if action.record is not None),
         ])
@@ -59,6 +61,8 @@ def apply(plan: Plan, target: CalendarTarget, store: Store, force: bool = False)
             elif action.event is not None:
                 (target.create if action.verb == "create" else target.update)(action.event)
         target.commit()
-        store.followups.save(action.record for action in writes if action.record is not None)
+        here = target.where()
+        store.followups.save(dataclasses.replace(action.record, calendar=here)
+                             for action in writes if action.record is not None)
     result.applied = True
     return result

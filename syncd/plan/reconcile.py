@@ -272,5 +272,24 @@ def reconcile(
 ) -> ApplyResult:
     """List the target, plan against the records, and apply (or only preview, for a dry run)."""
     listed = target.list_own()
-    planned = plan(due, store.followups.load(event.key for event in listed), listed, now, cfg)
+    records, moved = relocated(store.followups.load(event.key for event in listed), target.where())
+    planned = plan(due, records, listed, now, cfg)
+    if moved:
+        planned.notes.append(
+            f"the follow-ups calendar is not the one {moved} follow-ups were written to (it is gone, or another "
+            "was configured): they are written again, not taken as dismissed"
+        )
     return preview(planned, force) if dry_run else apply(planned, target, store, force)
+
+
+def relocated(records: Mapping[str, Record], here: str | None) -> tuple[dict[str, Record], int]:
+    """The records, with those whose event was written to another calendar than ``here`` (or to one that is
+    gone: ``here`` is None) pending again, and how many: a missing event there is a lost calendar, not a
+    deletion by the user (docs/rules.md#user-edits). Records written before syncd kept the
+    calendar (``calendar`` None) are taken to be here while there is a calendar."""
+    out, moved = dict(records), 0
+    for key, record in records.items():
+        if record.state == "active" and (here is None or record.calendar not in (None, here)):
+            out[key] = dataclasses.replace(record, state="pending")
+            moved += 1
+    return out, moved

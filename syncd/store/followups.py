@@ -30,6 +30,9 @@ class Record:
     due: date  # the date this follow-up is for (after dismissals: one cadence later)
     state: str  # pending | active | dismissed | deleting | done
     planned_start: datetime | None = None
+    # Where its event was written (CalendarTarget.where); None: not known. Not part of what the record *says*,
+    # so a record planned again compares equal to the stored one.
+    calendar: str | None = dataclasses.field(default=None, compare=False)
 
     @property
     def occasion(self) -> Occasion:
@@ -66,7 +69,7 @@ class Followups:
             extra = json.loads(detail or "{}")
             records[key] = Record(
                 key, person, origin, str(extra.get("cycle", "")), int(extra.get("n", 0)), date.fromisoformat(due),
-                state, datetime.fromisoformat(planned) if planned else None,
+                state, datetime.fromisoformat(planned) if planned else None, extra.get("calendar"),
             )
         return records
 
@@ -81,7 +84,7 @@ class Followups:
                     "origin = excluded.origin, due = excluded.due, planned_start = excluded.planned_start, "
                     "state = excluded.state, detail = excluded.detail, updated = excluded.updated",
                     (record.key, record.person, record.origin, record.due.isoformat(), planned, record.state,
-                     json.dumps({"cycle": record.cycle, "n": record.n}), utc_now_iso()),
+                     _detail(record), utc_now_iso()),
                 )
 
     def active_between(self, start: datetime, end: datetime) -> int:
@@ -100,3 +103,10 @@ class Followups:
             (now.astimezone(UTC).isoformat(timespec="seconds"),),
         ).fetchone()
         return Tally(active or 0, next_start, dismissed or 0)
+
+
+def _detail(record: Record) -> str:
+    detail: dict[str, str | int] = {"cycle": record.cycle, "n": record.n}
+    if record.calendar is not None:
+        detail["calendar"] = record.calendar
+    return json.dumps(detail)

@@ -52,6 +52,7 @@ class MemTarget(CalendarTarget):
         self.writes = 0  # successful create / update / delete calls, ever
         self.commits = 0  # commits that changed something
         self.listed_twice: set[str] = set()  # keys list_own reports twice (a misbehaving provider)
+        self.name_of_calendar: str | None = "memory"  # None: the calendar is gone (where() says so)
 
     # ---- CalendarTarget ---------------------------------------------------------------------------
 
@@ -67,11 +68,16 @@ class MemTarget(CalendarTarget):
             out.extend([copied] * (2 if event.key in self.listed_twice else 1))
         return out
 
+    def where(self) -> str | None:
+        return self.name_of_calendar
+
     def _writable(self) -> dict[str, FollowupEvent]:
         if self.fail_after is not None and self.writes >= self.fail_after:
             self._work = None  # nothing staged survives the crash
             raise TargetCrash("the calendar went away mid-run")
         self.writes += 1
+        if self.name_of_calendar is None:
+            self.name_of_calendar = "memory, made again"  # like the online targets: the first write makes it
         if not self.staged:
             return self.events
         if self._work is None:

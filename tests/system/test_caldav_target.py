@@ -171,3 +171,18 @@ def test_through_the_reconciler_a_move_is_a_snooze_and_a_deletion_a_dismissal(wo
     assert kept.start == moved and kept.description == "new notes"  # never moved back; its text refreshed
     quiet = reconcile(changed, store, world.target(), MONDAY + timedelta(days=1), CFG)
     assert (quiet.created, quiet.updated, quiet.deleted) == (0, 0, 0)
+
+
+def test_a_followups_calendar_deleted_in_another_client_is_made_again_and_filled(world: World) -> None:
+    """Deleting the whole calendar is not a dismissal of each follow-up in it (docs/rules.md#user-edits)."""
+    from syncd.plan.reconcile import reconcile
+
+    store = Store(":memory:")
+    wanted = [due("a@x.com", date(2026, 3, 1)), due("b@x.com", date(2026, 3, 1))]
+    assert reconcile(wanted, store, world.target(), MONDAY, CFG).created == 2
+    world.calendar().delete()
+    result = reconcile(wanted, store, world.target(), MONDAY, CFG)
+    assert (result.created, result.dismissed) == (2, 0)
+    assert any("written again" in message for message in result.messages)
+    assert sorted(world.objects()) == sorted([key("a@x.com"), key("b@x.com")])
+    assert states(store) == {key("a@x.com"): "active", key("b@x.com"): "active"}

@@ -9,26 +9,17 @@ import re
 import signal
 import subprocess
 import sys
-from datetime import date
 from pathlib import Path
 
 import icalendar
 import pytest
 
 from syncd.cli.pull import progress_line
-from syncd.sample import write_sample
 from tests.support.cli import Run
 from tests.support.paths import ROOT
+from tests.system.conftest import SAMPLE_ANCHOR
 
-ANCHOR = date(2026, 3, 2)
-
-
-@pytest.fixture
-def sample(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    config = write_sample(tmp_path / "sample", anchor=ANCHOR)
-    monkeypatch.setenv("SYNCD_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("SYNCD_CONFIG", str(config))
-    return tmp_path / "sample"
+ANCHOR = SAMPLE_ANCHOR
 
 
 AS_OF = ("--as-of", ANCHOR.isoformat())

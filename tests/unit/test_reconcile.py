@@ -187,6 +187,25 @@ def test_a_deleted_event_dismisses_the_cycle_until_one_cadence_later(store: Stor
     assert target.events[key("a@x.com", n=2)].start.date() == date(2026, 5, 1)
 
 
+def test_a_calendar_gone_or_replaced_gets_its_followups_again_and_earlier_dismissals_stay(
+        store: Store, target: MemTarget) -> None:
+    wanted = [due("a@x.com", date(2026, 3, 1)), due("b@x.com", date(2026, 3, 1))]
+    run(store, target, wanted)
+    target.user_deletes(key("b@x.com"))
+    assert run(store, target, wanted).dismissed == 1
+    target.events.clear()
+    target.name_of_calendar = None  # the dedicated calendar was deleted: none is there until a write makes it
+    result = run(store, target, wanted)
+    assert (result.created, result.dismissed) == (1, 0) and "written again" in " ".join(result.messages)
+    assert states(store) == {key("a@x.com"): "active", key("b@x.com"): "dismissed"}
+    assert store.followups.load()[key("a@x.com")].calendar == "memory, made again"  # where() after the write
+    target.name_of_calendar = "another"  # then another calendar is configured
+    target.events.clear()
+    assert run(store, target, wanted).created == 1
+    assert store.followups.load()[key("a@x.com")].calendar == "another"
+    assert quiet(run(store, target, wanted))
+
+
 def test_dismissing_a_long_overdue_one_does_not_bring_the_next_back_at_once(store: Store, target: MemTarget) -> None:
     wanted = [due("a@x.com", date(2026, 1, 1), every=30)]  # 60 days overdue
     run(store, target, wanted)
