@@ -6,6 +6,7 @@ host, or in the clear to this machine (loopback); a private CA or a self-signed 
 from __future__ import annotations
 
 import ipaddress
+import re
 import ssl
 from pathlib import Path
 
@@ -41,3 +42,19 @@ def is_certificate_problem(exc: BaseException) -> bool:
             return True
         current = current.__cause__ or current.__context__
     return False
+
+
+def failure_reason(exc: BaseException) -> str | None:
+    """OpenSSL's reason (``WRONG_VERSION_NUMBER`` ...) when a connection failed in TLS, here or in a cause; None
+    when it failed otherwise. HTTP clients keep the TLS error inside their own, often only in its text."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLError):
+            return str(current.reason or current.__class__.__name__)
+        found = re.search(r"\[SSL: ([A-Z0-9_]+)\]", str(current))
+        if found:
+            return found.group(1)
+        current = current.__cause__ or current.__context__
+    return None

@@ -158,6 +158,10 @@ class DavAccount:
                            f"check that the user may use this {collection}")
         if tls.is_certificate_problem(exc):
             return SourceUnavailable(tls.untrusted(self.url, self.account, "certificate verify failed"))
+        reason = tls.failure_reason(exc)
+        if reason is not None:  # most often https to a port that speaks plain http
+            return SourceUnavailable(f"{where}: TLS with {self.url} failed while {what} ({reason}); check "
+                                     f"accounts.{self.account}.url")
         if isinstance(exc, NotImplementedError):  # no authentication scheme the client knows
             return SourceUnavailable(f"{where}: {self.url} asks for a login method syncd does not know "
                                      "(only Basic and Digest)")

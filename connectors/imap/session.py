@@ -29,7 +29,7 @@ class ImapSession:
     """A logged-in connection, as a context manager that logs out (or just closes) on the way out."""
 
     def __init__(self, account: str, settings: Mapping[str, Any], slot: SecretSlot | None,
-                 secret: str | None = None) -> None:
+                 secret: str | None = None, timeout: float = TIMEOUT_SECONDS) -> None:
         self.account = account
         self.settings = settings
         self.host = str(settings["host"])
@@ -38,6 +38,7 @@ class ImapSession:
         self.where = f"{self.host}:{self.port}"
         self._slot = slot
         self._secret = secret  # a password being checked by `syncd auth login`
+        self.timeout = timeout  # seconds of silence before the server counts as having stopped answering
         self.client: Any = None
         self.enabled = False  # extensions switched on with ENABLE (once per session, before a folder is open)
 
@@ -65,7 +66,7 @@ class ImapSession:
 
         context = tls.context(self.settings.get("ca_file"))
         self.client = IMAPClient(self.host, port=self.port, ssl=self.security == "tls", ssl_context=context,
-                                 timeout=TIMEOUT_SECONDS)
+                                 timeout=self.timeout)
         self.client.normalise_times = False  # INTERNALDATE with its zone, not converted to local naive time
         if self.security == "starttls":
             if not self.client.has_capability("STARTTLS"):
@@ -105,8 +106,10 @@ class ImapSession:
         except ssl.SSLError as exc:
             if tls.is_certificate_problem(exc):
                 raise SourceUnavailable(tls.untrusted(self.where, self.account, exc.__class__.__name__)) from None
+            # Most often a port that speaks no TLS, or TLS not from the start (WRONG_VERSION_NUMBER).
+            check = f"; check accounts.{self.account}.security and port" if at_start else later
             raise failed(f"account '{self.account}': TLS with {self.where} failed while {what} "
-                         f"({getattr(exc, 'reason', None) or exc.__class__.__name__}){later}") from None
+                         f"({tls.failure_reason(exc)}){check}") from None
         except TimeoutError:
             raise failed(f"account '{self.account}': {self.where} stopped answering while {what}{later}") from None
         except imaplib.IMAP4.abort as exc:

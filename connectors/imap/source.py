@@ -41,7 +41,7 @@ from typing import Any
 
 from connectors.base import Batch, CursorExpired, KnownIds, SecretSlot, Skip, Source
 from connectors.imap.folders import Folder, choose
-from connectors.imap.session import ImapSession
+from connectors.imap.session import TIMEOUT_SECONDS, ImapSession
 from connectors.mailparse import OwnerGuess, parse_headers
 
 # The fields connectors.mailparse reads, and nothing else.
@@ -105,14 +105,16 @@ def timestamp(header_date: datetime | None, internal: datetime | None) -> dateti
 class ImapSource(Source):
     provider = "imap"
 
-    def __init__(self, name: str, settings: Mapping[str, Any], secret: SecretSlot | None = None) -> None:
+    def __init__(self, name: str, settings: Mapping[str, Any], secret: SecretSlot | None = None, *,
+                 timeout: float = TIMEOUT_SECONDS) -> None:
         super().__init__(name, settings, secret)
+        self.timeout = timeout
         self.owner = OwnerGuess(settings.get("me") or ())
         self.yielded = 0
         self.session: ImapSession | None = None  # the last session, for benchmarks (commands sent)
 
     def pull(self, cursors: Mapping[str, str], known: KnownIds) -> Iterator[Batch]:
-        with ImapSession(self.name, self.settings, self.secret) as session:
+        with ImapSession(self.name, self.settings, self.secret, timeout=self.timeout) as session:
             self.session = session
             with session.failures("listing folders"):
                 listing = session.client.list_folders()

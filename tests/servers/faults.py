@@ -18,11 +18,13 @@ from tests.servers.base import free_port
 
 class TcpProxy:
     """Forwards 127.0.0.1:port to an upstream port. ``cuts`` lists, per connection in order, after how many bytes
-    from the server the connection is cut (None: never); connections beyond the list are never cut."""
+    from the server the connection is cut (None: never); connections beyond the list are never cut. With
+    ``stall``, a cut connection is not closed but falls silent: open, and nothing more from the server."""
 
-    def __init__(self, upstream: int, cuts: list[int | None] | None = None) -> None:
+    def __init__(self, upstream: int, cuts: list[int | None] | None = None, stall: bool = False) -> None:
         self.upstream = upstream
         self.cuts = list(cuts or [])
+        self.stall = stall
         self.port = free_port()
         self.connections = 0
         self.received = 0  # bytes the server sent through the proxy, all connections
@@ -51,6 +53,8 @@ class TcpProxy:
                     break
                 if cut is not None and sent + len(data) >= cut:
                     sink.sendall(data[: max(cut - sent, 0)])
+                    if self.stall:
+                        self._stopped.wait()
                     break
                 sink.sendall(data)
                 sent += len(data)
@@ -101,6 +105,7 @@ class Rule:
     matches: Callable[[str, str, bytes], bool]  # method, path, request body
     status: int | None = None  # answer this status instead (with ``body``), never reaching the server
     body: bytes = b""
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)  # with ``status``: its headers
     drop: bool = False  # forward, then close without answering
     truncate: bool = False  # forward, then send the headers and half the body, then close
     rewrite: Callable[[bytes], bytes] | None = None  # forward, then change the answer's body
@@ -128,7 +133,7 @@ class HttpProxy:
                 proxy.seen.append((self.command, self.path))
                 rule = proxy._rule(self.command, self.path, body)
                 if rule is not None and rule.status is not None:
-                    self._answer(rule.status, {"Content-Type": "text/plain"}, rule.body)
+                    self._answer(rule.status, {"Content-Type": "text/plain", **rule.headers}, rule.body)
                     return
                 upstream = http.client.HTTPConnection("127.0.0.1", proxy.upstream, timeout=30)
                 headers = {k: v for k, v in self.headers.items()

@@ -319,3 +319,26 @@ def test_nothing_listening_is_retried_then_one_sentence(radicale_world: World) -
     with pytest.raises(ConnectorError) as failed:
         list(source.pull({}, StoreKnown(Store(":memory:"))))
     assert "kept failing (no answer" in str(failed.value) and radicale_world.sleeps
+
+
+@pytest.mark.parametrize("scheme", ['Bearer realm="calendar"', "Negotiate", 'NTLM, Bearer error="invalid_token"'])
+def test_a_server_that_wants_another_login_method_is_one_sentence(radicale_world: World, scheme: str) -> None:
+    proxy = HttpProxy(int(radicale_world.account.url.rsplit(":", 1)[1].strip("/")))
+    proxy.add(Rule(lambda method, path, body: True, status=401, headers={"WWW-Authenticate": scheme}, times=None))
+    try:
+        with pytest.raises(SourceUnavailable) as failed:
+            list(radicale_world.source(url=proxy.url).pull({}, StoreKnown(Store(":memory:"))))
+    finally:
+        proxy.stop()
+    assert str(failed.value) == (f"account 'acct': {proxy.url} asks for a login method syncd does not know "
+                                 "(only Basic and Digest)")
+    assert radicale_world.sleeps == []  # not retried: asking again changes nothing
+
+
+def test_https_to_a_server_without_tls_is_one_sentence(radicale_world: World) -> None:
+    url = radicale_world.account.url.replace("http://", "https://")  # to a server that speaks plain http
+    with pytest.raises(SourceUnavailable) as failed:
+        list(radicale_world.source(url=url).pull({}, StoreKnown(Store(":memory:"))))
+    assert str(failed.value) == (f"account 'acct': TLS with {url} failed while looking for the calendars "
+                                 "(WRONG_VERSION_NUMBER); check accounts.acct.url")
+    assert radicale_world.sleeps == []

@@ -20,6 +20,7 @@ import pytest
 from connectors.base import AuthRequired, Batch, ConnectorError, CursorExpired, Source, SourceUnavailable
 from connectors.imap import source as imap_source
 from connectors.imap.folders import choose
+from connectors.imap.session import TIMEOUT_SECONDS
 from connectors.imap.source import FolderState, ImapSource, _uid_sets, timestamp
 from connectors.password import run_password_command
 from syncd.store import Store
@@ -44,8 +45,9 @@ class Mailbox:
         self.store.accounts.ensure("acct", "imap")
         self.n = 0
 
-    def source(self, **extra: Any) -> ImapSource:
-        return ImapSource("acct", self.server.settings(self.user, **extra), MemorySlot(json.dumps({"password": PASSWORD})))
+    def source(self, timeout: float = TIMEOUT_SECONDS, **extra: Any) -> ImapSource:
+        return ImapSource("acct", self.server.settings(self.user, **extra), MemorySlot(json.dumps({"password": PASSWORD})),
+                          timeout=timeout)
 
     def add(self, folder: str = "INBOX", sender: str = "ann@example.org", to: str = ME, *, days: int = 1,
             flags: str | None = None, raw: bytes | None = None, subject: str = "") -> None:
@@ -214,7 +216,11 @@ def test_headers_that_do_not_parse_are_named_and_the_rest_goes_on(mailbox: Mailb
     assert skip.what.startswith("INBOX/") and skip.why == "no From or recipients"
 
 
-def test_a_connection_cut_mid_fetch_resumes_without_loss_or_doubles(mailbox: Mailbox,
+@pytest.mark.parametrize(("stall", "said"), [
+    (False, "broke off while reading headers in INBOX"),  # the connection closed
+    (True, "stopped answering while reading headers in INBOX"),  # open, and silent past the timeout
+])
+def test_a_connection_cut_mid_fetch_resumes_without_loss_or_doubles(mailbox: Mailbox, stall: bool, said: str,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(imap_source, "BATCH_SIZE", 3)
     for n in range(9):
@@ -225,19 +231,39 @@ def test_a_connection_cut_mid_fetch_resumes_without_loss_or_doubles(mailbox: Mai
         twin.add(subject=f"{n:02d} " + "x" * 3000)
     twin.pull(twin.source(me=(ME,), security="plain", port=measure.port, ca_file=None))
     measure.stop()
-    proxy = TcpProxy(mailbox.server.plain_port, cuts=[int(measure.received * 0.6)])
+    proxy = TcpProxy(mailbox.server.plain_port, cuts=[int(measure.received * 0.6)], stall=stall)
     try:
-        cut = mailbox.source(me=(ME,), security="plain", port=proxy.port, ca_file=None)
+        cut = mailbox.source(me=(ME,), security="plain", port=proxy.port, ca_file=None, timeout=1.0)
         with pytest.raises(ConnectorError) as failed:
             pull_into(mailbox.store, cut)
     finally:
         proxy.stop()
     message = str(failed.value)
-    assert "broke off while reading headers in INBOX" in message or "failed while reading headers" in message, message
-    assert "\n" not in message and "the next pull resumes" in message
+    assert said in message or (not stall and "failed while reading headers" in message), message
+    assert "\n" not in message and message.endswith("; what was read so far is kept and the next pull resumes")
     assert 0 < mailbox.count() < 9  # whole batches were committed before the cut
     mailbox.pull(mailbox.source(me=(ME,)))
     assert mailbox.count() == 9 and mailbox.count("sightings") == 9
+
+
+def test_a_server_that_never_greets_is_one_sentence() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:  # connections wait in its backlog, never answered
+        port = listener.getsockname()[1]
+        settings = {"host": "127.0.0.1", "port": port, "security": "plain", "username": "u"}
+        source = ImapSource("acct", settings, MemorySlot(json.dumps({"password": "p"})), timeout=0.3)
+        with pytest.raises(SourceUnavailable) as failed:
+            list(source.pull({}, StoreKnown(Store(":memory:"))))
+    assert str(failed.value) == f"account 'acct': 127.0.0.1:{port} stopped answering while connecting"
+
+
+def test_tls_on_a_port_without_tls_is_one_sentence_naming_the_settings(mailbox: Mailbox) -> None:
+    port = mailbox.server.plain_port  # answers IMAP in the clear: the TLS handshake reads a greeting
+    with pytest.raises(SourceUnavailable) as failed:
+        list(mailbox.source(security="tls", port=port).pull({}, StoreKnown(mailbox.store)))
+    text = str(failed.value)
+    assert text.startswith(f"account 'acct': TLS with 127.0.0.1:{port} failed while connecting ("), text
+    assert text.endswith("); check accounts.acct.security and port") and "\n" not in text
+    assert mailbox.count() == 0
 
 
 def test_a_server_that_answers_garbage_is_one_sentence() -> None:
