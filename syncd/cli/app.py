@@ -48,11 +48,10 @@ def main(argv: list[str] | None = None) -> None:
     show_traceback = "--traceback" in args
     previous = signal.signal(signal.SIGTERM, _stop)  # the service puts its own in place once it runs
     try:
+        # Without standalone mode click returns --help's and --version's exit code (0) instead of raising it.
         cli.main(args=args, prog_name="syncd", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("syncd: interrupted", err=True)
+    except click.exceptions.Abort:  # Ctrl-C anywhere (click turns KeyboardInterrupt into it), or no input at a prompt
+        click.echo("syncd: interrupted; what was committed is kept, the next pull resumes", err=True)
         sys.exit(ExitCode.INTERRUPTED)
     except click.ClickException as exc:
         exc.show()
@@ -64,9 +63,6 @@ def main(argv: list[str] | None = None) -> None:
     except Stopped:
         click.echo("syncd: stopped; what was committed is kept, the next pull resumes", err=True)
         sys.exit(ExitCode.OK)
-    except KeyboardInterrupt:
-        click.echo("syncd: interrupted; what was committed is kept, the next pull resumes", err=True)
-        sys.exit(ExitCode.INTERRUPTED)
     except Exception as exc:  # the boundary: a fault of the state is its sentence, anything else one too
         from syncd.store import state_fault
 
