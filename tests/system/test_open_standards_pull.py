@@ -161,3 +161,21 @@ def test_the_walkthrough_calendar_holds_one_object_per_followup(run: Run, world:
         parsed = icalendar.Calendar.from_ical(event.data)
         assert len(list(parsed.walk("VEVENT"))) == 1  # RFC 4791 §4.1: one UID per resource
         assert str(event.url).endswith(f"{parsed.walk('VEVENT')[0]['X-SYNCD-KEY']}.ics")
+
+
+def test_an_address_book_account_logs_in_and_pulls_like_the_calendar(run: Run, world: World,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.servers.cards import CardClient, card
+
+    book = CardClient.make_book(world.dav, f"{world.dav.url}{world.dav.username}/", "Contacts")
+    book.put("anna", card("anna", "Anna Berg", "anna@example.org"))
+    config = world.tmp / "config.toml"
+    config.write_text(config.read_text() + f'\n[accounts.contacts]\nprovider = "carddav"\nurl = "{world.dav.url}"\n'
+                                           f'username = "{world.dav.username}"\ntoken_store = "file"\n')
+    code, out = _login(run, monkeypatch, "contacts", "not-the-password")
+    assert code != 0 and "the server refused the password; nothing was stored" in out, out
+    assert not (world.tmp / "state" / "tokens" / "contacts.json").exists()
+    code, out = _login(run, monkeypatch, "contacts", world.dav.password)
+    assert code == 0 and f"{world.dav.username} at 127.0.0.1, 1 address books" in out, out
+    code, out, err = run("pull")
+    assert "contacts: 1 cards read (1 new or changed), 0 gone" in out, out + err
