@@ -342,3 +342,44 @@ def test_https_to_a_server_without_tls_is_one_sentence(radicale_world: World) ->
     assert str(failed.value) == (f"account 'acct': TLS with {url} failed while looking for the calendars "
                                  "(WRONG_VERSION_NUMBER); check accounts.acct.url")
     assert radicale_world.sleeps == []
+
+
+def _through(world: World, rule: Rule) -> tuple[HttpProxy, Any]:
+    """Pull ``world`` through a proxy that applies ``rule``; returns the proxy and the error the pull raised."""
+    proxy = HttpProxy(int(world.account.url.rsplit(":", 1)[1].strip("/")))
+    proxy.add(rule)
+    try:
+        with pytest.raises(ConnectorError) as failed:
+            world.pull(world.source(url=proxy.url))
+    finally:
+        proxy.stop()
+    return proxy, failed.value
+
+
+def test_a_principal_without_a_calendar_home_and_a_home_that_cannot_be_listed_are_one_sentence(
+        radicale_world: World) -> None:
+    world = radicale_world
+    world.put(event("a", "20260210T100000Z"))
+    user = world.account.username
+    _, failed = _through(world, Rule(lambda method, path, body: b"calendar-home-set" in body, status=404, times=None))
+    assert str(failed) == "account 'acct': the server names no calendar home for this user"
+    listing = Rule(lambda method, path, body: path == f"/{user}/" and b"supported-calendar-component-set" in body,
+                   status=404, times=None)  # Radicale's principal is its home: only the listing fails
+    proxy, failed = _through(world, listing)
+    assert str(failed) == f"account 'acct': the calendar home {proxy.url}{user}/ cannot be listed"
+    assert world.ids() == set()
+
+
+@pytest.mark.parametrize(("status", "said"), [
+    (404, "does not exist on the server (HTTP 404) while syncing Work; check accounts.acct.url"),
+    (500, "the server answered HTTP 500 while syncing Work"),
+])
+def test_a_calendar_that_answers_an_error_status_is_one_sentence_and_nothing_is_stored(
+        radicale_world: World, status: int, said: str) -> None:
+    world = radicale_world
+    world.put(event("a", "20260210T100000Z"))
+    _, failed = _through(world, Rule(lambda method, path, body: method == "REPORT", status=status, times=None))
+    assert str(failed).startswith("account 'acct': ") and str(failed).endswith(said), str(failed)
+    assert world.ids() == set()
+    world.pull(world.source())  # the server answers again: the next pull reads it
+    assert world.ids() == {"a"}

@@ -5,12 +5,12 @@ a forgotten sync token, an address book chosen by name or missing, and a wrong p
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-from connectors.base import AuthRequired, CardBatch
+from connectors.base import AuthRequired, CardBatch, SourceUnavailable
 from connectors.carddav.book import BookState, CardDavBook
 from connectors.throttle import RetryPolicy, Throttle
 from syncd.store import Store
@@ -18,6 +18,7 @@ from tests.fakes.known import pull_cards_into
 from tests.fakes.slot import MemorySlot
 from tests.servers import dav, shared
 from tests.servers.cards import CardClient, card, group
+from tests.servers.faults import HttpProxy, Rule
 
 pytestmark = pytest.mark.slow
 
@@ -132,3 +133,30 @@ def test_a_wrong_password_needs_login(world: World) -> None:
     book = CardDavBook("acct", settings, MemorySlot(json.dumps({"password": "wrong"})))
     with pytest.raises(AuthRequired, match="refused the password"):
         pull_cards_into(world.store, book)
+
+
+def _asking(where: str, asked: bytes) -> Callable[[str, str, bytes], bool]:
+    return lambda method, path, body: path == where and asked in body
+
+
+def test_a_principal_without_an_address_book_home_and_a_home_that_cannot_be_listed_are_one_sentence() -> None:
+    server = shared.radicale()
+    account = dav.radicale_account(server)
+    world = World(account, f"{server.url}{account.username}/")
+    world.client.put("anna", card("anna", "Anna Berg", "anna@example.org"))
+    user = account.username
+    failures = {
+        b"addressbook-home-set": "the server names no address-book home for this user",
+        b"getctag": "the address-book home {proxy}{user}/ cannot be listed",
+    }
+    for asked, said in failures.items():
+        # Radicale's principal is its home: only the request that asks for ``asked`` there fails.
+        proxy = HttpProxy(int(account.url.rsplit(":", 1)[1].strip("/")))
+        proxy.add(Rule(_asking(f"/{user}/", asked), status=404, times=None))
+        try:
+            with pytest.raises(SourceUnavailable) as failed:
+                world.pull(world.book(url=proxy.url))
+        finally:
+            proxy.stop()
+        assert str(failed.value) == f"account 'acct': {said.format(proxy=proxy.url, user=user)}"
+    assert world.people() == {}
