@@ -194,3 +194,74 @@ class HttpProxy:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+@dataclasses.dataclass
+class ImapRule:
+    """What to do, ``times`` times (None: always), to the client commands ``matches`` accepts (the command line
+    without its tag): answer ``answer`` in the server's place (``{tag}`` is the command's tag), or ``close``."""
+
+    matches: Callable[[str], bool]
+    answer: str = ""
+    close: bool = False
+    times: int | None = 1
+
+
+class ImapProxy:
+    """An IMAP proxy in front of a real server that answers chosen commands itself (an answer the server would
+    not give, a connection closed at that point); everything else passes as is. Clients that wait for each
+    answer before the next command (as imaplib does) only."""
+
+    def __init__(self, upstream: int) -> None:
+        self.upstream = upstream
+        self.rules: list[ImapRule] = []
+        self.port = free_port()
+        self._listener = socket.create_server(("127.0.0.1", self.port))
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def add(self, rule: ImapRule) -> ImapRule:
+        self.rules.append(rule)
+        return rule
+
+    def _rule(self, command: str) -> ImapRule | None:
+        for rule in self.rules:
+            if (rule.times is None or rule.times > 0) and rule.matches(command):
+                if rule.times is not None:
+                    rule.times -= 1
+                return rule
+        return None
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client: socket.socket) -> None:
+        server = socket.create_connection(("127.0.0.1", self.upstream))
+        threading.Thread(target=self._pump, args=(server, client), daemon=True).start()
+        with contextlib.suppress(OSError), client.makefile("rb") as lines:
+            for line in lines:
+                tag, _, command = line.decode("utf-8", "replace").rstrip("\r\n").partition(" ")
+                rule = self._rule(command)
+                if rule is None:
+                    server.sendall(line)
+                elif rule.close:
+                    break
+                else:
+                    client.sendall(rule.answer.replace("{tag}", tag).encode())
+        for end in (client, server):
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+            end.close()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+
+    def stop(self) -> None:
+        self._listener.close()

@@ -28,7 +28,7 @@ from tests.fakes.known import StoreKnown, pull_into
 from tests.fakes.slot import MemorySlot
 from tests.servers import shared
 from tests.servers.dovecot import PASSWORD, Dovecot
-from tests.servers.faults import GarbageServer, TcpProxy
+from tests.servers.faults import GarbageServer, ImapProxy, ImapRule, TcpProxy
 
 pytestmark = pytest.mark.slow
 ME = "sam@example.com"
@@ -382,3 +382,90 @@ def test_nothing_listening_is_one_sentence() -> None:
     with pytest.raises(SourceUnavailable) as failed:
         list(ImapSource("acct", settings, MemorySlot(json.dumps({"password": "p"}))).pull({}, StoreKnown(Store(":memory:"))))
     assert "the connection to 127.0.0.1:" in str(failed.value) and "failed while connecting (" in str(failed.value)
+
+
+# ---- answers a server should not give (a proxy in front of Dovecot gives them) ------------------------------
+
+
+def _through(mailbox: Mailbox, *rules: ImapRule) -> tuple[ImapProxy, ImapSource]:
+    proxy = ImapProxy(mailbox.server.plain_port)
+    for rule in rules:
+        proxy.add(rule)
+    return proxy, mailbox.source(me=(ME,), security="plain", port=proxy.port, ca_file=None)
+
+
+@pytest.mark.parametrize(("command", "rule", "said"), [
+    ("LIST", ImapRule(lambda c: c.startswith("LIST"), "{tag} NO [SERVERBUG] Internal error\r\n"),
+     "{where} gave an answer syncd cannot use while listing folders (LIST failed: [SERVERBUG] Internal error); "
+     "what was read so far is kept and the next pull resumes"),
+    ("STATUS", ImapRule(lambda c: c.startswith("STATUS"), close=True),
+     "the connection to {where} broke off while checking INBOX; what was read so far is kept and the next pull "
+     "resumes"),
+])
+def test_a_connection_closed_or_refused_at_each_step_is_one_sentence(mailbox: Mailbox, command: str, rule: ImapRule,
+                                                                     said: str) -> None:
+    mailbox.add()
+    proxy, source = _through(mailbox, rule)
+    try:
+        with pytest.raises(ConnectorError) as failed:
+            mailbox.pull(source)
+    finally:
+        proxy.stop()
+    assert str(failed.value) == f"account 'acct': {said.format(where=f'127.0.0.1:{proxy.port}')}"
+    assert mailbox.count() == 0
+    mailbox.pull(mailbox.source(me=(ME,)))
+    assert mailbox.count() == 1
+
+
+def test_a_fetch_answer_without_its_header_block_is_named_and_a_missing_one_counts_as_expunged(
+        mailbox: Mailbox) -> None:
+    mailbox.add()
+    mailbox.add()
+    proxy, source = _through(mailbox, ImapRule(lambda c: c.startswith("UID FETCH"),
+                                               "* 1 FETCH (UID 1 FLAGS ())\r\n{tag} OK Fetch completed.\r\n"))
+    try:
+        batches = mailbox.pull(source)
+    finally:
+        proxy.stop()
+    assert [(s.what.split("/")[0], s.why) for b in batches for s in b.skipped] == [
+        ("INBOX", "unparseable headers: the server sent no header block")]
+    assert mailbox.count() == 0
+
+
+def test_a_folder_renumbered_between_status_and_examine_is_read_again_without_doubles(mailbox: Mailbox) -> None:
+    mailbox.add()
+    mailbox.pull(mailbox.source(me=(ME,)))
+    mailbox.add()
+    renumbered = ImapRule(lambda c: c.startswith("EXAMINE") and "INBOX" in c,
+                          "* 2 EXISTS\r\n* OK [UIDVALIDITY 7] UIDs valid\r\n* OK [UIDNEXT 3] Predicted next UID\r\n"
+                          "{tag} OK [READ-ONLY] Examine completed.\r\n")
+    proxy, source = _through(mailbox, renumbered)
+    try:
+        with pytest.raises(CursorExpired, match="UIDVALIDITY changed"):
+            pull_into(mailbox.store, source)
+        mailbox.store.synced.reset_cursor("acct", "INBOX")  # as syncd.pull does: that folder is read again
+        mailbox.pull(source)
+    finally:
+        proxy.stop()
+    assert mailbox.count() == 2 and mailbox.count("sightings") == 2
+
+
+def test_a_server_that_refuses_the_vanished_fetch_is_one_sentence_and_the_next_pull_finds_the_deletion(
+        mailbox: Mailbox) -> None:
+    for _ in range(3):
+        mailbox.add()
+    mailbox.pull(mailbox.source(me=(ME,)))
+    with mailbox.admin() as admin:
+        admin.select("INBOX")
+        admin.uid("STORE", "2", "+FLAGS", "(\\Deleted)")
+        admin.expunge()
+    proxy, source = _through(mailbox, ImapRule(lambda c: "VANISHED" in c, "{tag} NO [SERVERBUG] Internal error\r\n"))
+    try:
+        with pytest.raises(ConnectorError) as failed:
+            mailbox.pull(source)
+    finally:
+        proxy.stop()
+    assert "gave an answer syncd cannot use while looking for deleted messages in INBOX" in str(failed.value)
+    assert mailbox.count() == 3  # nothing removed on a guess
+    mailbox.pull(mailbox.source(me=(ME,)))
+    assert mailbox.count() == 2
