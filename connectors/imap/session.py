@@ -56,8 +56,11 @@ class ImapSession:
             try:
                 self.client.login(str(self.settings.get("username") or ""), secret)
             except imaplib.IMAP4.error as exc:
-                if isinstance(exc, imaplib.IMAP4.abort):
-                    raise
+                # imapclient turns every failure of LOGIN into LoginError: one that came of a broken connection
+                # is said as such, not as a refused password (which would send the user to re-enter it).
+                broken = exc if isinstance(exc, imaplib.IMAP4.abort) else exc.__context__
+                if isinstance(broken, imaplib.IMAP4.abort | OSError):
+                    raise broken from None
                 raise refused(self.account, self.settings) from None
         return self
 

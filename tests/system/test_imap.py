@@ -395,6 +395,8 @@ def _through(mailbox: Mailbox, *rules: ImapRule) -> tuple[ImapProxy, ImapSource]
 
 
 @pytest.mark.parametrize(("command", "rule", "said"), [
+    ("LOGIN", ImapRule(lambda c: c.startswith("LOGIN"), close=True),
+     "the connection to {where} broke off while logging in"),
     ("LIST", ImapRule(lambda c: c.startswith("LIST"), "{tag} NO [SERVERBUG] Internal error\r\n"),
      "{where} gave an answer syncd cannot use while listing folders (LIST failed: [SERVERBUG] Internal error); "
      "what was read so far is kept and the next pull resumes"),
