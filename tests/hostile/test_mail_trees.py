@@ -165,3 +165,35 @@ def test_verbose_pull_and_status_name_every_skipped_item(tmp_path: Path) -> None
     assert all(f"./{n}.empty: no From or recipients" in status.out for n in range(7)), status.out
     short = harness.run(["--config", str(config), "status"], state)
     assert "skipped 7: no From or recipients" in short.out
+
+
+def test_a_calendar_or_address_book_folder_that_cannot_be_listed_fails_that_account_alone(tmp_path: Path) -> None:
+    for part in ("cur", "new", "tmp"):
+        (tmp_path / "maildir" / part).mkdir(parents=True)
+    (tmp_path / "maildir" / "cur" / "1:2,S").write_bytes(mail("Mona <mona@example.org>"))
+    (tmp_path / "ics").mkdir()
+    (tmp_path / "ics" / "a.ics").write_text(EVENT.format(uid="a", who="paula@example.org", me=ME))
+    (tmp_path / "cards").mkdir()
+    (tmp_path / "cards" / "a.vcf").write_text("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Anna Berg\r\nEMAIL:anna@example.org\r\n"
+                                              "END:VCARD\r\n")
+    config = tmp_path / "config.toml"
+    config.write_text(CONFIG.format(root=tmp_path, me=ME).replace(
+        '[accounts.mbox]\nprovider = "mbox"', '[accounts.book]\nprovider = "vcard"').replace(
+        f"{tmp_path}/mbox", f"{tmp_path}/cards"))
+    state = tmp_path / "state"
+    for folder in ("ics", "cards"):
+        (tmp_path / folder).chmod(0)
+    try:
+        locked = harness.run(["--config", str(config), "pull"], state, prefix=harness.without_root_override())
+    finally:
+        for folder in ("ics", "cards"):
+            (tmp_path / folder).chmod(0o755)
+    assert locked.code == 1, locked.out + locked.err
+    for account, folder in (("cal", "ics"), ("book", "cards")):
+        assert f"{account}: FAILED: accounts.{account}.path: cannot list {tmp_path}/{folder}: Permission denied" \
+            in locked.out, locked.out
+    assert _senders(state) == {"mona@example.org"}  # the mail account was pulled all the same
+    again = harness.run(["--config", str(config), "pull"], state)
+    assert again.code == 0, again.out + again.err
+    assert _senders(state) == {"mona@example.org", "paula@example.org"}
+    assert "book: 1 cards read (1 new or changed)" in again.out and "cal: 1 new" in again.out, again.out
