@@ -186,3 +186,40 @@ def test_a_followups_calendar_deleted_in_another_client_is_made_again_and_filled
     assert any("written again" in message for message in result.messages)
     assert sorted(world.objects()) == sorted([key("a@x.com"), key("b@x.com")])
     assert states(store) == {key("a@x.com"): "active", key("b@x.com"): "active"}
+
+
+def test_an_account_that_is_one_calendar_needs_followups_calendar_and_deletes_nothing_before_any() -> None:
+    world = World(dav.radicale_account(shared.radicale()))
+    fresh = world.target()
+    fresh.delete("never-made")  # no follow-ups calendar yet: nothing to delete, none made for it
+    assert fresh.list_own() == []
+    work = str(world.account.calendar("Work").url)
+    one = CalDavTarget("acct", {**world.account.settings(calendar_name="Follow-ups"), "url": work}, world.account.slot)
+    with pytest.raises(ConnectorError) as failed:
+        one.create(followup("k1"))
+    assert str(failed.value) == (f"account 'acct': the account is one calendar ({work}); set followups_calendar to "
+                                 "hold the follow-ups in it")
+    assert not [c for c in world.account.client().principal().get_calendars()
+                if str(c.url).rstrip("/").endswith("syncd-followups")]
+
+
+def _proxied(world: World, *rules: Rule) -> tuple[HttpProxy, CalDavTarget]:
+    proxy = HttpProxy(int(world.account.url.rsplit(":", 1)[1].strip("/")))
+    for rule in rules:
+        proxy.add(rule)
+    settings = {**world.account.settings(calendar_name="Follow-ups"), "url": proxy.url}
+    return proxy, CalDavTarget("acct", settings, world.account.slot)
+
+
+def test_a_follow_up_that_exists_but_cannot_be_read_is_one_sentence_and_not_doubled() -> None:
+    world = World(dav.radicale_account(shared.radicale()))
+    world.target().create(followup("k1"))
+    proxy, target = _proxied(world, Rule(lambda method, path, body: method == "PUT", status=412, times=None),
+                             Rule(lambda method, path, body: method == "GET", status=404, times=None))
+    try:
+        with pytest.raises(ConnectorError) as failed:
+            target.create(followup("k2"))
+    finally:
+        proxy.stop()
+    assert str(failed.value) == "account 'acct': follow-up k2 exists and cannot be read; tried again next run"
+    assert [e.key for e in world.target().list_own()] == ["k1"]
