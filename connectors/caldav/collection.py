@@ -107,9 +107,19 @@ def href_path(account: DavAccount, href: str) -> str:
     return unquote(urlsplit(account.absolute(href)).path)
 
 
+def is_multistatus(response: Any) -> bool:
+    """Whether a 200/207 answer is a WebDAV multistatus (RFC 4918 §13). The caldav library finds no objects, not
+    an error, in any other page (a proxy's or a login portal's HTML): taken as is, that would read as "every
+    object is gone" and turn into deletions, or dismissals of every follow-up."""
+    tree = getattr(response, "tree", None)
+    return tree is not None and (tree.tag == f"{DAV}multistatus" or tree.find(f".//{DAV}multistatus") is not None)
+
+
 def parsed(parse: Any, account: DavAccount, collection: Collection, protocol: str = "CalDAV") -> Any:
     """A multistatus answer parsed by the caldav library, or one sentence when it is not one."""
     try:
+        if not is_multistatus(getattr(parse, "__self__", None)):
+            raise ValueError("no multistatus")
         return parse()
     except Exception:  # a 207 that is no multistatus, or one whose statuses make no sense
         raise ConnectorError(f"account '{account.account}': the server's answer about {collection.name} is not "

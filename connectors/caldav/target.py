@@ -30,6 +30,7 @@ import icalendar
 
 from connectors.base import CalendarTarget, ConnectorError, FollowupEvent, SecretSlot
 from connectors.caldav.account import DavAccount, check_status
+from connectors.caldav.collection import is_multistatus
 from connectors.caldav.discovery import CALDAV, DAV, FOLLOWUPS, Calendar, Home, discover, xml_body
 from connectors.local.ics_target import PRODID, TAG, followup_of, vevent
 from connectors.throttle import Throttle
@@ -106,6 +107,8 @@ class CalDavTarget(CalendarTarget):
         response = self.account.xml("REPORT", url, _query_body(), 1, what="listing follow-ups")
         check_status(response, self.name, url, "listing follow-ups")
         try:
+            if not is_multistatus(response):
+                raise ValueError("no multistatus")
             results = response.parse_calendar_query()
         except Exception:
             raise ConnectorError(f"account '{self.name}': the server's listing of the follow-ups calendar is not "

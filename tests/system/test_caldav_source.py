@@ -383,3 +383,18 @@ def test_a_calendar_that_answers_an_error_status_is_one_sentence_and_nothing_is_
     assert world.ids() == set()
     world.pull(world.source())  # the server answers again: the next pull reads it
     assert world.ids() == {"a"}
+
+
+def test_an_answer_that_is_no_multistatus_is_one_sentence_and_deletes_nothing(radicale_world: World) -> None:
+    world = radicale_world
+    world.put(event("a", "20260210T100000Z"))
+    world.pull(world.source())
+    world.put(event("a", "20260210T100000Z", summary="Moved"))  # changed: the next pull reads it again
+    page = Rule(lambda method, path, body: b"calendar-multiget" in body, status=200, body=b"<html>a portal</html>",
+                times=None)
+    _, failed = _through(world, page)
+    assert str(failed) == ("account 'acct': the server's answer about Work is not valid CalDAV; what was read so "
+                           "far is kept and the next pull tries again")
+    assert world.ids() == {"a"}  # not taken for "gone between the listing and the multiget"
+    world.pull(world.source())
+    assert world.ids() == {"a"} and world.store.count("interactions") == 1

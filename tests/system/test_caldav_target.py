@@ -223,3 +223,24 @@ def test_a_follow_up_that_exists_but_cannot_be_read_is_one_sentence_and_not_doub
         proxy.stop()
     assert str(failed.value) == "account 'acct': follow-up k2 exists and cannot be read; tried again next run"
     assert [e.key for e in world.target().list_own()] == ["k1"]
+
+
+@pytest.mark.parametrize(("status", "page"), [(207, b"<html>a web page</html>"), (200, b"<html>a web page</html>"),
+                                              (200, b"")])
+def test_a_listing_that_is_no_multistatus_is_one_sentence_not_every_follow_up_gone(status: int, page: bytes) -> None:
+    world = World(dav.radicale_account(shared.radicale()))
+    store = Store(":memory:")
+    from syncd.plan.reconcile import reconcile
+
+    wanted = [due("a@x.com", date(2026, 3, 1))]
+    assert reconcile(wanted, store, world.target(), MONDAY, CFG).created == 1
+    proxy, target = _proxied(world, Rule(lambda method, path, body: method == "REPORT", status=status, body=page,
+                                         times=None))
+    try:
+        with pytest.raises(ConnectorError) as failed:
+            reconcile(wanted, store, target, MONDAY, CFG)
+    finally:
+        proxy.stop()
+    assert str(failed.value) == "account 'acct': the server's listing of the follow-ups calendar is not valid CalDAV"
+    assert states(store) == {key("a@x.com"): "active"}  # not taken for a dismissal
+    assert len(world.objects()) == 1
