@@ -8,12 +8,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from connectors.base import AuthRequired, Birthday, CardGroup, CursorExpired
+from connectors.base import AuthRequired, Birthday, CardGroup, ConnectorError, CursorExpired
 from connectors.google.auth import CONTACTS_READ, GMAIL_METADATA
 from connectors.google.contacts import GoogleContacts
 from syncd.store import Store
 from tests.fakes.known import pull_cards_into
 from tests.fakes.people_contract import Rig, people_rig
+from tests.fakes.server import Request, Response
 
 
 @pytest.fixture
@@ -132,3 +133,58 @@ def test_contacts_readonly_is_asked_only_when_contacts_are_read() -> None:
 class _Nothing:
     def known_ids(self, resource: str) -> set[str]:
         return set()
+
+
+def _error(status: int, reason: str, message: str = "refused") -> Response:
+    return Response(status, {"error": {"code": status, "message": message, "status": "FAILED_PRECONDITION",
+                                       "errors": [{"reason": reason, "message": message}]}})
+
+
+def _connections(request: Request) -> bool:
+    return request.path.endswith("/connections")
+
+
+def test_a_login_google_keeps_refusing_needs_login_and_stores_nothing(rig: Rig, store: Store) -> None:
+    rig.people.add_person("Anna Berg", "anna@work.example")
+    rig.server.inject(_connections, _error(401, "authError", "Request had invalid authentication credentials."),
+                      times=10)
+    with pytest.raises(AuthRequired, match=r"needs login \(Google refused the login\)"):
+        pull_cards_into(store, rig.book())
+    assert store.cards.count("acct") == 0
+
+
+def test_labels_refused_for_another_reason_and_a_bad_sync_request_are_one_sentence(rig: Rig, store: Store) -> None:
+    rig.people.add_person("Anna Berg", "anna@work.example")
+    rig.server.inject(lambda request: request.path.endswith("/contactGroups"), _error(403, "forbidden"))
+    with pytest.raises(ConnectorError) as refused:
+        pull_cards_into(store, rig.book())
+    assert str(refused.value) == ("Google Contacts labels: Google refused access (forbidden); check the login's "
+                                  "permissions")
+    pull_cards_into(store, rig.book())
+    rig.server.inject(lambda request: _connections(request) and bool(request.arg("syncToken")),
+                      _error(400, "badRequest", "Invalid personFields mask path."))
+    with pytest.raises(ConnectorError) as bad:
+        pull_cards_into(store, rig.book())
+    assert str(bad.value) == "Google Contacts: Google answered HTTP 400 badRequest"
+    assert store.cards.count("acct") == 1  # what was read before stays
+
+
+def test_a_sync_token_answered_gone_lists_everything_again(rig: Rig, store: Store) -> None:
+    rig.people.add_person("Anna Berg", "anna@work.example")
+    pull_cards_into(store, rig.book())
+    rig.server.inject(lambda request: _connections(request) and bool(request.arg("syncToken")),
+                      _error(410, "gone", "Sync token is no longer valid."))
+    with pytest.raises(CursorExpired):
+        pull_cards_into(store, rig.book())
+
+
+def test_an_unreadable_cursor_a_contact_without_a_resource_name_and_a_birthday_as_text(rig: Rig) -> None:
+    anna = rig.people.add_person("Anna Berg", "anna@work.example")
+    rig.people.edit_person(anna, birthdays=[{"metadata": {"primary": True}, "text": "1970-04-12"}])
+    _, contacts = list(rig.book().pull({"contacts": "{not json"}, _Nothing()))
+    assert contacts.full and [c.birthday for c in contacts.cards] == [Birthday(4, 12, 1970)]
+    rig.server.inject(_connections, Response(200, {"connections": [{"names": [{"displayName": "Nobody"}]}],
+                                                   "nextSyncToken": "t1"}))
+    _, odd = list(rig.book().pull({}, _Nothing()))
+    assert [(s.what, s.why) for s in odd.skipped] == [
+        ("Google Contacts: a contact without a resource name", "unreadable contact")]
