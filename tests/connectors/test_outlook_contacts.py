@@ -3,16 +3,17 @@ as groups, per-folder delta with moves, replays and expiry, and a login lacking 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 
 import pytest
 
-from connectors.base import AuthRequired, Birthday, CardGroup, CursorExpired
+from connectors.base import AuthRequired, Birthday, CardGroup, ConnectorError, CursorExpired
 from connectors.microsoft.contacts import folder_group
 from syncd.store import Store
 from tests.fakes.graph_contacts_contract import Rig, contacts_rig
 from tests.fakes.known import pull_cards_into
+from tests.fakes.server import Request, Response
 
 
 @pytest.fixture
@@ -100,3 +101,46 @@ def test_a_login_that_never_consented_to_contacts_needs_login_naming_it(store: S
     missing = r"needs login \(the login lacks the permission Contacts\.Read\)"
     with contacts_rig(logged_in_with_contacts=False) as rig, pytest.raises(AuthRequired, match=missing):
         pull_cards_into(store, rig.book())
+
+
+def _delta_of(folder: str | None) -> Callable[[Request], bool]:
+    path = "/v1.0/me/contacts/delta" if folder is None else f"/v1.0/me/contactFolders/{folder}/contacts/delta"
+    return lambda request: request.path == path
+
+
+def test_a_folder_gone_between_the_listing_and_its_delta_takes_its_contacts_until_it_answers(
+        rig: Rig, store: Store) -> None:
+    family = rig.contacts.add_folder("Family")
+    rig.contacts.add("Mum", "mum@example.net", folder=family)
+    pull_cards_into(store, rig.book())
+    rig.server.inject(_delta_of(family), Response(404, {"error": {"code": "ErrorItemNotFound",
+                                                                  "message": "The specified object was not found."}}))
+    batches = pull_cards_into(store, rig.book())
+    assert [b.resource for b in batches if b.deleted] == [f"contacts:{family}"] and groups_of(store) == {}
+    pull_cards_into(store, rig.book())
+    assert groups_of(store) == {"mum@example.net": ("Mum", ("Family",))}
+
+
+def test_a_page_without_links_is_one_sentence_and_a_contact_without_an_id_is_named(rig: Rig, store: Store) -> None:
+    rig.contacts.add("Anna Berg", "anna@example.org")
+    rig.server.inject(_delta_of(None), Response(200, {"value": []}))
+    with pytest.raises(ConnectorError) as failed:
+        pull_cards_into(store, rig.book())
+    assert str(failed.value) == ("Outlook contacts (contacts): Graph answered a page with neither a next nor a "
+                                 "delta link")
+    link = f"{rig.server.base_url}/v1.0/me/contacts/delta?$deltatoken=odd"
+    rig.server.inject(_delta_of(None), Response(200, {"value": [{"displayName": "No Id"}], "@odata.deltaLink": link}))
+    [contacts] = [b for b in pull_cards_into(store, rig.book()) if b.resource == "contacts"]
+    assert [(s.what, s.why) for s in contacts.skipped] == [
+        ("Outlook contacts (contacts): a contact without an id", "unreadable contact")]
+
+
+def test_an_unreadable_cursor_reads_the_folder_whole(rig: Rig) -> None:
+    rig.contacts.add("Anna Berg", "anna@example.org")
+    [contacts] = [b for b in rig.book().pull({"contacts": "{not json"}, _Nothing()) if b.resource == "contacts"]
+    assert contacts.full and [c.name for c in contacts.cards] == ["Anna Berg"]
+
+
+class _Nothing:
+    def known_ids(self, resource: str) -> set[str]:
+        return set()
