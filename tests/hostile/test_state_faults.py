@@ -100,6 +100,25 @@ def test_damaged_pages_are_exit_3_with_the_integrity_check_and_the_way_back(tmp_
     assert harness.snapshot(state) == reference
 
 
+def test_damaged_pages_without_a_good_copy_say_how_to_start_afresh_and_that_works(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    config = _pulled(tmp_path, state, messages=400)
+    for copy in state.glob("*last-good*"):
+        copy.unlink()  # damaged before the first copy was ever taken
+    _damage(state / harness.DB_NAME)
+    config.write_text(config.read_text() + "\n[engine]\nmax_recipients = 19\n")  # every contact recomputed
+    outcome = harness.run(["--config", str(config), "pull"], state)
+    assert outcome.code == 3, outcome.err
+    sentence = outcome.sentence()
+    assert "is damaged (integrity check: " in sentence and "there is no good copy yet; to start afresh" in sentence
+    afresh = sentence.split("run: ", 1)[1].rstrip(" .")
+    assert subprocess.run(afresh, shell=True, cwd=tmp_path).returncode == 0
+    assert list((state / "damaged").glob(f"{harness.DB_NAME}*"))  # set aside, not deleted
+    again = harness.run(["--config", str(config), "pull"], state)
+    assert again.code == 0, again.err
+    assert "mail: 400 new" in again.out, again.out
+
+
 # ---- full disk -----------------------------------------------------------------------------------------
 
 
