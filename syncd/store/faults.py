@@ -73,6 +73,10 @@ def folder_fault(exc: OSError, folder: Path) -> StateFault:
                           "SYNCD_STATE_DIR to a folder")
     if code == errno.EISDIR:
         return StateFault(f"{where} is a folder, not a database file: move it away; syncd makes a new one")
+    if exc.filename is not None and os.path.abspath(os.fsdecode(exc.filename)) != os.path.abspath(folder):
+        # A file in the folder, such as a database that is a link to a place moved away: name it, not the folder.
+        return StateFault(f"cannot use {where} in the state folder: {exc.strerror or exc}; check that it (and what "
+                          "it links to) exists and is yours")
     return StateFault(f"cannot use the state folder {shown(str(folder))}: {exc.strerror or exc}")
 
 

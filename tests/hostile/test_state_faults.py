@@ -119,6 +119,17 @@ def test_damaged_pages_without_a_good_copy_say_how_to_start_afresh_and_that_work
     assert "mail: 400 new" in again.out, again.out
 
 
+def test_a_state_database_that_cannot_be_opened_is_exit_3(tmp_path: Path) -> None:
+    config = _world(tmp_path)
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / harness.DB_NAME).symlink_to(tmp_path / "gone" / "syncd.sqlite3")  # a link to a folder moved away
+    outcome = harness.run(["--config", str(config), "pull"], state)
+    assert outcome.code == 3, outcome.err
+    assert outcome.sentence() == (f"syncd: cannot use {state / harness.DB_NAME} in the state folder: No such file or "
+                                  "directory; check that it (and what it links to) exists and is yours")
+
+
 # ---- full disk -----------------------------------------------------------------------------------------
 
 
