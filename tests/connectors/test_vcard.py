@@ -292,3 +292,24 @@ def test_an_address_book_of_ten_thousand_cards(tmp_path: Path, store: Store) -> 
     assert [len(b.cards) for b in batches] == [2000] * 5 + [0]
     assert [b.complete for b in batches] == [False] * 5 + [True]
     assert store.cards.count("acct") == 10_000 and pull(book, store) == []
+
+
+def test_entries_named_vcf_that_are_no_file_are_named_until_they_go_and_group_cards_are_read(
+        tmp_path: Path, store: Store) -> None:
+    book_dir = tmp_path / "book"
+    book_dir.mkdir()
+    (book_dir / "groups.vcf").write_text("BEGIN:VCARD\r\nVERSION:4.0\r\nKIND:group\r\nFN:Suppliers\r\nUID:grp-1\r\n"
+                                         "MEMBER:urn:uuid:a\r\nEND:VCARD\r\n")
+    (book_dir / "a.vcf").write_text(vcf(("a", "Anna", "anna@example.com", "")))
+    os.mkfifo(book_dir / "pipe.vcf")  # never opened: a read would wait for a writer forever
+    (book_dir / "folder.vcf").mkdir()
+    book = VcardBook("acct", {"path": book_dir})
+    batches = {b.resource: b for b in pull(book, store)}
+    assert sorted((s.what, s.why) for s in batches["."].skipped) == [
+        ("folder.vcf", "not a regular file: a folder"), ("pipe.vcf", "not a regular file: a FIFO")]
+    assert batches["groups.vcf"].groups == [CardGroup("grp-1", "Suppliers", ["a"])]
+    assert dict(store.cards.facts(store.select(None)))["anna@example.com"].groups == ("Suppliers",)
+    (book_dir / "pipe.vcf").unlink()
+    (book_dir / "folder.vcf").rmdir()
+    [cleared] = pull(book, store)
+    assert cleared.resource == "." and cleared.skipped == [] and cleared.cursor is None
