@@ -212,6 +212,42 @@ def test_unparseable_file_raises_and_is_never_overwritten(tmp_path: Path) -> Non
     assert path.read_bytes() == b"BEGIN:VCALENDAR\r\nthis is not right\r\n"
 
 
+V = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//x//EN\r\n"
+EVENT = "BEGIN:VEVENT\r\nUID:u\r\nDTSTART:20260301T100000Z\r\nEND:VEVENT\r\n"
+
+
+@pytest.mark.parametrize(("text", "why"), [
+    (EVENT + V + "END:VCALENDAR\r\n", "is not valid iCalendar (line 1: VEVENT outside a VCALENDAR)"),
+    (V + "END:VEVENT\r\nEND:VCALENDAR\r\n", "is not valid iCalendar (line 4: END:VEVENT closes nothing open)"),
+    (V + "BEGIN:VEVENT\r\nUID:u\r\nEND:VCALENDAR\r\n", "is not valid iCalendar (line 6: END:VCALENDAR closes nothing "
+                                                          "open)"),
+    (V + EVENT, "is not valid iCalendar (VCALENDAR is never closed)"),
+    (V + "END:VCALENDAR\r\n" + V + "END:VCALENDAR\r\n", "holds 2 VCALENDARs"),
+    ("X-NOTE:a line of its own\r\n", "holds no VCALENDARs"),
+])
+def test_a_follow_ups_file_broken_in_its_structure_is_named_and_never_overwritten(tmp_path: Path, text: str,
+                                                                                  why: str) -> None:
+    path = tmp_path / "followups.ics"
+    path.write_bytes(text.encode())
+    target = IcsFileTarget("ics", {"path": path})
+    with pytest.raises(ConnectorError) as failed:
+        target.list_own()
+    assert why in str(failed.value) and "\n" not in str(failed.value), str(failed.value)
+    target.create(followup("k2"))
+    with pytest.raises(ConnectorError):
+        target.commit()
+    assert path.read_bytes() == text.encode()
+
+
+def test_a_follow_up_whose_date_the_user_broke_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "followups.ics"
+    path.write_bytes((V + "BEGIN:VEVENT\r\nUID:mine\r\nX-SYNCD-KEY:k1\r\nDTSTART:not a date\r\nEND:VEVENT\r\n"
+                      "END:VCALENDAR\r\n").encode())
+    with pytest.raises(ConnectorError) as failed:
+        IcsFileTarget("ics", {"path": path}).list_own()
+    assert str(failed.value) == f"follow-up k1 in {path} has an unreadable date (not a date: 'not a date')"
+
+
 def test_edits_made_while_a_run_plans_are_kept(tmp_path: Path) -> None:
     path = tmp_path / "followups.ics"
     target = IcsFileTarget("ics", {"path": path})
