@@ -198,21 +198,6 @@ def vevent(followup: FollowupEvent, sequence: int) -> icalendar.Event:
     return event
 
 
-def calendar_object(followup: FollowupEvent, sequence: int) -> bytes:
-    """A follow-up as one whole iCalendar object: the VCALENDAR holding its VEVENT and the VTIMEZONE its start
-    names (RFC 4791 §4.1: a CalDAV resource holds one UID; RFC 5545 §3.6.5: every TZID used is defined)."""
-    calendar = icalendar.Calendar()
-    calendar.add("PRODID", PRODID)
-    calendar.add("VERSION", "2.0")
-    event = vevent(followup, sequence)
-    tzid = event["DTSTART"].params.get("TZID")
-    if tzid:
-        calendar.add_component(icalendar.Timezone.from_tzid(str(tzid)))
-    calendar.add_component(event)
-    data: bytes = calendar.to_ical()
-    return data
-
-
 def _vevent_blocks(data: bytes) -> list[tuple[bytes, bool]]:
     """The file cut into runs of physical lines: (text, whether it is one top-level VEVENT)."""
     parts: list[tuple[bytes, bool]] = []
