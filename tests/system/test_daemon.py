@@ -21,6 +21,7 @@ from syncd.pull import AccountSummary
 from syncd.sample import write_sample
 from syncd.service.daemon import JUMP_SECONDS, Daemon
 from syncd.store import Store
+from syncd.tokens import TokenStoreError
 from tests.support.generate import gen_maildir
 from tests.support.paths import ROOT
 
@@ -147,6 +148,26 @@ def test_an_internal_error_is_logged_and_backed_off_not_raised(daemon: Daemon) -
     assert daemon.states["good"].failures == 1
     assert "internal error: RuntimeError: bug" in (daemon.states["good"].last_error or "")
     assert not daemon.busy
+
+
+def test_a_bug_in_one_account_is_logged_with_its_traceback_and_a_token_store_failure_backs_off(
+        daemon: Daemon, caplog: pytest.LogCaptureFixture) -> None:
+    trace = "Traceback (most recent call last):\n  ...\nRuntimeError: a bug"
+    daemon.runner = lambda name: pipeline.JobResult(
+        [AccountSummary(name, error="internal error: RuntimeError: a bug", internal=trace)], None, None)
+    with caplog.at_level("ERROR", logger="syncd"):
+        daemon.pull("good")
+    assert f"good: internal error (please report it):\n{trace}" in caplog.messages
+    assert daemon.states["good"].failures == 1
+
+    def locked(name: str) -> pipeline.JobResult:
+        raise TokenStoreError("the system keyring is locked: unlock it (log in to your desktop) and try again")
+
+    daemon.runner = locked
+    daemon.pull("bad")
+    assert daemon.states["bad"].failures == 1 and not daemon.busy
+    assert daemon.states["bad"].last_error == ("the system keyring is locked: unlock it (log in to your desktop) and "
+                                               "try again")
 
 
 def test_a_calendar_failure_is_reported_on_its_own_without_backing_accounts_off(daemon: Daemon) -> None:
