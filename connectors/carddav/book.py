@@ -54,10 +54,7 @@ class BookState:
             return None  # an unreadable cursor means reading the address book whole, never a crash
         if not isinstance(data, dict) or data.get("partial"):
             return None
-        try:
-            return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data})
-        except TypeError:
-            return None
+        return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data})
 
     def dump(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)

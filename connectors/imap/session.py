@@ -78,8 +78,6 @@ class ImapSession:
             self.client.starttls(context)
 
     def __exit__(self, *exc: object) -> None:
-        if self.client is None:
-            return
         with contextlib.suppress(Exception):  # the pull's own outcome matters, not a failed goodbye
             if exc[0] is None:
                 self.client.logout()
