@@ -398,3 +398,14 @@ def test_an_answer_that_is_no_multistatus_is_one_sentence_and_deletes_nothing(ra
     assert world.ids() == {"a"}  # not taken for "gone between the listing and the multiget"
     world.pull(world.source())
     assert world.ids() == {"a"} and world.store.count("interactions") == 1
+
+
+def test_cursors_that_do_not_read_mean_reading_the_calendar_whole() -> None:
+    from connectors.caldav.source import CalendarState
+
+    for unreadable in (None, "", "{not json", "[1, 2]", '"text"', "7", '{"partial": true}'):
+        assert CalendarState.load(unreadable) is None, unreadable
+    assert CalendarState.load('{"token": "t1", "from an older version": 1}') == CalendarState(token="t1")
+    today = datetime(2026, 3, 2).date()
+    assert CalendarState(expanded="not a day").stale(today) and CalendarState().stale(today)
+    assert not CalendarState(expanded="2026-03-01").stale(today)

@@ -160,3 +160,9 @@ def test_a_principal_without_an_address_book_home_and_a_home_that_cannot_be_list
             proxy.stop()
         assert str(failed.value) == f"account 'acct': {said.format(proxy=proxy.url, user=user)}"
     assert world.people() == {}
+
+
+def test_cursors_that_do_not_read_mean_reading_the_address_book_whole() -> None:
+    for unreadable in (None, "", "{not json", "[1, 2]", '"text"', '{"partial": true}'):
+        assert BookState.load(unreadable) is None, unreadable
+    assert BookState.load('{"token": "t1", "from an older version": 1}') == BookState(token="t1")

@@ -354,6 +354,9 @@ def test_the_sent_folder_is_found_by_its_flag_else_by_its_name() -> None:
     assert missing == ["archive", "Gone"]
     folders, _ = choose([((), ".", "INBOX"), ((), ".", "INBOX.Sent Items"), ((), ".", "Archive")], ["archive"])
     assert [(f.name, f.sent) for f in folders] == [("INBOX", False), ("INBOX.Sent Items", True), ("Archive", False)]
+    # A shared mailbox with neither an INBOX nor a sent folder: only what the configuration names.
+    folders, missing = choose([((), "/", "Projects"), ((b"\\Noselect",), "/", "INBOX")], ["Projects"])
+    assert [(f.name, f.sent) for f in folders] == [("Projects", False)] and missing == []
 
 
 def test_the_timestamp_is_the_date_header_unless_it_is_implausible() -> None:
