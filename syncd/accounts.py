@@ -13,7 +13,6 @@ from typing import Any
 import connectors
 from connectors.base import AddressBook, CalendarTarget, Provider, Source
 from syncd.config import AccountConfig, Config
-from syncd.errors import UsageError
 from syncd.paths import state_dir
 from syncd.tokens import AccountSecret, open_token_store
 
@@ -64,6 +63,6 @@ def open_target(config: Config) -> CalendarTarget:
         settings = {"path": followups_path(config), "calendar_name": config.followups.calendar_name}
         return connectors.open_target(connectors.PROVIDERS[ICS_TARGET], ICS_TARGET, settings, None)
     account = config.accounts.get(name)
-    if account is None or provider_of(account).target is None:
-        raise UsageError(f"followups.target: account '{name}' cannot hold follow-ups (use \"ics\")")
+    # Loading the configuration refused any other followups.target, with its sentence (syncd/config/load.py).
+    assert account is not None and provider_of(account).target is not None, name
     return connectors.open_target(provider_of(account), account.name, settings_of(account, config), secret_of(account))
