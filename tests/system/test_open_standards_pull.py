@@ -133,6 +133,10 @@ def test_login_pull_and_the_calendar_is_the_control(run: Run, world: World, monk
         'token_store = "file"\nme', f'token_store = "file"\npassword_command = ["echo", "{PASSWORD}"]\nme', 1))
     code, out, _ = run("auth", "status")
     assert "mail (imap): the password comes from password_command (nothing stored)" in out
+    stored = (world.tmp / "state" / "tokens" / "mail.json").read_bytes()  # from the login above
+    code, out, _ = run("auth", "login", "mail")  # checks what the command prints; asks nothing, stores nothing
+    assert code == 0 and f"mail: logged in ({world.user} at 127.0.0.1:" in out, out
+    assert out.endswith("); nothing is stored\n") and (world.tmp / "state" / "tokens" / "mail.json").read_bytes() == stored
 
 
 def test_a_wrong_password_stops_that_account_alone_with_exit_4(run: Run, world: World,
