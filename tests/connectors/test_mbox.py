@@ -70,6 +70,18 @@ def test_from_quoting_and_boundaries(tmp_path: Path) -> None:
     assert subjects(batches) == ["note 1", "note 2", "note 3"] and reasons(batches) == []
 
 
+def test_a_message_cut_short_by_the_next_postmark_and_a_lone_postmark_at_the_end() -> None:
+    first = b"From a Mon Mar  2 10:00:00 2026\nFrom: ann@example.org\nSubject: no body\n"  # no empty line
+    second = b"From b Mon Mar  2 11:00:00 2026\nFrom: bob@example.org\nSubject: fine\n\nbody\n"
+    lone = b"From c Mon Mar  2 12:00:00 2026"  # the writer stopped after the postmark
+    data = first + second + lone
+    found = list(scan(io.BytesIO(data)))
+    assert [(start, end) for start, end, _ in found] == [
+        (0, len(first)), (len(first), len(first + second)), (len(first + second), len(data))]
+    assert [header for _, _, header in found] == [
+        b"From: ann@example.org\nSubject: no body\n", b"From: bob@example.org\nSubject: fine\n", b""]
+
+
 def test_takeout_labels_mark_categories_as_bulk(tmp_path: Path) -> None:
     path = tmp_path / "all.mbox"
     write_mbox(path, [message(1, extra="X-GM-THRID: 1\nX-Gmail-Labels: Archived,Category Promotions\n"),
