@@ -409,3 +409,27 @@ def test_cursors_that_do_not_read_mean_reading_the_calendar_whole() -> None:
     today = datetime(2026, 3, 2).date()
     assert CalendarState(expanded="not a day").stale(today) and CalendarState().stale(today)
     assert not CalendarState(expanded="2026-03-01").stale(today)
+
+
+def test_a_server_that_asks_to_slow_down_is_waited_out_as_it_says(radicale_world: World) -> None:
+    world = radicale_world
+    world.put(event("a", "20260210T100000Z"))
+    proxy = HttpProxy(int(world.account.url.rsplit(":", 1)[1].strip("/")))
+    proxy.add(Rule(lambda method, path, body: method == "REPORT", status=429, headers={"Retry-After": "7"}))
+    try:
+        world.pull(world.source(url=proxy.url))
+    finally:
+        proxy.stop()
+    assert world.ids() == {"a"} and world.sleeps == [7.0]
+
+
+def test_a_server_that_redirects_in_a_loop_is_one_sentence(radicale_world: World) -> None:
+    proxy = HttpProxy(int(radicale_world.account.url.rsplit(":", 1)[1].strip("/")))
+    proxy.add(Rule(lambda method, path, body: True, status=301, headers={"Location": proxy.url}, times=None))
+    try:
+        with pytest.raises(ConnectorError) as failed:
+            list(radicale_world.source(url=proxy.url).pull({}, StoreKnown(Store(":memory:"))))
+    finally:
+        proxy.stop()
+    assert str(failed.value) == ("account 'acct': the connection to 127.0.0.1 failed while looking for the calendars "
+                                 "(Exceeded 30 redirects.)")
