@@ -265,3 +265,16 @@ def test_file_deleted_after_an_interrupted_full_sync_leaves_nothing(tmp_path: Pa
     path.unlink()
     pulled.pull()
     assert pulled.known_ids("daily.ics") == set()
+
+
+@pytest.mark.parametrize("provider", ["ics", "vcard", "mbox"])
+def test_a_path_that_is_a_fifo_is_named_and_never_opened(tmp_path: Path, provider: str) -> None:
+    from connectors.local.mbox import MboxSource
+    from connectors.local.vcard import VcardBook
+
+    path = tmp_path / f"export.{provider}"
+    os.mkfifo(path)  # a read would wait for a writer forever
+    source: Any = {"ics": IcsSource, "vcard": VcardBook, "mbox": MboxSource}[provider]  # each reads a path
+    batches = list(source("acct", {"path": path, "me": (), "now": NOW}).pull({}, Pulled(path)))
+    assert [(s.what, s.why) for b in batches for s in b.skipped] == [
+        (f"export.{provider}", "not a regular file: a FIFO")]
