@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import warnings
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
@@ -95,6 +96,9 @@ def _quiet() -> Iterator[None]:
         yield
 
 
+_BEGIN_CALENDAR = re.compile(rb"^BEGIN:VCALENDAR[ \t]*\r?$", re.IGNORECASE | re.MULTILINE)
+
+
 def _parse(resource: str, data: bytes) -> tuple[list[icalendar.Calendar], list[Skip]]:
     """The file's calendars, and skips for what of it could not be read.
 
@@ -108,9 +112,11 @@ def _parse(resource: str, data: bytes) -> tuple[list[icalendar.Calendar], list[S
         except Exception as exc:  # icalendar raises ValueError and friends on broken files
             whole = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
         else:
-            if calendars:
+            # icalendar drops a last VCALENDAR that is never closed (a file cut short) without a word: read
+            # it component by component below instead, so its events are not lost in silence.
+            if calendars and len(calendars) == len(_BEGIN_CALENDAR.findall(data)):
                 return calendars, []
-            return [], [Skip(resource, "not a valid .ics file: no complete VCALENDAR")]
+            whole = "no complete VCALENDAR"
         calendars, skips = [], []
         for head, components in _components(data):
             try:

@@ -267,6 +267,27 @@ def test_file_deleted_after_an_interrupted_full_sync_leaves_nothing(tmp_path: Pa
     assert pulled.known_ids("daily.ics") == set()
 
 
+def _meeting(uid: str, extra: str = "", attendee: str = "mailto:ann@example.org") -> str:
+    return (f"BEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260210T100000Z\r\n"
+            f"DURATION:PT1H\r\nSUMMARY:Meeting {uid}\r\nORGANIZER:mailto:me@example.com\r\n{extra}"
+            f"ATTENDEE;PARTSTAT=ACCEPTED:{attendee}\r\nEND:VEVENT\r\n")
+
+
+def test_a_file_cut_short_copies_with_odd_sequences_and_an_attendee_without_an_address(tmp_path: Path) -> None:
+    path = tmp_path / "cal.ics"
+    path.write_bytes((
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//x//EN\r\n"
+        + _meeting("copied", "SEQUENCE:two\r\nSUMMARY;X=1:old\r\n")
+        + _meeting("copied", "SEQUENCE:2\r\n").replace("Meeting copied", "Meeting copied, newer")
+        + _meeting("blank", attendee="") + "END:VCALENDAR\r\n"
+        + "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//x//EN\r\n" + _meeting("last")  # a second, cut short
+    ).encode())
+    items = found(Pulled(path).pull())
+    assert sorted(items) == ["blank", "copied", "last"]
+    assert items["copied"].subject == "Meeting copied, newer"  # an unreadable SEQUENCE counts as 0
+    assert [p.address for p in items["blank"].participants] == ["me@example.com"]  # the empty ATTENDEE is no one
+
+
 @pytest.mark.parametrize("provider", ["ics", "vcard", "mbox"])
 def test_a_path_that_is_a_fifo_is_named_and_never_opened(tmp_path: Path, provider: str) -> None:
     from connectors.local.mbox import MboxSource
