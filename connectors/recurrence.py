@@ -114,7 +114,8 @@ def thin(event: icalendar.cal.Component) -> str | None:
         count = _one(rule, "COUNT")
         if count is not None and "UNTIL" not in rule:
             fires = int(str(count)) if frequency in _SUB_DAILY else math.ceil(int(str(count)) / per_day)
-            seconds = min(fires * step, 10_000 * 365 * _DAY)  # COUNT=10**9 is "forever" too
+            # The last firing is COUNT - 1 steps after the first, and UNTIL includes it (RFC 5545 §3.3.10).
+            seconds = min(max(fires - 1, 0) * step, 10_000 * 365 * _DAY)  # COUNT=10**9 is "forever" too
             with contextlib.suppress(OverflowError):  # beyond the year 9999: no end
                 daily["UNTIL"] = [_until(event.decoded("DTSTART"), timedelta(seconds=seconds))]
         result.append(daily)

@@ -99,6 +99,26 @@ def test_a_rule_that_never_matches_and_an_ancient_start_cost_nothing(tmp_path: P
     assert 0 < by_series["ancient"] <= 1000 and 0 < by_series["counted"] <= 1000
 
 
+def test_a_sub_daily_rule_on_chosen_weekdays_and_one_of_all_day_events_are_thinned_to_days(tmp_path: Path) -> None:
+    path = tmp_path / "thinned.ics"
+    path.write_bytes(_calendar(
+        _event("weekdays", "FREQ=HOURLY;BYDAY=MO,WE;UNTIL=20260301T000000Z"),
+        _event("all-day", "FREQ=HOURLY;INTERVAL=24;COUNT=20", start="20260101").replace(
+            "DTSTART:20260101", "DTSTART;VALUE=DATE:20260101").replace("DURATION:PT30M", "DURATION:P1D"),
+        _event("thirty-hours", "FREQ=HOURLY;COUNT=30", start="20260101T090000Z"),  # the last at 14:00 next day
+    ))
+    batches = _pull(path)
+    found = _occurrences(batches)
+    weekdays = [item.timestamp for item in found if item.series_id == "weekdays" and item.timestamp]
+    assert weekdays and {start.strftime("%a") for start in weekdays} == {"Mon", "Wed"}
+    assert max(Counter(start.date() for start in weekdays).values()) == 1
+    all_day = sorted(item.timestamp.date() for item in found if item.series_id == "all-day" and item.timestamp)
+    assert all_day[0].isoformat() == "2026-01-01" and len(all_day) == 20  # COUNT=20 hours-of-24: 20 days
+    hours = sorted(item.timestamp.date() for item in found if item.series_id == "thirty-hours" and item.timestamp)
+    assert [day.isoformat() for day in hours] == ["2026-01-01", "2026-01-02"]
+    assert _reasons(batches)["recurrence thinned"] == 3
+
+
 def test_a_pull_of_every_endless_rule_stays_within_memory_and_time(tmp_path: Path) -> None:
     calendar = tmp_path / "endless.ics"
     calendar.write_bytes(_calendar(*(_event(f"endless-{f.lower()}", f"FREQ={f}") for f in FREQUENCIES)))
