@@ -58,10 +58,7 @@ def _one(rule: icalendar.vRecur, key: str, default: object = None) -> object:
 
 def _rules(event: icalendar.cal.Component) -> list[icalendar.vRecur]:
     """The event's RRULEs; none when they cannot be read (the expansion then says what is wrong with them)."""
-    try:
-        rules = event.get("RRULE")
-    except Exception:
-        return []
+    rules = event.get("RRULE")  # a lookup in the parsed component: a value that did not parse is no vRecur
     listed = rules if isinstance(rules, list) else [] if rules is None else [rules]
     return listed if all(isinstance(rule, icalendar.vRecur) for rule in listed) else []
 
