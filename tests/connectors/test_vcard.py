@@ -313,3 +313,8 @@ def test_entries_named_vcf_that_are_no_file_are_named_until_they_go_and_group_ca
     (book_dir / "folder.vcf").rmdir()
     [cleared] = pull(book, store)
     assert cleared.resource == "." and cleared.skipped == [] and cleared.cursor is None
+
+
+def test_a_byte_order_mark_a_card_without_version_and_a_mailto_address() -> None:
+    card = one("\ufeffBEGIN:VCARD\r\nFN:Anna Berg\r\nEMAIL;TYPE=work:mailto:Anna@Example.org\r\nEND:VCARD\r\n")
+    assert (card.name, card.emails) == ("Anna Berg", ["Anna@Example.org"])
