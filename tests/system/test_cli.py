@@ -282,3 +282,15 @@ def test_the_process_ends_with_its_own_exit_code_whatever_stop_comes_late() -> N
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=ROOT)
     held = json.loads(done.stdout.strip().splitlines()[-1])
     assert int(signal.SIGTERM) in held and int(signal.SIGINT) in held, done.stderr
+
+
+def test_what_a_decision_leaves_and_lists_nobody_matches(run: Run, sample: Path) -> None:
+    run("pull", *AS_OF)
+    code, out, _ = run("set", "news@list.example", "--note", "a list", *AS_OF)  # known, but no relationship
+    assert code == 0 and out.strip().endswith("; no follow-up: not a relationship: they wrote to you, but you "
+                                              "never wrote to or met them"), out
+    code, out, _ = run("people", "--tier", "inner", "--sort", "name", "--due", "--as-of", "2000-01-01")
+    assert code == 0 and out.strip() == "nobody matches", out
+    code, out, _ = run("people", "--sort", "name", *AS_OF)
+    names = [line.split("  ")[0] for line in out.splitlines()[1:]]
+    assert names == sorted(names, key=str.lower) and "Bob Okafor" in names
