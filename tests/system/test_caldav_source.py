@@ -433,3 +433,13 @@ def test_a_server_that_redirects_in_a_loop_is_one_sentence(radicale_world: World
         proxy.stop()
     assert str(failed.value) == ("account 'acct': the connection to 127.0.0.1 failed while looking for the calendars "
                                  "(Exceeded 30 redirects.)")
+
+
+def test_a_calendar_deleted_upstream_takes_its_meetings_with_it(radicale_world: World) -> None:
+    world = radicale_world
+    world.put(event("a", "20260210T100000Z"))
+    world.pull(world.source(calendars=()))  # every calendar of the account
+    assert world.ids() == {"a"}
+    world.calendar.delete()
+    batches = world.pull(world.source(calendars=()))
+    assert world.store.count("interactions") == 0 and not [s for b in batches for s in b.skipped]

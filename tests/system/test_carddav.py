@@ -166,3 +166,15 @@ def test_cursors_that_do_not_read_mean_reading_the_address_book_whole() -> None:
     for unreadable in (None, "", "{not json", "[1, 2]", '"text"', '{"partial": true}'):
         assert BookState.load(unreadable) is None, unreadable
     assert BookState.load('{"token": "t1", "from an older version": 1}') == BookState(token="t1")
+
+
+def test_an_address_book_deleted_upstream_takes_its_cards_with_it() -> None:
+    server = shared.radicale()
+    account = dav.radicale_account(server)
+    world = World(account, f"{server.url}{account.username}/")
+    world.client.put("anna", card("anna", "Anna Berg", "anna@example.org"))
+    world.pull(world.book(address_books=()))  # every address book of the account
+    assert sorted(world.people()) == ["anna@example.org"]
+    assert CardClient._session(account).delete(world.client.book_url).status_code in (200, 204)
+    world.pull(world.book(address_books=()))
+    assert world.people() == {}
