@@ -443,3 +443,26 @@ def test_a_calendar_deleted_upstream_takes_its_meetings_with_it(radicale_world: 
     world.calendar.delete()
     batches = world.pull(world.source(calendars=()))
     assert world.store.count("interactions") == 0 and not [s for b in batches for s in b.skipped]
+
+
+def test_an_object_deleted_between_the_listing_and_the_multiget_is_gone_without_a_word(radicale_world: World) -> None:
+    world = radicale_world
+    world.put(event("a", "20260210T100000Z"))
+    world.put(event("b", "20260211T100000Z"))
+    world.pull(world.source())
+    world.put(event("a", "20260210T100000Z", summary="Moved"))  # listed as changed by the next sync
+    deleted: list[str] = []
+
+    def delete_first(method: str, path: str, body: bytes) -> bool:
+        if b"calendar-multiget" in body and not deleted:  # another client deletes it just now
+            world.calendar.event_by_uid("a").delete()
+            deleted.append("a")
+        return False  # the server answers, as it is now
+
+    proxy = HttpProxy(int(world.account.url.rsplit(":", 1)[1].strip("/")))
+    proxy.add(Rule(delete_first, times=None))
+    try:
+        batches = world.pull(world.source(url=proxy.url))
+    finally:
+        proxy.stop()
+    assert deleted == ["a"] and world.ids() == {"b"} and not [s for b in batches for s in b.skipped]

@@ -178,3 +178,29 @@ def test_an_address_book_deleted_upstream_takes_its_cards_with_it() -> None:
     assert CardClient._session(account).delete(world.client.book_url).status_code in (200, 204)
     world.pull(world.book(address_books=()))
     assert world.people() == {}
+
+
+def test_a_card_deleted_between_the_listing_and_the_multiget_is_gone_without_a_word() -> None:
+    server = shared.radicale()
+    account = dav.radicale_account(server)
+    world = World(account, f"{server.url}{account.username}/")
+    world.client.put("anna", card("anna", "Anna Berg", "anna@example.org"))
+    world.client.put("bob", card("bob", "Bob Stone", "bob@example.org"))
+    world.pull()
+    world.client.put("anna", card("anna", "Anna Berg-Lind", "anna@example.org"))  # changed: read again next
+    deleted: list[str] = []
+
+    def delete_first(method: str, path: str, body: bytes) -> bool:
+        if b"addressbook-multiget" in body and not deleted:  # another client deletes it just now
+            world.client.delete("anna")
+            deleted.append("anna")
+        return False  # the server answers, as it is now
+
+    proxy = HttpProxy(int(account.url.rsplit(":", 1)[1].strip("/")))
+    proxy.add(Rule(delete_first, times=None))
+    try:
+        batches = world.pull(world.book(url=proxy.url))
+    finally:
+        proxy.stop()
+    assert deleted == ["anna"] and sorted(world.people()) == ["bob@example.org"]
+    assert not [s for b in batches for s in b.skipped]
