@@ -244,3 +244,11 @@ def test_a_listing_that_is_no_multistatus_is_one_sentence_not_every_follow_up_go
     assert str(failed.value) == "account 'acct': the server's listing of the follow-ups calendar is not valid CalDAV"
     assert states(store) == {key("a@x.com"): "active"}  # not taken for a dismissal
     assert len(world.objects()) == 1
+
+
+def test_an_update_of_a_follow_up_deleted_meanwhile_writes_nothing() -> None:
+    world = World(dav.radicale_account(shared.radicale()))
+    world.target().create(followup("k1"))
+    world.objects()["k1"].delete()  # the user deletes it in another client
+    world.target().update(followup("k1", title="Reach out to Alice again"))  # a run that never listed it
+    assert world.objects() == {} and world.target().list_own() == []
