@@ -188,3 +188,13 @@ def test_an_unreadable_cursor_a_contact_without_a_resource_name_and_a_birthday_a
     _, odd = list(rig.book().pull({}, _Nothing()))
     assert [(s.what, s.why) for s in odd.skipped] == [
         ("Google Contacts: a contact without a resource name", "unreadable contact")]
+
+
+def test_nothing_listening_at_the_endpoint_is_retried_then_one_sentence(rig: Rig, store: Store) -> None:
+    from tests.servers.base import free_port
+
+    with pytest.raises(ConnectorError) as failed:
+        pull_cards_into(store, rig.book(people_endpoint=f"http://127.0.0.1:{free_port()}/"))
+    assert str(failed.value) == ("Google Contacts labels: the provider kept failing (ConnectionRefusedError) after 4 "
+                                 "tries; try again later")
+    assert rig.sleeps == [0.01, 0.02, 0.04]  # retried with backoff before giving up
