@@ -271,15 +271,6 @@ class Cards:
         row = self._db.execute("SELECT 1 FROM card_addresses WHERE address = ? LIMIT 1", (address,)).fetchone()
         return row is not None
 
-    def in_cards_with_others(self, address: str) -> bool:
-        """Whether a card joins ``address`` to another address (what ``syncd unmerge`` can undo)."""
-        row = self._db.execute(
-            "SELECT 1 FROM card_addresses a JOIN card_addresses b ON b.account = a.account AND b.card = a.card "
-            "WHERE a.address = ? AND b.address != a.address LIMIT 1",
-            (address,),
-        ).fetchone()
-        return row is not None
-
     def count(self, account: str | None = None) -> int:
         """Cards (not groups) held, of one account or all."""
         where, params = ("", ()) if account is None else (" AND account = ?", (account,))
