@@ -213,3 +213,21 @@ def test_historical_view_lists_address_book_people_too() -> None:
     world = World(config(tiers=[FAMILY])).book(card("u2", "mum@example.net", groups=["Family"]))
     past = engine.people(world.store, world.config, NOW + timedelta(days=40), historical=True)
     assert [(s.key, s.due) for s in past] == [("mum@example.net", date(2026, 3, 31))]
+
+
+def test_a_card_that_becomes_a_group_and_back_and_a_deletion_of_what_was_never_read() -> None:
+    from connectors.base import Card, CardBatch
+    from syncd.store import Store
+
+    store = Store(":memory:")
+    store.accounts.ensure("acct", "vcard")
+    store.cards.apply_batch("acct", CardBatch("book.vcf", "1", cards=[
+        Card("x", "Anna Berg", ["anna@example.org"], uid="x"), Card("m", "Mum", ["mum@example.net"], uid="m")]))
+    # The same entry rewritten as a group card (an exporter's KIND:group) that lists Mum.
+    store.cards.apply_batch("acct", CardBatch("book.vcf", "2", groups=[CardGroup("x", "Family", ["m"])]))
+    facts = dict(store.cards.facts(store.select(None)))
+    assert sorted(facts) == ["mum@example.net"] and facts["mum@example.net"].groups == ("Family",)
+    store.cards.apply_batch("acct", CardBatch("book.vcf", "3", cards=[
+        Card("x", "Anna Berg", ["anna@example.org"], uid="x")], deleted=["never-read"]))
+    facts = dict(store.cards.facts(store.select(None)))
+    assert sorted(facts) == ["anna@example.org", "mum@example.net"] and facts["mum@example.net"].groups == ()
