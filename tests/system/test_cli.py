@@ -291,6 +291,9 @@ def test_what_a_decision_leaves_and_lists_nobody_matches(run: Run, sample: Path)
                                               "never wrote to or met them"), out
     code, out, _ = run("people", "--tier", "inner", "--sort", "name", "--due", "--as-of", "2000-01-01")
     assert code == 0 and out.strip() == "nobody matches", out
+    code, out, _ = run("why", "colleague5@example.com", *AS_OF)  # only on an all-hands over the recipient cap
+    assert code == 0 and out.strip() == ("colleague5@example.com: no qualifying contact (bulk, role address, over the "
+                                         "recipient cap, or only cc'd)"), out
     code, out, _ = run("people", "--sort", "name", *AS_OF)
     names = [line.split("  ")[0] for line in out.splitlines()[1:]]
     assert names == sorted(names, key=str.lower) and "Bob Okafor" in names
