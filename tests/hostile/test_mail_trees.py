@@ -167,7 +167,8 @@ def test_verbose_pull_and_status_name_every_skipped_item(tmp_path: Path) -> None
     assert "skipped 7: no From or recipients" in short.out
 
 
-def test_a_calendar_or_address_book_folder_that_cannot_be_listed_fails_that_account_alone(tmp_path: Path) -> None:
+def _books(tmp_path: Path) -> Path:
+    """Mail (Maildir), a calendar folder (cal) and an address-book folder (book): the configuration."""
     for part in ("cur", "new", "tmp"):
         (tmp_path / "maildir" / part).mkdir(parents=True)
     (tmp_path / "maildir" / "cur" / "1:2,S").write_bytes(mail("Mona <mona@example.org>"))
@@ -180,6 +181,11 @@ def test_a_calendar_or_address_book_folder_that_cannot_be_listed_fails_that_acco
     config.write_text(CONFIG.format(root=tmp_path, me=ME).replace(
         '[accounts.mbox]\nprovider = "mbox"', '[accounts.book]\nprovider = "vcard"').replace(
         f"{tmp_path}/mbox", f"{tmp_path}/cards"))
+    return config
+
+
+def test_a_calendar_or_address_book_folder_that_cannot_be_listed_fails_that_account_alone(tmp_path: Path) -> None:
+    config = _books(tmp_path)
     state = tmp_path / "state"
     for folder in ("ics", "cards"):
         (tmp_path / folder).chmod(0)
@@ -197,3 +203,25 @@ def test_a_calendar_or_address_book_folder_that_cannot_be_listed_fails_that_acco
     assert again.code == 0, again.out + again.err
     assert _senders(state) == {"mona@example.org", "paula@example.org"}
     assert "book: 1 cards read (1 new or changed)" in again.out and "cal: 1 new" in again.out, again.out
+
+
+def test_an_unreadable_card_file_is_skipped_and_an_unreadable_follow_ups_file_fails_the_calendar_alone(
+        tmp_path: Path) -> None:
+    config = _books(tmp_path)
+    state = tmp_path / "state"
+    assert harness.run(["--config", str(config), "pull"], state).code == 0
+    locked = tmp_path / "cards" / "b.vcf"
+    locked.write_text("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Bob\r\nEMAIL:bob@example.org\r\nEND:VCARD\r\n")
+    followups = tmp_path / "followups.ics"
+    for path in (locked, followups):
+        path.chmod(0)
+    try:
+        outcome = harness.run(["--config", str(config), "-v", "pull"], state, prefix=harness.without_root_override())
+    finally:
+        for path in (locked, followups):
+            path.chmod(0o600)
+    assert outcome.code == 1, outcome.out + outcome.err
+    assert "b.vcf: unreadable file: Permission denied" in outcome.out, outcome.out
+    assert f"follow-ups: FAILED: cannot read the follow-ups file {followups}: Permission denied" in outcome.out
+    again = harness.run(["--config", str(config), "pull"], state)
+    assert again.code == 0 and "book: 1 cards read (1 new or changed)" in again.out, again.out
