@@ -248,6 +248,22 @@ def test_a_follow_up_whose_date_the_user_broke_is_named(tmp_path: Path) -> None:
     assert str(failed.value) == f"follow-up k1 in {path} has an unreadable date (not a date: 'not a date')"
 
 
+def test_follow_ups_the_user_gave_an_end_no_length_an_odd_sequence_or_an_all_day_date(tmp_path: Path) -> None:
+    path = tmp_path / "followups.ics"
+    ours = "BEGIN:VEVENT\r\nUID:{k}\r\nX-SYNCD-KEY:{k}\r\n{rest}END:VEVENT\r\n"
+    path.write_bytes((V + ours.format(k="k1", rest="DTSTART:20260303T093000Z\r\nDTEND:20260303T100000Z\r\n")
+                      + ours.format(k="k2", rest="DTSTART:20260303T093000Z\r\nSEQUENCE:two\r\n")
+                      + ours.format(k="k3", rest="DTSTART;VALUE=DATE:20260304\r\nX-SYNCD-PLANNED:garbled\r\n")
+                      + "END:VCALENDAR\r\n").encode())
+    target = IcsFileTarget("ics", {"path": path})
+    listed = {e.key: e for e in target.list_own()}
+    assert (listed["k1"].duration_minutes, listed["k2"].duration_minutes) == (30, 0)
+    assert listed["k3"].start == datetime(2026, 3, 4, tzinfo=UTC) and listed["k3"].planned_start is None
+    target.update(followup("k2"))
+    target.commit()
+    assert vevent(path, "k2")["SEQUENCE"] == 1  # an unreadable SEQUENCE starts again at 1
+
+
 def test_edits_made_while_a_run_plans_are_kept(tmp_path: Path) -> None:
     path = tmp_path / "followups.ics"
     target = IcsFileTarget("ics", {"path": path})
