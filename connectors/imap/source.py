@@ -28,6 +28,13 @@ only when the new read is complete, so nothing is doubled or missing at any poin
 Timestamp: the Date header, unless it is missing, unreadable, before 1990, or more than a day after
 INTERNALDATE (a sender's wrong clock); then INTERNALDATE, the time the server received or stored the message.
 INTERNALDATE alone would move old mail to the day it was migrated or copied to this server.
+
+RETRIES: a message whose FETCH answer came without its header block, or with no answer at all, is a glitch
+of that answer, not of the message (a stored message never changes under its UID:
+docs/imap.md#uids-and-uidvalidity): its UID is kept in the cursor's ``retry`` and fetched again on every
+later pull (the STATUS shortcut is not taken while any wait) until it is read, or answers nothing (expunged:
+its skip is forgotten). A message whose headers were read but are unusable is not fetched again: the same
+bytes would come back.
 """
 
 from __future__ import annotations
@@ -62,6 +69,7 @@ class FolderState:
     uidnext: int | None = None
     modseq: int | None = None  # HIGHESTMODSEQ then (CONDSTORE servers)
     full: bool = False  # a full read is under way; it resumes after last_uid
+    retry: tuple[int, ...] = ()  # UIDs whose answer came without headers: fetched again next time
 
     @classmethod
     def load(cls, text: str | None) -> FolderState | None:
@@ -69,15 +77,20 @@ class FolderState:
             return None
         try:
             data = json.loads(text)
-            return cls(**{field.name: data.get(field.name, field.default) for field in dataclasses.fields(cls)})
+            state = cls(**{field.name: data.get(field.name, field.default) for field in dataclasses.fields(cls)})
+            state.retry = tuple(int(uid) for uid in state.retry)
+            return state
         except (ValueError, TypeError, AttributeError):
             return None  # an unreadable cursor: read the folder again (the store keeps what it has)
 
     def dump(self) -> str:
-        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+        data = dataclasses.asdict(self)
+        if not self.retry:
+            del data["retry"]  # the cursor of nearly every folder stays as it always was
+        return json.dumps(data, sort_keys=True)
 
     def unchanged(self, status: Mapping[bytes, Any]) -> bool:
-        return (self.messages is not None and not self.full
+        return (self.messages is not None and not self.full and not self.retry
                 and (status.get(b"MESSAGES"), status.get(b"UIDNEXT")) == (self.messages, self.uidnext))
 
 
@@ -161,19 +174,29 @@ class ImapSource(Source):
         with session.failures(f"listing new messages in {name}"):
             listed = sorted(client.search(["ALL"] if full else ["UID", f"{last + 1}:*"]))
         new = [uid for uid in listed if uid not in ours and uid > (0 if full else last)]
+        # Earlier glitches first (below ``last``, so no SEARCH lists them), then the new messages.
+        again = sorted(set(state.retry) - set(ours) - set(new)) if state is not None and not full else []
+        todo = again + new
         seen = [ours[uid] for uid in listed if uid in ours] if full else []
         gone = set(ours) - set(listed) if full else set()
-        batch = Batch(name, previous, full=full, seen=seen, expected=self.yielded + len(new))
-        fetched = 0
-        for start in range(0, len(new), BATCH_SIZE):
-            chunk = new[start:start + BATCH_SIZE]
+        batch = Batch(name, previous, full=full, seen=seen, expected=self.yielded + len(todo))
+        fetched, retry = 0, []
+        for start in range(0, len(todo), BATCH_SIZE):
+            chunk = todo[start:start + BATCH_SIZE]
             with session.failures(f"reading headers in {name}"):
                 answers = client.fetch(chunk, FETCH)
             for uid in chunk:
-                self._message(batch, folder, validity, uid, answers.get(uid))
+                answer = answers.get(uid)
+                if answer is None and uid in again:  # asked again and still nothing: expunged meanwhile
+                    batch.deleted.append(provider_id(name, validity, uid))  # (which forgets its skip)
+                elif not self._message(batch, folder, validity, uid, answer):
+                    retry.append(uid)
             fetched += sum(1 for uid in chunk if uid in answers)
-            if start + BATCH_SIZE < len(new):
-                batch.cursor = FolderState(validity, chunk[-1], full=full).dump()
+            done = start + BATCH_SIZE
+            if done < len(todo):
+                read_up_to = max([last, *(uid for uid in todo[:done] if uid not in again)])
+                waiting = tuple(sorted([*retry, *again[done:]]))
+                batch.cursor = FolderState(validity, read_up_to, full=full, retry=waiting).dump()
                 batch.owner_addresses = self.owner.guess()
                 yield batch
                 batch = Batch(name, batch.cursor, full=full)
@@ -181,10 +204,10 @@ class ImapSource(Source):
         if not full and len(ours) + fetched != exists:
             gone = self._expunged(session, name, state, last, set(ours))
         modseq = info.get(b"HIGHESTMODSEQ")
-        batch.deleted = sorted(ours[uid] for uid in gone)
+        batch.deleted = sorted([*batch.deleted, *(ours[uid] for uid in gone)])
         batch.complete = full
         batch.cursor = FolderState(validity, max([last, *new]), exists, int(info[b"UIDNEXT"]),
-                                   int(modseq) if modseq is not None else None).dump()
+                                   int(modseq) if modseq is not None else None, retry=tuple(sorted(retry))).dump()
         batch.owner_addresses = self.owner.guess()
         yield batch
 
@@ -214,24 +237,27 @@ class ImapSource(Source):
         return ours - present
 
     def _message(self, batch: Batch, folder: Folder, validity: int, uid: int, answer: Mapping[bytes, Any] | None
-                 ) -> None:
+                 ) -> bool:
+        """Read one FETCH answer into ``batch``; False when it is worth asking again (no answer, no headers)."""
         pid = provider_id(folder.name, validity, uid)
         if answer is None:
-            return  # expunged between SEARCH and FETCH: nothing to read, nothing stored
+            return False  # expunged between SEARCH and FETCH, or an answer the server left out: asked once more
         raw = next((value for key, value in answer.items() if bytes(key).startswith(b"BODY[HEADER.FIELDS")), None)
         if not isinstance(raw, bytes | bytearray):
-            batch.skipped.append(Skip(pid, "unparseable headers: the server sent no header block"))
-            return
+            batch.skipped.append(Skip(pid, "unparseable headers: the server sent no header block; asked again on "
+                                           "the next pull"))
+            return False
         interaction, skips = parse_headers(bytes(raw), pid)
         batch.skipped.extend(skips)
         if interaction is None:
-            return
+            return True
         internal = answer.get(b"INTERNALDATE")
         interaction.timestamp = timestamp(interaction.timestamp, internal if isinstance(internal, datetime) else None)
         batch.interactions.append(interaction)
         self.yielded += 1
         if folder.sent:
             self.owner.count(interaction)
+        return True
 
 
 def _uid_sets(lines: Iterable[bytes | str]) -> set[int]:
