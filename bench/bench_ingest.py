@@ -1,6 +1,6 @@
 """Ingestion benchmark: messages per second, a second pull with nothing changed, peak RSS.
 
-    .venv/bin/python bench/bench_ingest.py                      # the ten Enron mailboxes (../shared/data)
+    .venv/bin/python bench/bench_ingest.py                      # the ten Enron mailboxes (docs/testing.md#the-enron-corpus)
     .venv/bin/python bench/bench_ingest.py --synthetic 1000000  # a generated maildir of that many messages
 
 Each mailbox is one maildir account, pulled through the same code as ``syncd pull`` into a fresh

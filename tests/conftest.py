@@ -2,7 +2,7 @@
 
 Tiers: ``unit/`` (pure logic and the store, no network), ``connectors/`` (each connector through its real
 client library against the loopback fakes in ``fakes/``), ``system/`` (the CLI and the service end to
-end, real local servers, the Enron corpus when ``../shared/data`` is there), ``hostile/`` (the hostile-input
+end, real local servers, the Enron corpus when it is there (docs/testing.md#the-enron-corpus)), ``hostile/`` (the hostile-input
 suite: broken mail trees, a corpus of real .ics test files, endless recurrences, a state-fault matrix,
 ``kill -9``; each ``syncd`` run there under a memory ceiling and a time-out). Helpers that are not
 fixtures live in ``support/``.

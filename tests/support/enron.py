@@ -1,4 +1,4 @@
-"""The shared Enron mailboxes (``../shared/data``): unpacking them, and an independent reading of their
+"""The Enron mailboxes (docs/testing.md#the-enron-corpus): unpacking them, and an independent reading of their
 raw files for the tests that check syncd against them.
 
 Written from docs/rules.md with the standard library's ``email`` package, sharing nothing with

@@ -1,4 +1,4 @@
-"""Where the tests find the repository and the optional shared corpus (``../shared/data``, absent in a fresh clone)."""
+"""Where the tests find the repository and the optional Enron corpus (docs/testing.md#the-enron-corpus; absent in a fresh clone)."""
 
 from __future__ import annotations
 

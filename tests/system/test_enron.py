@@ -1,4 +1,4 @@
-"""On the real Enron corpus (../shared/data; skipped when absent): every message accounted for, and the
+"""On the real Enron corpus (docs/testing.md#the-enron-corpus; skipped when absent): every message accounted for, and the
 relationships and last-contact times agree with an independent computation from the raw files."""
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 reading of the raw files with the standard library's ``email`` package (docs/rules.md#qualifying-contact,
 coded from scratch in ``tests/support/enron.py``, sharing nothing with syncd).
 
-Skipped when the shared corpus (``../shared/data``) or the maildir connector is not available.
+Skipped when the Enron corpus (docs/testing.md#the-enron-corpus) or the maildir connector is not available.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Who lands in the calendar, on the ten shared Enron mailboxes (skipped when ../shared is absent).
+"""Who lands in the calendar, on the ten Enron mailboxes (docs/testing.md#the-enron-corpus; skipped when absent).
 
 Each mailbox is pulled through the maildir connector and planned at the day after its owner's last sent
 mail, into a real .ics target. The reference is computed from the raw files by ``tests/support/enron.py``

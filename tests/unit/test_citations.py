@@ -14,7 +14,7 @@ from tests.support.paths import ROOT
 # Built from parts, so this file does not cite what it forbids.
 OUTSIDE = re.compile("|".join([
     r"\bapis" + r"\.md", r"\bproduct" + r"\.md", r"\bstyle" + r"\.md", r"\bproduct" + " file",
-    "/" + "work/", r"shared/" + "reference",
+    "/" + "work/", r"shared/" + "reference", r"\.\./" + "shared",
 ]), re.I)
 DOC_CITATION = re.compile(r"\bdocs/([\w.-]+\.md)(?:#([\w-]+))?")
 REPO_PATH = re.compile(r"(?<![\w/.-])((?:syncd|connectors|tests|bench|docs|systemd)/[\w/.-]*\w)")
