@@ -22,7 +22,7 @@ from syncd.plan.occasions import followup_key
 from syncd.plan.reconcile import reconcile
 from syncd.store import Store
 from tests.fakes.graph_calendar import PRIMARY, GraphCalendarFake
-from tests.fakes.graph_calendar_contract import TOKEN, no_sleep_throttle, settings
+from tests.fakes.graph_calendar_contract import TOKEN, no_sleep_throttle, settings, written
 from tests.fakes.server import DROP, TRUNCATE, FakeServer, Request, Response
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -44,13 +44,6 @@ def followup(key: str, title: str = "Reach out to Alice", start: datetime = STAR
     values.update(kw)
     return FollowupEvent(key=key, start=start, **values)
 
-
-def written(writer: OutlookCalendarTarget, *events: FollowupEvent) -> OutlookCalendarTarget:
-    """``events`` created, and committed (the target sends its writes at commit)."""
-    for event in events:
-        writer.create(event)
-    writer.commit()
-    return writer
 
 
 def writes_to(server: FakeServer, event_id: str) -> list[Request]:

@@ -31,7 +31,7 @@ from syncd.store import Store
 from tests.fakes.clock import FakeClock
 from tests.fakes.entra import AUTHORITY, CLIENT_ID, FakeEntra
 from tests.fakes.graph_calendar import PRIMARY, GraphCalendarFake, stamp
-from tests.fakes.graph_calendar_contract import TOKEN, no_sleep_throttle, settings
+from tests.fakes.graph_calendar_contract import TOKEN, no_sleep_throttle, settings, written
 from tests.fakes.graph_mail import GraphMailFake
 from tests.fakes.graph_mail_contract import settings as mail_settings
 from tests.fakes.known import StoreKnown, pull_into
@@ -321,13 +321,6 @@ def followup(key: str, title: str = "Reach out to Alice", start: datetime = STAR
     values.update(kw)
     return FollowupEvent(key=key, start=start, **values)
 
-
-def written(writer: OutlookCalendarTarget, *events: FollowupEvent) -> OutlookCalendarTarget:
-    """``events`` created and committed (the target sends its writes at commit)."""
-    for event in events:
-        writer.create(event)
-    writer.commit()
-    return writer
 
 
 def posts(server: FakeServer, path: str = r"/events$") -> list[Request]:

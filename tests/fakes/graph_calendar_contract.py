@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from connectors.base import CalendarTarget
+from connectors.base import CalendarTarget, FollowupEvent
 from connectors.microsoft.calendar_target import OutlookCalendarTarget
 from connectors.throttle import RateBudget, RetryPolicy, Throttle
 from tests.fakes.graph_calendar import GraphCalendarFake
@@ -31,6 +31,14 @@ def settings(base_url: str, **extra: Any) -> dict[str, Any]:
         "rate_limit": 10_000, "concurrency": 4, "followups_calendar_id": None, "me": ("sam@example.com",),
         "calendar_name": "Follow-ups", **extra,
     }
+
+
+def written(writer: OutlookCalendarTarget, *events: FollowupEvent) -> OutlookCalendarTarget:
+    """``events`` created, and committed (the target sends its writes at commit)."""
+    for event in events:
+        writer.create(event)
+    writer.commit()
+    return writer
 
 
 @contextlib.contextmanager
