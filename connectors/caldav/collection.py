@@ -11,7 +11,7 @@ protocol's multiget.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 from urllib.parse import quote, unquote, urlsplit
 from xml.etree import ElementTree
@@ -21,6 +21,25 @@ from connectors.caldav.account import DavAccount, Refused, SyncTokenExpired, che
 from connectors.caldav.discovery import DAV, propfind_body, xml_body
 
 ETAG = f"{DAV}getetag"
+
+
+MULTIGET = 200  # objects asked for per multiget REPORT
+
+
+def multiget(account: DavAccount, collection: Collection, report: tuple[str, str], hrefs: Sequence[str],
+             protocol: str = "CalDAV") -> Iterator[tuple[str, Any]]:
+    """(href, its multistatus result or None when the answer names it not) for each of ``hrefs``, asked
+    ``MULTIGET`` at a time with the multiget ``report`` (see :func:`multiget_body`); each answer parsed by
+    the caldav library as the protocol reads it (calendar data, or properties holding the vCard)."""
+    for start in range(0, len(hrefs), MULTIGET):
+        chunk = hrefs[start:start + MULTIGET]
+        response = account.xml("REPORT", collection.url, multiget_body(*report, chunk), None,
+                               what=f"reading {collection.name}")
+        check_status(response, account.account, collection.url, f"reading {collection.name}")
+        parse = response.parse_calendar_query if protocol == "CalDAV" else response.parse_propfind
+        got = {href_path(account, r.href): r for r in parsed(parse, account, collection, protocol)}
+        for href in chunk:
+            yield href, got.get(href)
 
 
 def multiget_body(report: str, data: str, hrefs: Sequence[str]) -> bytes:

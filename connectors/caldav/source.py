@@ -37,13 +37,12 @@ from xml.etree import ElementTree
 import icalendar
 
 from connectors.base import Batch, Interaction, KnownIds, SecretSlot, Skip, Source
-from connectors.caldav.account import DavAccount, check_status
-from connectors.caldav.collection import Changes, Collection, changes, choose, href_path, multiget_body, parsed
+from connectors.caldav.account import DavAccount
+from connectors.caldav.collection import Changes, Collection, changes, choose, href_path, multiget
 from connectors.caldav.discovery import CALDAV, Calendar, Home, discover
 from connectors.local.ics import MeetingReader, reader_of
 from connectors.throttle import Throttle
 
-MULTIGET = 200  # objects per calendar-multiget
 MULTIGET_REPORT = (f"{CALDAV}calendar-multiget", f"{CALDAV}calendar-data")
 BATCH_SIZE = 2000
 REFRESH_DAYS = 7
@@ -175,19 +174,12 @@ class CalDavSource(Source):
 
     def _fetch(self, calendar: Calendar, hrefs: list[str]) -> Iterator[tuple[str, str | None, str | None]]:
         """(href, calendar data or None when gone, etag) for each href, by calendar-multiget (RFC 4791 §7.9)."""
-        for start in range(0, len(hrefs), MULTIGET):
-            chunk = hrefs[start:start + MULTIGET]
-            response = self.account.xml("REPORT", calendar.url, multiget_body(*MULTIGET_REPORT, chunk), None,
-                                        what=f"reading {calendar.name}")
-            check_status(response, self.account.account, calendar.url, f"reading {calendar.name}")
-            collection = Collection(calendar.url, calendar.name, calendar.sync_token)
-            got = {self._href(r.href): r for r in parsed(response.parse_calendar_query, self.account, collection)}
-            for href in chunk:
-                result = got.get(href)
-                if result is None or result.status == 404 or result.calendar_data is None:
-                    yield href, None, None
-                else:
-                    yield href, result.calendar_data, result.etag
+        collection = Collection(calendar.url, calendar.name, calendar.sync_token)
+        for href, result in multiget(self.account, collection, MULTIGET_REPORT, hrefs):
+            if result is None or result.status == 404 or result.calendar_data is None:
+                yield href, None, None
+            else:
+                yield href, result.calendar_data, result.etag
 
     def _href(self, href: str) -> str:
         return href_path(self.account, href)

@@ -27,13 +27,12 @@ from typing import Any
 from xml.etree import ElementTree
 
 from connectors.base import AddressBook, Card, CardBatch, CardGroup, KnownIds, SecretSlot, Skip
-from connectors.caldav.account import DavAccount, check_status
-from connectors.caldav.collection import ETAG, Collection, changes, choose, href_path, multiget_body, parsed
+from connectors.caldav.account import DavAccount
+from connectors.caldav.collection import ETAG, Collection, changes, choose, multiget
 from connectors.carddav.discovery import CARDDAV, Book, Home, discover
 from connectors.throttle import Throttle
 from connectors.vcardparse import parse
 
-MULTIGET = 200  # cards per addressbook-multiget
 MULTIGET_REPORT = (f"{CARDDAV}addressbook-multiget", f"{CARDDAV}address-data")
 BATCH_SIZE = 2000
 PARTIAL = json.dumps({"partial": True})
@@ -128,20 +127,12 @@ class CardDavBook(AddressBook):
 
     def _fetch(self, collection: Collection, hrefs: list[str]) -> Iterator[tuple[str, str | None, str | None]]:
         """(href, vCard text or None when gone, etag) for each href, by addressbook-multiget (RFC 6352 §8.7)."""
-        for start in range(0, len(hrefs), MULTIGET):
-            chunk = hrefs[start:start + MULTIGET]
-            response = self.account.xml("REPORT", collection.url, multiget_body(*MULTIGET_REPORT, chunk), None,
-                                        what=f"reading {collection.name}")
-            check_status(response, self.account.account, collection.url, f"reading {collection.name}")
-            results = parsed(response.parse_propfind, self.account, collection, "CardDAV")
-            got = {href_path(self.account, r.href): r for r in results}
-            for href in chunk:
-                result = got.get(href)
-                data = result.properties.get(f"{CARDDAV}address-data") if result is not None else None
-                if result is None or result.status == 404 or not isinstance(data, str):
-                    yield href, None, None
-                else:
-                    yield href, data, result.properties.get(ETAG)
+        for href, result in multiget(self.account, collection, MULTIGET_REPORT, hrefs, "CardDAV"):
+            data = result.properties.get(f"{CARDDAV}address-data") if result is not None else None
+            if result is None or result.status == 404 or not isinstance(data, str):
+                yield href, None, None
+            else:
+                yield href, data, result.properties.get(ETAG)
 
 
 with contextlib.suppress(Exception):  # a readable default prefix in the XML the server logs
