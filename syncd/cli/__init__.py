@@ -10,7 +10,6 @@ from __future__ import annotations
 import signal
 import sys
 from types import FrameType
-from typing import Any
 
 from syncd.errors import ExitCode
 
@@ -38,12 +37,4 @@ def main(argv: list[str] | None = None) -> None:
     run_command(argv)
 
 
-def __getattr__(name: str) -> Any:
-    if name == "cli":  # the click group, for documentation tools and tests
-        from syncd.cli.app import cli
-
-        return cli
-    raise AttributeError(f"module 'syncd.cli' has no attribute {name!r}")
-
-
-__all__ = ["cli", "main"]
+__all__ = ["main"]
