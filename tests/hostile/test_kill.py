@@ -127,7 +127,8 @@ def test_a_stop_while_syncd_starts_is_a_clean_exit(tmp_path: Path, command: str,
         env = {"SYNCD_STATE_DIR": str(state), "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
                "HOME": str(tmp_path), "PYTHONPATH": str(harness.ROOT)}
         process = subprocess.Popen(harness.syncd_command("--config", str(config), command), env=env,
-                                   cwd=harness.ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                   cwd=harness.ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   preexec_fn=harness.start_as_from_a_terminal)
         deadline = time.monotonic() + 30
         while not state.exists() and time.monotonic() < deadline and process.poll() is None:
             time.sleep(0.001)  # the state folder appears when start-up reaches the state

@@ -12,6 +12,7 @@ import dataclasses
 import os
 import resource
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -42,8 +43,13 @@ class Outcome:
         return lines[0]
 
 
-def _limit_memory() -> None:
+def start_as_from_a_terminal() -> None:
+    """In the child before syncd starts: a memory cap, and Ctrl-C's SIGINT at its default action. A test run
+    started in the background by a non-interactive shell inherits SIGINT *ignored* (bash does that for
+    background jobs), and Python then installs no KeyboardInterrupt handler, so a test of Ctrl-C would pass
+    or fail with how the suite was launched (docs/testing.md#pitfalls)."""
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def syncd_command(*args: str) -> list[str]:
@@ -65,7 +71,7 @@ def run(
     }
     process = subprocess.run(
         [*prefix, *syncd_command(*args)], env=environment, cwd=ROOT, capture_output=True, timeout=timeout,
-        preexec_fn=_limit_memory,
+        preexec_fn=start_as_from_a_terminal,
     )
     out, err = process.stdout.decode("utf-8", "replace"), process.stderr.decode("utf-8", "replace")
     assert "Traceback" not in out + err, err
