@@ -1,4 +1,4 @@
-"""What every real test server needs: a free loopback port, a folder of its own, a wait until it answers,
+"""What every real test server needs: a free loopback port, a folder of its own, a wait until it listens on its own port,
 a clean stop, and one rule for a server that is not installed.
 
 A missing server skips its tests with a sentence naming the package to install; under ``CI=true`` it fails
@@ -66,30 +66,56 @@ def give_to_server(path: Path) -> None:
             os.chown(os.path.join(root, name), *user, follow_symlinks=False)
 
 
-def answers(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
 def stderr_file(folder: Path) -> IO[bytes]:
     """Where a server's own output goes: a file in its folder, never a pipe nobody reads (a chatty server
     would block once the pipe's buffer is full)."""
     return (folder / "stderr.log").open("ab")
 
 
-def wait_until(ready: Callable[[], bool], process: subprocess.Popen[bytes], what: str, log: Path | None = None) -> None:
-    """Wait for ``ready()``; fail the test with the server's own last words if it exits or takes too long."""
+def listening(process: subprocess.Popen[bytes], *ports: int) -> bool:
+    """Whether ``process`` itself holds a listening TCP socket on each of ``ports``. Not merely whether
+    something answers there: between :func:`free_port` and the server's bind, another test's server (other
+    workers, other runs on the machine) may take the port; this server then exits, and a test that only saw
+    "something answers" would talk to the other one. Linux: the listening sockets of /proc/net/tcp{,6}
+    matched by inode with the process's open file descriptors (proc(5))."""
+    if process.poll() is not None:
+        return False
+    wanted: dict[str, int] = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                port = int(fields[1].rsplit(":", 1)[1], 16)
+                if fields[3] == "0A" and port in ports:  # 0A: TCP_LISTEN
+                    wanted[f"socket:[{fields[9]}]"] = port
+    held = set()
+    with contextlib.suppress(OSError):
+        for fd in Path(f"/proc/{process.pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                held.add(os.readlink(fd))
+    return {port for link, port in wanted.items() if link in held} == set(ports)
+
+
+def wait_until(ready: Callable[[], bool], process: subprocess.Popen[bytes], what: str, log: Path | None = None,
+               *, port_may_be_taken: bool = False) -> bool:
+    """Wait for ``ready()``; fail the test with the server's own last words if it exits or takes too long.
+    With ``port_may_be_taken``, a server that exited at start returns False instead (its port was taken
+    meanwhile, :func:`listening`): the caller starts it again on another port."""
     deadline = time.monotonic() + START_SECONDS
     while not ready():
+        if process.poll() is not None and port_may_be_taken:
+            stop(process)
+            return False
         if process.poll() is not None or time.monotonic() > deadline:
             stop(process)
             said = _tail(log) if log is not None else ""
             state = "exited at start" if process.returncode not in (None, -15) else f"did not answer in {START_SECONDS:.0f} s"
             pytest.fail(f"{what} {state}: {said}")
         time.sleep(0.05)
+    return True
+
+
+START_ATTEMPTS = 3  # a port taken between choosing and binding it, twice in a row, is not bad luck any more
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:

@@ -25,9 +25,10 @@ from pathlib import Path
 
 from tests.fakes.tls import self_signed
 from tests.servers.base import (
-    answers,
+    START_ATTEMPTS,
     free_port,
     give_to_server,
+    listening,
     missing,
     remove,
     server_folder,
@@ -123,6 +124,13 @@ service anvil {{
 """
 
     def start(self) -> Dovecot:
+        for attempt in range(1, START_ATTEMPTS + 1):
+            if self._start_once(port_may_be_taken=attempt < START_ATTEMPTS):
+                return self
+            self.plain_port, self.tls_port = free_port(), free_port()
+        raise AssertionError("unreachable: the last attempt fails the test itself")
+
+    def _start_once(self, *, port_may_be_taken: bool) -> bool:
         path = self.folder / "dovecot.conf"
         path.write_text(self.config())
         (self.folder / "mail").mkdir(exist_ok=True)
@@ -130,10 +138,11 @@ service anvil {{
         user = unprivileged_user()
         drop = {"user": user[0], "group": user[1], "extra_groups": []} if user is not None else {}
         with stderr_file(self.folder) as stderr:
-            self.process = subprocess.Popen([self.binary, "-F", "-c", str(path)], stdout=subprocess.DEVNULL,
-                                            stderr=stderr, **drop)  # type: ignore[call-overload]
-        wait_until(lambda: answers(self.plain_port) and answers(self.tls_port), self.process, "Dovecot", self.log)
-        return self
+            self.process = process = subprocess.Popen([self.binary, "-F", "-c", str(path)],
+                                                      stdout=subprocess.DEVNULL, stderr=stderr,
+                                                      **drop)  # type: ignore[call-overload]
+        return wait_until(lambda: listening(process, self.plain_port, self.tls_port), process, "Dovecot", self.log,
+                          port_may_be_taken=port_may_be_taken)
 
     def stop(self) -> None:
         if self.process is not None:

@@ -15,7 +15,17 @@ import sys
 from pathlib import Path
 
 from tests.fakes.tls import self_signed
-from tests.servers.base import answers, free_port, missing, remove, server_folder, stderr_file, stop, wait_until
+from tests.servers.base import (
+    START_ATTEMPTS,
+    free_port,
+    listening,
+    missing,
+    remove,
+    server_folder,
+    stderr_file,
+    stop,
+    wait_until,
+)
 
 
 class Radicale:
@@ -36,6 +46,13 @@ class Radicale:
         return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}/"
 
     def start(self) -> Radicale:
+        for attempt in range(1, START_ATTEMPTS + 1):
+            if self._start_once(port_may_be_taken=attempt < START_ATTEMPTS):
+                return self
+            self.port = free_port()
+        raise AssertionError("unreachable: the last attempt fails the test itself")
+
+    def _start_once(self, *, port_may_be_taken: bool) -> bool:
         config = self.folder / "radicale.conf"
         tls = f"ssl = True\ncertificate = {self.cert}\nkey = {self.key}\n" if self.tls else ""
         config.write_text(
@@ -46,10 +63,10 @@ class Radicale:
             "[logging]\nlevel = warning\nmask_passwords = True\n"
         )
         with stderr_file(self.folder) as stderr:
-            self.process = subprocess.Popen([sys.executable, "-m", "radicale", "--config", str(config)],
-                                            stdout=subprocess.DEVNULL, stderr=stderr)
-        wait_until(lambda: answers(self.port), self.process, "Radicale", self.folder / "stderr.log")
-        return self
+            self.process = process = subprocess.Popen([sys.executable, "-m", "radicale", "--config", str(config)],
+                                                      stdout=subprocess.DEVNULL, stderr=stderr)
+        return wait_until(lambda: listening(process, self.port), process, "Radicale", self.folder / "stderr.log",
+                          port_may_be_taken=port_may_be_taken)
 
     def stop(self) -> None:
         if self.process is not None:

@@ -9,7 +9,17 @@ import importlib.util
 import subprocess
 import sys
 
-from tests.servers.base import answers, free_port, missing, remove, server_folder, stderr_file, stop, wait_until
+from tests.servers.base import (
+    START_ATTEMPTS,
+    free_port,
+    listening,
+    missing,
+    remove,
+    server_folder,
+    stderr_file,
+    stop,
+    wait_until,
+)
 
 
 class Xandikos:
@@ -25,13 +35,20 @@ class Xandikos:
         return f"http://127.0.0.1:{self.port}/"
 
     def start(self) -> Xandikos:
+        for attempt in range(1, START_ATTEMPTS + 1):
+            if self._start_once(port_may_be_taken=attempt < START_ATTEMPTS):
+                return self
+            self.port = free_port()
+        raise AssertionError("unreachable: the last attempt fails the test itself")
+
+    def _start_once(self, *, port_may_be_taken: bool) -> bool:
         with stderr_file(self.folder) as stderr:
-            self.process = subprocess.Popen(
+            self.process = process = subprocess.Popen(
                 [sys.executable, "-m", "xandikos", "serve", "-d", str(self.folder / "data"), "--defaults",
                  "-l", "127.0.0.1", "-p", str(self.port)],
                 stdout=subprocess.DEVNULL, stderr=stderr)
-        wait_until(lambda: answers(self.port), self.process, "Xandikos", self.folder / "stderr.log")
-        return self
+        return wait_until(lambda: listening(process, self.port), process, "Xandikos", self.folder / "stderr.log",
+                          port_may_be_taken=port_may_be_taken)
 
     def stop(self) -> None:
         if self.process is not None:
