@@ -118,6 +118,16 @@ def wait_until(ready: Callable[[], bool], process: subprocess.Popen[bytes], what
 START_ATTEMPTS = 3  # a port taken between choosing and binding it, twice in a row, is not bad luck any more
 
 
+def start_holding_its_ports(start_once: Callable[[bool], bool], other_ports: Callable[[], None]) -> None:
+    """Start a server with ``start_once(port_may_be_taken)`` (see :func:`wait_until`); when it exited because
+    its port was taken meanwhile, choose ``other_ports()`` and start it again; the last attempt fails the test
+    with the server's own last words."""
+    for attempt in range(1, START_ATTEMPTS + 1):
+        if start_once(attempt < START_ATTEMPTS):
+            return
+        other_ports()
+
+
 def stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         process.terminate()

@@ -25,13 +25,13 @@ from pathlib import Path
 
 from tests.fakes.tls import self_signed
 from tests.servers.base import (
-    START_ATTEMPTS,
     free_port,
     give_to_server,
     listening,
     missing,
     remove,
     server_folder,
+    start_holding_its_ports,
     stderr_file,
     stop,
     unprivileged_user,
@@ -124,13 +124,13 @@ service anvil {{
 """
 
     def start(self) -> Dovecot:
-        for attempt in range(1, START_ATTEMPTS + 1):
-            if self._start_once(port_may_be_taken=attempt < START_ATTEMPTS):
-                return self
-            self.plain_port, self.tls_port = free_port(), free_port()
-        raise AssertionError("unreachable: the last attempt fails the test itself")
+        start_holding_its_ports(self._start_once, self._other_ports)
+        return self
 
-    def _start_once(self, *, port_may_be_taken: bool) -> bool:
+    def _other_ports(self) -> None:
+        self.plain_port, self.tls_port = free_port(), free_port()
+
+    def _start_once(self, port_may_be_taken: bool) -> bool:
         path = self.folder / "dovecot.conf"
         path.write_text(self.config())
         (self.folder / "mail").mkdir(exist_ok=True)

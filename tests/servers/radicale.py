@@ -16,12 +16,12 @@ from pathlib import Path
 
 from tests.fakes.tls import self_signed
 from tests.servers.base import (
-    START_ATTEMPTS,
     free_port,
     listening,
     missing,
     remove,
     server_folder,
+    start_holding_its_ports,
     stderr_file,
     stop,
     wait_until,
@@ -46,13 +46,13 @@ class Radicale:
         return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}/"
 
     def start(self) -> Radicale:
-        for attempt in range(1, START_ATTEMPTS + 1):
-            if self._start_once(port_may_be_taken=attempt < START_ATTEMPTS):
-                return self
-            self.port = free_port()
-        raise AssertionError("unreachable: the last attempt fails the test itself")
+        start_holding_its_ports(self._start_once, self._other_ports)
+        return self
 
-    def _start_once(self, *, port_may_be_taken: bool) -> bool:
+    def _other_ports(self) -> None:
+        self.port = free_port()
+
+    def _start_once(self, port_may_be_taken: bool) -> bool:
         config = self.folder / "radicale.conf"
         tls = f"ssl = True\ncertificate = {self.cert}\nkey = {self.key}\n" if self.tls else ""
         config.write_text(

@@ -10,12 +10,12 @@ import subprocess
 import sys
 
 from tests.servers.base import (
-    START_ATTEMPTS,
     free_port,
     listening,
     missing,
     remove,
     server_folder,
+    start_holding_its_ports,
     stderr_file,
     stop,
     wait_until,
@@ -35,13 +35,13 @@ class Xandikos:
         return f"http://127.0.0.1:{self.port}/"
 
     def start(self) -> Xandikos:
-        for attempt in range(1, START_ATTEMPTS + 1):
-            if self._start_once(port_may_be_taken=attempt < START_ATTEMPTS):
-                return self
-            self.port = free_port()
-        raise AssertionError("unreachable: the last attempt fails the test itself")
+        start_holding_its_ports(self._start_once, self._other_ports)
+        return self
 
-    def _start_once(self, *, port_may_be_taken: bool) -> bool:
+    def _other_ports(self) -> None:
+        self.port = free_port()
+
+    def _start_once(self, port_may_be_taken: bool) -> bool:
         with stderr_file(self.folder) as stderr:
             self.process = process = subprocess.Popen(
                 [sys.executable, "-m", "xandikos", "serve", "-d", str(self.folder / "data"), "--defaults",
