@@ -10,7 +10,8 @@ module writes them (any may read them through its own queries):
 * ``store.contacts`` — qualifying contacts and the engine's work queues (:mod:`syncd.store.contacts`);
 * ``store.standings`` — each person's computed standing (:mod:`syncd.store.standings`);
 * ``store.followups`` — what syncd wrote into the calendar (:mod:`syncd.store.followups`);
-* ``store.rates`` — the rate each provider was found to accept (:mod:`syncd.store.rates`).
+* ``store.rates`` — the rate each provider was found to accept (:mod:`syncd.store.rates`);
+* ``store.places`` — where each follow-ups target found its calendar (:mod:`syncd.store.places`).
 
 The tables themselves are defined, version by version, in :mod:`syncd.store.schema`.
 """
@@ -35,6 +36,7 @@ from syncd.store.contacts import Contacts
 from syncd.store.decisions import Decisions
 from syncd.store.faults import StateFault, damaged, describe
 from syncd.store.followups import Followups
+from syncd.store.places import Places
 from syncd.store.rates import Rates
 from syncd.store.schema import MIGRATIONS, SCHEMA_VERSION, statements
 from syncd.store.standings import Standings
@@ -91,6 +93,7 @@ class Store:
         self.standings = Standings(self.connection)
         self.followups = Followups(self.connection)
         self.rates = Rates(self.connection)
+        self.places = Places(self.connection)
 
     def _open(self, path: str) -> sqlite3.Connection:
         with _signals_held():

@@ -274,6 +274,16 @@ MIGRATIONS: list[str] = [
     CREATE INDEX contacts_by_interaction ON contacts(interaction_id);
     DELETE FROM engine_state WHERE key = 'fingerprint';
     """,
+    # v8: where a follow-ups target found or made its calendar, so the next run goes straight to it.
+    """
+    CREATE TABLE target_places (
+        target TEXT NOT NULL,           -- followups.target: the account holding the follow-ups
+        what TEXT NOT NULL,             -- what the target looked for, in its own words (a calendar's name)
+        place TEXT NOT NULL,            -- what it found: the provider's id of it
+        updated TEXT NOT NULL,
+        PRIMARY KEY (target, what)
+    ) WITHOUT ROWID;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -208,3 +208,20 @@ def test_pull_bookkeeping(store: Store) -> None:
 def test_count_refuses_unknown_tables(store: Store) -> None:
     with pytest.raises(ValueError):
         store.count("sqlite_master")
+
+
+def test_a_target_place_is_kept_per_target_and_what_it_looked_for(store: Store) -> None:
+    mine, other = store.places.of("outlook"), store.places.of("work")
+    assert mine.recall("calendar Follow-ups") is None
+    mine.remember("calendar Follow-ups", "AAMk1=")
+    other.remember("calendar Follow-ups", "AAMk2=")
+    mine.remember("calendar Nudges", "AAMk3=")
+    assert (mine.recall("calendar Follow-ups"), other.recall("calendar Follow-ups")) == ("AAMk1=", "AAMk2=")
+    mine.remember("calendar Follow-ups", "AAMk4=")
+    assert mine.recall("calendar Follow-ups") == "AAMk4=" and mine.recall("calendar Nudges") == "AAMk3="
+    mine.remember("calendar Follow-ups", None)  # forgotten: the place was gone
+    assert mine.recall("calendar Follow-ups") is None and other.recall("calendar Follow-ups") == "AAMk2="
+    dry = store.places.of("outlook", read_only=True)  # a dry run recalls, and writes nothing
+    dry.remember("calendar Nudges", None)
+    dry.remember("calendar Other", "AAMk5=")
+    assert dry.recall("calendar Nudges") == "AAMk3=" and dry.recall("calendar Other") is None
