@@ -186,6 +186,18 @@ class RateMemory(Protocol):
     def remember_rate(self, api: str, endpoint: str, units_per_minute: float, regime: str) -> None: ...
 
 
+@runtime_checkable
+class PlaceMemory(Protocol):
+    """What a follow-ups target may keep in the store between runs: where it found its calendar, so the next
+    run goes straight there instead of looking for it again. ``what`` names what was looked for, in the
+    target's own words (the calendar's name and the endpoint: a place found for another name says nothing
+    about this one); ``remember(what, None)`` forgets it. A target must cope with a place that is gone."""
+
+    def recall(self, what: str) -> str | None: ...
+
+    def remember(self, what: str, place: str | None) -> None: ...
+
+
 class Connector:
     """One account's side of a provider, as syncd builds it: the account's name, its settings and its
     secret slot. Sources and targets are made the same way (``connectors.open_source`` / ``open_target``)."""
@@ -349,6 +361,8 @@ class CalendarTarget(Connector, ABC):
     batches; until then a change may not have reached the calendar.
     """
 
+    memory: PlaceMemory | None = None
+
     @abstractmethod
     def list_own(self) -> list[FollowupEvent]: ...
 
@@ -370,6 +384,10 @@ class CalendarTarget(Connector, ABC):
     def commit(self) -> None:
         """Make the changes so far durable."""
 
+    def use_memory(self, memory: PlaceMemory) -> None:
+        """Where the target may keep what it found across runs; the reconciler hands it the store's before
+        ``list_own``. A target that never looks for its calendar ignores it."""
+        self.memory = memory
 
 
 @runtime_checkable

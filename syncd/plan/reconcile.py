@@ -271,6 +271,7 @@ def reconcile(
     *, dry_run: bool = False, force: bool = False,
 ) -> ApplyResult:
     """List the target, plan against the records, and apply (or only preview, for a dry run)."""
+    target.use_memory(store.places.of(target.name, read_only=dry_run))  # a dry run changes nothing, even there
     listed = target.list_own()
     records, moved = relocated(store.followups.load(event.key for event in listed), target.where())
     planned = plan(due, records, listed, now, cfg)

@@ -41,6 +41,7 @@ class MemTarget(CalendarTarget):
     provider = "memory"
 
     def __init__(self, *, staged: bool = True, keeps_planned: bool = True) -> None:
+        super().__init__("memory", {})
         self.staged = staged
         self.keeps_planned = keeps_planned
         self.events: dict[str, FollowupEvent] = {}  # what the calendar holds now (committed)
