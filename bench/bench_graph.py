@@ -34,8 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("no_proxy", "127.0.0.1,localhost")
 
 from connectors.base import Source
-from connectors.microsoft.calendar import PAGE_SIZE, OutlookCalendarSource
-from connectors.microsoft.calendar_target import OutlookCalendarTarget
+from connectors.microsoft.calendar import OutlookCalendarSource
+from connectors.microsoft.calendar_target import PAGE_SIZE, OutlookCalendarTarget
 from connectors.microsoft.mail import OutlookMailSource
 from syncd.config import FollowupsConfig
 from syncd.engine.due import DueFollowup

@@ -57,7 +57,6 @@ META_PROP = f"String {PROPERTY_SET} Name syncdMeta"
 # transactionIds are uuid5(key) with this first group, so the delta (no $expand) can tell ours apart.
 TRANSACTION_MARK = "5d0c0f0e"
 TRANSACTION_NS = uuid.UUID("3c6f2a0e-8d41-5b7a-9e2c-0f1d5a7b9c33")
-PAGE_SIZE = 100
 TEXT_BODY = 'outlook.body-content-type="text"'
 # Graph attendee status → RFC 5545 PARTSTAT (lower-case), docs/microsoft-graph.md#event-fields.
 RESPONSES: dict[str, Response] = {

@@ -7,9 +7,10 @@ Writes are held until :meth:`OutlookCalendarTarget.commit` and then sent as JSON
 (docs/microsoft-graph.md#json-batching), each answer settled on its own: a 429 or 5xx inside a batch sends
 that write again, after its own ``Retry-After``. Which keys exist is known from one listing of the tagged
 events (the reconciler's own ``list_own``, or one made at commit): no write needs a lookup first, and a
-calendar made in this run holds nothing to look up. A create whose answer was lost (the batch's answer cut
-off or dropped, or a 5xx that may have come after the event was made) is looked for by its property before
-it is sent again; updates and deletes are simply sent again.
+calendar made in this run holds nothing to look up. The calendar itself is looked for by name once, then
+remembered by its id (docs/microsoft-graph.md#listing-follow-ups). A create whose answer was lost (the
+batch's answer cut off or dropped, or a 5xx that may have come after the event was made) is looked for by
+its property before it is sent again; updates and deletes are simply sent again.
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ from connectors.base import (
 from connectors.microsoft.calendar import (
     KEY_PROP,
     META_PROP,
-    PAGE_SIZE,
     TEXT_BODY,
     graph_stamp,
     graph_time,
@@ -54,6 +54,10 @@ from connectors.microsoft.graph import (
 from connectors.throttle import RetryPolicy, Throttle
 
 Verb = Literal["create", "update", "delete"]
+# The page size asked for when listing the follow-ups: Graph's default is 10, and it documents no maximum for
+# events; 1,000 is Outlook's largest page for messages. A server may serve smaller pages than asked: every
+# ``@odata.nextLink`` is followed as given (docs/microsoft-graph.md#listing-follow-ups).
+PAGE_SIZE = 1000
 
 
 def _digest(text: str) -> str:
@@ -97,6 +101,8 @@ class OutlookCalendarTarget(CalendarTarget):
         self.calendar_name = str(settings.get("calendar_name") or "Follow-ups")
         self._events_path: str | None = None
         self._absent = False  # the dedicated calendar was looked for in this run and is not there
+        self._recalled = False  # ``_events_path`` is the calendar an earlier run found, not yet listed in this one
+        self._forgot = False  # the remembered calendar was found gone in this run (a dry run cannot forget it)
         self._ids: dict[str, list[str]] = {}  # key → event ids, as listed or written
         self._listed = False  # ``_ids`` holds every tagged event of the calendar
         self._queue: list[tuple[Verb, str, FollowupEvent | None]] = []
@@ -113,15 +119,54 @@ class OutlookCalendarTarget(CalendarTarget):
         elif setting:
             self._events_path = f"me/calendars/{quote(setting, safe='=')}/events"
         else:
-            calendar_id = None if self._absent else self._find_calendar()
-            if calendar_id is None and not create:
-                self._absent = True
-                return None
+            calendar_id = self._recall()
+            self._recalled = calendar_id is not None
             if calendar_id is None:
-                calendar_id = self._create_calendar()
-                self._ids, self._listed = {}, True  # made just now: it holds nothing
+                calendar_id = None if self._absent else self._find_calendar()
+                if calendar_id is None and not create:
+                    self._absent = True
+                    return None
+                if calendar_id is None:
+                    calendar_id = self._create_calendar()
+                    self._ids, self._listed = {}, True  # made just now: it holds nothing
+                self._remember(calendar_id)
             self._events_path = f"me/calendars/{quote(calendar_id, safe='=')}/events"
         return self._events_path
+
+    # The follow-ups calendar an earlier run found or made is remembered (by the store, handed in as
+    # ``memory``) for this endpoint and calendar name, so a pull goes straight to its events instead of
+    # listing every calendar. Followed by id, the calendar stays syncd's when the user renames it in Outlook;
+    # a changed ``calendar_name`` setting looks for (or makes) the calendar of the new name.
+
+    def _memory_key(self) -> str:
+        return f"calendar {self.client.root} {self.calendar_name.casefold()}"
+
+    def _recall(self) -> str | None:
+        if self.memory is None or self._absent or self._forgot:
+            return None
+        return self.memory.recall(self._memory_key())
+
+    def _remember(self, calendar_id: str | None) -> None:
+        if self.memory is not None:
+            self.memory.remember(self._memory_key(), calendar_id)
+
+    def _listed_calendar(self, create: bool) -> tuple[str | None, list[dict[str, Any]]]:
+        """The target calendar's events path and its tagged events (``_ids`` rebuilt from them); no path when
+        the dedicated calendar does not exist and ``create`` is false. A remembered calendar that is gone
+        (the user deleted it) is forgotten and looked for by name, or made, as on a first run: the
+        follow-ups written there are then written again, never taken as dismissed (``where`` changes)."""
+        path = self._path(create)
+        if path is None:
+            self._ids, self._listed = {}, True
+            return None, []
+        try:
+            return path, self._listing(path)
+        except GraphError as exc:
+            if not self._recalled or exc.status != 404:
+                raise
+        self._remember(None)
+        self._events_path, self._recalled, self._forgot = None, False, True
+        return self._listed_calendar(create)
 
     def _find_calendar(self) -> str | None:
         wanted = self.calendar_name.casefold()
@@ -189,6 +234,7 @@ class OutlookCalendarTarget(CalendarTarget):
     def _listing(self, path: str) -> list[dict[str, Any]]:
         """Every tagged event, with ``_ids`` rebuilt from them (what exists now, by key)."""
         events = list(self._tagged(path))
+        self._recalled = False  # it is there
         self._ids = {}
         for event in events:
             self._ids.setdefault(str(_prop(event, KEY_PROP)), []).append(str(event["id"]))
@@ -197,11 +243,8 @@ class OutlookCalendarTarget(CalendarTarget):
 
     def list_own(self) -> list[FollowupEvent]:
         self._flush()  # a listing shows what was written
-        path = self._path(create=False)
-        if path is None:
-            self._ids, self._listed = {}, True
-            return []
-        out = [followup for followup in map(_followup, self._listing(path)) if followup is not None]
+        _, events = self._listed_calendar(create=False)
+        out = [followup for followup in map(_followup, events) if followup is not None]
         return sorted(out, key=lambda e: (e.start, e.key))
 
     def where(self) -> str | None:
@@ -232,11 +275,12 @@ class OutlookCalendarTarget(CalendarTarget):
         if not self._queue:
             return
         queue, self._queue = self._queue, []
-        path = self._path(create=any(verb != "delete" for verb, _, _ in queue))
+        create = any(verb != "delete" for verb, _, _ in queue)
+        path = self._path(create)
+        if path is not None and not self._listed:
+            path, _ = self._listed_calendar(create)  # which may find a remembered calendar gone
         if path is None:
             return  # only deletions, and no calendar: nothing of ours exists
-        if not self._listed:
-            self._listing(path)
         writes = [write for verb, key, event in queue for write in self._requests(path, verb, key, event)]
         self._send(path, writes)
 

@@ -333,7 +333,125 @@ def test_reconcile_round_trip_is_quiet(server: FakeServer, fake: GraphCalendarFa
     server.log.clear()
     second = run(store, server, [due("a@x.com", date(2026, 3, 3)), due("b@x.com", date(2026, 3, 4))])
     assert (second.created, second.updated, second.deleted) == (0, 0, 0)
-    assert [r.method for r in server.log] == ["GET", "GET"]  # calendars, then the tagged events: nothing written
+    assert [r.method for r in server.log] == ["GET"]  # the tagged events of the remembered calendar: nothing written
+
+
+# ---- the follow-ups calendar remembered, and listed whatever page size Graph serves ------------------------
+
+
+def many(count: int) -> list[DueFollowup]:
+    """``count`` people due over the next days (CFG places at most 3 a day)."""
+    return [due(f"p{n:02d}@x.com", date(2026, 3, 3) + timedelta(days=n // 3)) for n in range(count)]
+
+
+def places(store: Store) -> dict[str, str]:
+    return dict(store.db.execute("SELECT what, place FROM target_places WHERE target = 'acct'").fetchall())
+
+
+def events_path(calendar: str) -> str:
+    return f"/v1.0/me/calendars/{calendar}/events"
+
+
+def test_a_pull_with_nothing_changed_is_one_request(server: FakeServer, fake: GraphCalendarFake) -> None:
+    store = Store(":memory:")
+    assert run(store, server, many(12)).created == 12
+    calendar = followups_calendar(fake)
+    assert list(places(store).values()) == [calendar]  # the calendar made is remembered
+    server.log.clear()
+    quiet = run(store, server, many(12))
+    assert (quiet.created, quiet.updated, quiet.deleted, quiet.dismissed) == (0, 0, 0, 0)
+    # No list of calendars: straight to the remembered one's tagged events, one page for all of them.
+    assert [(r.method, unquote(r.path)) for r in server.log] == [("GET", events_path(calendar))]
+    assert server.log[0].query["$top"] == ["1000"]
+
+
+def test_pages_smaller_than_asked_are_followed_to_the_end(server: FakeServer, fake: GraphCalendarFake) -> None:
+    store = Store(":memory:")
+    run(store, server, many(12))
+    fake.max_page = 5  # Graph may serve fewer than $top asks
+    server.log.clear()
+    quiet = run(store, server, many(12))
+    assert (quiet.created, quiet.updated, quiet.deleted, quiet.dismissed) == (0, 0, 0, 0)
+    assert len(server.log) == 3  # 5 + 5 + 2, every follow-up seen: none taken for deleted
+    assert [r.query.get("$skip") for r in server.log] == [None, ["5"], ["10"]]  # the next links, as given
+    assert len(target(server).list_own()) == 12
+
+
+def test_a_remembered_calendar_that_is_gone_is_looked_for_and_its_followups_written_again(
+    server: FakeServer, fake: GraphCalendarFake
+) -> None:
+    store = Store(":memory:")
+    run(store, server, many(4))
+    lost = followups_calendar(fake)
+    fake.user_delete_calendar(lost)
+    server.log.clear()
+    result = run(store, server, many(4))
+    # Not a deletion of each follow-up by the user: the calendar is gone, so they are written again.
+    assert result.created == 4 and result.dismissed == 0
+    assert any("written again, not taken as dismissed" in note for note in result.plan.notes)
+    made = followups_calendar(fake)
+    assert made != lost and {s.calendar for s in fake.live()} == {made}
+    assert [(r.method, unquote(r.path)) for r in server.log[:3]] == [
+        ("GET", events_path(lost)), ("GET", "/v1.0/me/calendars"), ("POST", "/v1.0/me/calendars")]
+    assert list(places(store).values()) == [made]
+    server.log.clear()
+    assert run(store, server, many(4)).created == 0 and len(server.log) == 1
+
+
+def test_a_remembered_calendar_that_is_gone_finds_one_of_that_name(server: FakeServer, fake: GraphCalendarFake) -> None:
+    store = Store(":memory:")
+    run(store, server, many(2))
+    fake.user_delete_calendar(followups_calendar(fake))
+    mine = fake._create_calendar(Request("POST", "/", {}, {}, b'{"name": "Follow-ups"}')).body["id"]
+    result = run(store, server, many(2))
+    assert result.created == 2 and result.dismissed == 0 and {s.calendar for s in fake.live()} == {mine}
+    assert list(places(store).values()) == [mine] and len(fake.calendars) == 2  # found, not made
+
+
+def test_a_calendar_the_user_renamed_stays_the_followups_calendar(server: FakeServer, fake: GraphCalendarFake) -> None:
+    store = Store(":memory:")
+    run(store, server, many(3))
+    calendar = followups_calendar(fake)
+    fake.user_rename_calendar(calendar, "Keep in touch")
+    quiet = run(store, server, many(3))
+    assert (quiet.created, quiet.updated, quiet.deleted, quiet.dismissed) == (0, 0, 0, 0)
+    assert fake.calendar_named("Follow-ups") == [] and len(fake.live(calendar)) == 3
+
+
+def test_another_calendar_name_in_the_settings_is_looked_for_by_that_name(
+    server: FakeServer, fake: GraphCalendarFake
+) -> None:
+    store = Store(":memory:")
+    run(store, server, many(3))
+    old = followups_calendar(fake)
+    renamed = target(server, calendar_name="Nudges")
+    result = run(store, server, many(3), writer=renamed)
+    (nudges,) = fake.calendar_named("Nudges")
+    assert result.created == 3 and result.dismissed == 0 and renamed.where() == events_path(nudges["id"])[6:]
+    assert places(store) == {renamed._memory_key(): nudges["id"], target(server)._memory_key(): old}
+
+
+def test_a_dry_run_remembers_and_forgets_nothing(server: FakeServer, fake: GraphCalendarFake) -> None:
+    store = Store(":memory:")
+    written(target(server), followup("k1"))  # a calendar an earlier install made
+    reconcile(many(2), store, target(server), MONDAY, CFG, dry_run=True)
+    assert places(store) == {}
+    run(store, server, many(2))
+    remembered = places(store)
+    fake.user_delete_calendar(followups_calendar(fake))
+    preview = reconcile(many(2), store, target(server), MONDAY, CFG, dry_run=True)
+    assert preview.created == 2 and places(store) == remembered
+
+
+def test_other_errors_on_the_remembered_calendar_keep_it(server: FakeServer, fake: GraphCalendarFake) -> None:
+    store = Store(":memory:")
+    run(store, server, many(2))
+    remembered = places(store)
+    server.inject(lambda r: r.method == "GET" and r.path.endswith("/events"),
+                  Response(403, {"error": {"code": "ErrorAccessDenied", "message": "Access is denied."}}))
+    with pytest.raises(ConnectorError, match="403"):
+        run(store, server, many(2))
+    assert places(store) == remembered and states(store) == dict.fromkeys(states(store), "active")
 
 
 def test_a_user_move_is_a_snooze_never_moved_back(server: FakeServer, fake: GraphCalendarFake) -> None:

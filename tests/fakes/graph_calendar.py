@@ -14,7 +14,9 @@ filter is a 400), ``PATCH``, ``DELETE`` (204, then 404). Bodies come back as HTM
 prefers text, and text with CRLF line ends, as Outlook does. ``POST /me/calendars`` answers 409 for a
 name that exists.
 
-Tests play the user with :meth:`add_meeting`, :meth:`user_move`, :meth:`user_delete`, :meth:`add_event`;
+Tests play the user with :meth:`add_meeting`, :meth:`user_move`, :meth:`user_delete`, :meth:`add_event`,
+:meth:`user_rename_calendar`, :meth:`user_delete_calendar`; ``max_page`` caps the pages of events served below
+what ``$top`` asks, as Graph may;
 :meth:`drop_after` makes a request take effect and then lose its answer (a reset after the server acted, an
 answer cut off, or a 5xx after all).
 """
@@ -89,6 +91,8 @@ class GraphCalendarFake:
         self.replay = False
         self.drops: list[tuple[Callable[[Request], bool], int, Response]] = []
         self.creates = 0  # successful event POSTs that made a new event
+        # The largest page of events served, whatever ``$top`` asks: Graph may serve fewer than asked.
+        self.max_page: int | None = None
         self._ids = itertools.count(1)
         v = "/v1.0/me"
         server.route("GET", rf"{v}/calendars")(self._list_calendars)
@@ -181,6 +185,19 @@ class GraphCalendarFake:
             stored = self.events[event_id]
             stored.deleted = True
             self._touch(stored)
+
+    def user_rename_calendar(self, calendar_id: str, name: str) -> None:
+        with self.server.lock:
+            self.calendars[calendar_id]["name"] = name
+
+    def user_delete_calendar(self, calendar_id: str) -> None:
+        """The calendar and its events are gone; its id answers 404 from now on."""
+        with self.server.lock:
+            del self.calendars[calendar_id]
+            for stored in self.events.values():
+                if stored.calendar == calendar_id and not stored.deleted:
+                    stored.deleted = True
+                    self._touch(stored)
 
     def expire_delta(self) -> None:
         """Every delta and next link issued so far answers 410 SyncStateNotFound from now on."""
@@ -292,6 +309,7 @@ class GraphCalendarFake:
                         continue
                 found.append(stored)
             top = int(request.arg("$top") or 10)
+            top = min(top, self.max_page or top)
             skip = int(request.arg("$skip") or 0)
             page = [self._render(s, request, expand) for s in found[skip:skip + top]]
             body: dict[str, Any] = {"value": page}
