@@ -2,6 +2,7 @@
 with nothing changed; requests, wall time, memory.
 
     .venv/bin/python bench/bench_graph.py [--messages N] [--followups 30,300] [--latency SECONDS] [--no-store]
+                                          [--page-cap N]
 
 The fakes (mail, calendar, JSON batching) run in a child process on one loopback server, so the peak RSS
 printed is syncd's own, with ~100 ms per request, 4 requests at once per mailbox and 10,000 requests per 10
@@ -13,6 +14,8 @@ minutes (docs/microsoft-graph.md#throttling). Figures:
   (looked for, created, then written in JSON batches of up to 20); the target is at most one request per
   10 follow-ups for the writes themselves, the calendar's lookup and creation beside them;
 * a pull with nothing changed, of the whole account (mail folders, meetings, the follow-ups listed): at most 5.
+  ``--page-cap N`` has the fake serve at most N follow-ups a page, whatever syncd asks for (Graph documents no
+  maximum for events: docs/microsoft-graph.md#listing-follow-ups), to see what a smaller page would cost.
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ FOLDERS = ("inbox", "sentitems")
 NOW = datetime.now(UTC)
 
 
-def _serve(pipe: Connection, messages: int, latency: float) -> None:
+def _serve(pipe: Connection, messages: int, latency: float, page_cap: int | None) -> None:
     """The child: Graph mail and calendar fakes on one server, seeded, answering 'count' and 'stop' over the pipe."""
     from tests.fakes.graph_batch import PART
     from tests.fakes.graph_calendar import GraphCalendarFake
@@ -58,6 +61,7 @@ def _serve(pipe: Connection, messages: int, latency: float) -> None:
     server = FakeServer(latency=latency, max_concurrent=4)
     calendar = GraphCalendarFake(server, owner=OWNER)
     calendar.bearer_guard(TOKEN)
+    calendar.max_page = page_cap
     mail = GraphMailFake(server, owner=OWNER)  # the real budget: 10,000 per 10 minutes
     start = datetime(2020, 1, 1, tzinfo=UTC)
     for i in range(messages):
@@ -128,13 +132,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--followups", default="30,300", help="follow-up counts to write, comma-separated")
     parser.add_argument("--latency", type=float, default=0.1)
     parser.add_argument("--no-store", action="store_true", help="measure the mail connector without a store")
+    parser.add_argument("--page-cap", type=int, default=None, help="the most follow-ups the fake serves a page")
     args = parser.parse_args(argv)
     counts = [int(n) for n in args.followups.split(",") if n.strip()]
 
     context = multiprocessing.get_context("fork")
     ours, theirs = context.Pipe()
     seeding = time.perf_counter()
-    child = context.Process(target=_serve, args=(theirs, args.messages, args.latency), daemon=True)
+    child = context.Process(target=_serve, args=(theirs, args.messages, args.latency, args.page_cap), daemon=True)
     child.start()
     base_url = ours.recv()
     print(f"fake mailbox: {args.messages:,} messages seeded in {time.perf_counter() - seeding:.1f} s, "
@@ -198,7 +203,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             made, _, _ = count()
             figures[f"idle_requests_{wanted}"] = len(sources) + len(made)
             print(f"  with {wanted:>3} follow-ups:  {len(sources) + len(made)} requests in all (target <= 5): "
-                  f"+ {', '.join(made)} (one listing page per {PAGE_SIZE} follow-ups)")
+                  f"+ {', '.join(made)} (one listing page per {min(PAGE_SIZE, args.page_cap or PAGE_SIZE)} follow-ups)")
         store.close()
     ours.send("stop")
     ours.recv()

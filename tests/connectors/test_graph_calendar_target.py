@@ -377,14 +377,20 @@ def test_pages_smaller_than_asked_are_followed_to_the_end(server: FakeServer, fa
     assert len(target(server).list_own()) == 12
 
 
+def lost_after_writing(store: Store, server: FakeServer, fake: GraphCalendarFake, count: int) -> str:
+    """``count`` follow-ups written into the calendar syncd makes, which the user then deletes; its id."""
+    run(store, server, many(count))
+    lost = followups_calendar(fake)
+    fake.user_delete_calendar(lost)
+    server.log.clear()
+    return lost
+
+
 def test_a_remembered_calendar_that_is_gone_is_looked_for_and_its_followups_written_again(
     server: FakeServer, fake: GraphCalendarFake
 ) -> None:
     store = Store(":memory:")
-    run(store, server, many(4))
-    lost = followups_calendar(fake)
-    fake.user_delete_calendar(lost)
-    server.log.clear()
+    lost = lost_after_writing(store, server, fake, 4)
     result = run(store, server, many(4))
     # Not a deletion of each follow-up by the user: the calendar is gone, so they are written again.
     assert result.created == 4 and result.dismissed == 0
@@ -400,8 +406,7 @@ def test_a_remembered_calendar_that_is_gone_is_looked_for_and_its_followups_writ
 
 def test_a_remembered_calendar_that_is_gone_finds_one_of_that_name(server: FakeServer, fake: GraphCalendarFake) -> None:
     store = Store(":memory:")
-    run(store, server, many(2))
-    fake.user_delete_calendar(followups_calendar(fake))
+    lost_after_writing(store, server, fake, 2)
     mine = fake._create_calendar(Request("POST", "/", {}, {}, b'{"name": "Follow-ups"}')).body["id"]
     result = run(store, server, many(2))
     assert result.created == 2 and result.dismissed == 0 and {s.calendar for s in fake.live()} == {mine}
@@ -436,9 +441,8 @@ def test_a_dry_run_remembers_and_forgets_nothing(server: FakeServer, fake: Graph
     written(target(server), followup("k1"))  # a calendar an earlier install made
     reconcile(many(2), store, target(server), MONDAY, CFG, dry_run=True)
     assert places(store) == {}
-    run(store, server, many(2))
+    lost_after_writing(store, server, fake, 2)
     remembered = places(store)
-    fake.user_delete_calendar(followups_calendar(fake))
     preview = reconcile(many(2), store, target(server), MONDAY, CFG, dry_run=True)
     assert preview.created == 2 and places(store) == remembered
 
