@@ -68,16 +68,19 @@ RESPONSES: dict[str, Response] = {
 }
 
 
-def transaction_id(key: str, planned: datetime | None = None) -> str:
-    """The transactionId for creating a follow-up: a GUID from the key (and where it is placed), with our mark.
+def transaction_id(key: str, planned: datetime | None = None, calendar: str | None = None) -> str:
+    """The transactionId for creating a follow-up: a GUID from the key (and where it is placed, and in which
+    calendar), with our mark.
 
     Deterministic, so every retry of one create carries the same id. The placement is part of it because how
     long Graph remembers a transactionId, and what it answers for one whose event is gone, is undocumented
     (docs/microsoft-graph.md#calendar, docs/README.md#open-questions): a key deleted and created again later on another
-    day must not collide with it.
+    day must not collide with it. The calendar is part of it because whether Graph scopes a transactionId to a
+    calendar or to the whole mailbox is undocumented too: follow-ups written again into another calendar (the
+    old one lost, or another one configured) must be made there, not answered with the old calendar's events.
     Across runs, the property lookup before each create is what finds an event made before.
     """
-    seed = key.lower() + ("|" + iso_z(planned) if planned is not None else "")
+    seed = key.lower() + ("|" + iso_z(planned) if planned is not None else "") + ("|" + calendar if calendar else "")
     tail = str(uuid.uuid5(TRANSACTION_NS, seed)).split("-", 1)[1]
     return f"{TRANSACTION_MARK}-{tail}"
 

@@ -298,7 +298,7 @@ class OutlookCalendarTarget(CalendarTarget):
         body = {
             **_fields(event),
             "showAs": "free",  # a follow-up never blocks time
-            "transactionId": transaction_id(key, event.planned_start or event.start),
+            "transactionId": transaction_id(key, event.planned_start or event.start, path),
             # No attendees, ever: a calendar with attendees emails them.
         }
         return [_Write("create", key, "POST", path, body)]  # as in the file target, updating a missing key writes it

@@ -85,7 +85,10 @@ def test_what_an_event_looks_like(server: FakeServer, fake: GraphCalendarFake) -
     body = post.json()
     assert body["showAs"] == "free" and "attendees" not in body
     assert body["isReminderOn"] is True and body["reminderMinutesBeforeStart"] == 10
-    assert body["transactionId"] == transaction_id("abc123", START) != transaction_id("abc123", START + timedelta(days=1))
+    calendar = f"me/calendars/{followups_calendar(fake)}/events"
+    assert body["transactionId"] == transaction_id("abc123", START, calendar)
+    assert len({body["transactionId"], transaction_id("abc123", START + timedelta(days=1), calendar),
+                transaction_id("abc123", START, "me/events")}) == 3  # another day, another calendar: another id
     assert body["body"] == {"contentType": "text", "content": followup("abc123").description}
     assert body["start"] == {"dateTime": "2026-03-03T09:30:00", "timeZone": "UTC"}
     assert body["end"] == {"dateTime": "2026-03-03T09:45:00", "timeZone": "UTC"}
@@ -434,6 +437,11 @@ def test_another_calendar_name_in_the_settings_is_looked_for_by_that_name(
     (nudges,) = fake.calendar_named("Nudges")
     assert result.created == 3 and result.dismissed == 0 and renamed.where() == events_path(nudges["id"])[6:]
     assert places(store) == {renamed._memory_key(): nudges["id"], target(server)._memory_key(): old}
+    # Made there, not answered with the old calendar's events (a transactionId may count mailbox-wide), so
+    # the next run finds them and dismisses nothing.
+    assert len(fake.live(nudges["id"])) == 3 and len(fake.live(old)) == 3
+    quiet = run(store, server, many(3), writer=target(server, calendar_name="Nudges"))
+    assert (quiet.created, quiet.updated, quiet.deleted, quiet.dismissed) == (0, 0, 0, 0)
 
 
 def test_a_dry_run_remembers_and_forgets_nothing(server: FakeServer, fake: GraphCalendarFake) -> None:
