@@ -29,7 +29,7 @@ from contextlib import contextmanager
 
 from syncd.store.connection import Connection, Selection
 
-# The table's indexes, as the schema (syncd.store.schema, v7) makes them: dropped and built again around a full
+# The table's indexes, as the schema (syncd.store.schema, v9) makes them: dropped and built again around a full
 # derive.
 INDEXES = {
     "contacts_by_address":

@@ -284,6 +284,42 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (target, what)
     ) WITHOUT ROWID;
     """,
+    # v9: the engine's tables made cheaper to rebuild (docs/sqlite.md#the-engines-tables). Participants by
+    # interaction with the role and address in the index, so the per-message pass of a derive reads the index
+    # alone. Each person's standing in a rowid table: its data (about 1 KB of JSON) made a table clustered by
+    # person spill into overflow pages. Contacts and the queue of interactions to derive without a foreign
+    # key: the store already removes an interaction's contacts itself before the interaction (and a queued id
+    # whose interaction is gone derives nothing), while the key cost a lookup per contact written and turned
+    # emptying either table from one step into a row-by-row delete. Contacts and standings are derived (the
+    # recompute this forces rebuilds them); the queue is copied.
+    """
+    DROP INDEX participants_by_interaction;
+    CREATE INDEX participants_by_interaction ON participants(interaction_id, role, address);
+    DROP TABLE person_status;
+    CREATE TABLE person_status (
+        person TEXT NOT NULL UNIQUE,
+        valid_until INTEGER,          -- unix seconds at which the standing changes by itself
+        data TEXT NOT NULL
+    );
+    DROP TABLE contacts;
+    CREATE TABLE contacts (
+        address TEXT NOT NULL,
+        interaction_id INTEGER NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('outbound', 'inbound', 'meeting')),
+        ts INTEGER NOT NULL,
+        direct INTEGER NOT NULL DEFAULT 1,
+        others INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX contacts_by_address ON contacts(address, kind, ts, interaction_id, direct, others);
+    CREATE INDEX contacts_by_interaction ON contacts(interaction_id);
+    CREATE TABLE pending_queue (
+        interaction_id INTEGER PRIMARY KEY
+    );
+    INSERT INTO pending_queue SELECT interaction_id FROM pending_interactions;
+    DROP TABLE pending_interactions;
+    ALTER TABLE pending_queue RENAME TO pending_interactions;
+    DELETE FROM engine_state WHERE key = 'fingerprint';
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

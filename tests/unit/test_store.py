@@ -83,6 +83,35 @@ def test_every_older_version_is_migrated_with_its_data(tmp_path: Path, old_versi
         assert s.cards.count() == 0 and s.decisions.splits() == set()
 
 
+def test_the_engines_tables_have_no_foreign_keys_and_empty_in_one_step(store: Store) -> None:
+    # docs/sqlite.md#the-engines-tables: the store removes contacts itself; the keys only slowed emptying.
+    for table in ("contacts", "pending_interactions"):
+        assert store.db.execute(f"PRAGMA foreign_key_list({table})").fetchall() == []
+    columns = [row[2] for row in store.db.execute("PRAGMA index_info(participants_by_interaction)")]
+    assert columns == ["interaction_id", "role", "address"]
+
+
+def test_v9_keeps_the_queue_of_interactions_to_derive(tmp_path: Path) -> None:
+    path = tmp_path / "v8.sqlite3"
+    db = sqlite3.connect(path)
+    db.create_function("shown_name", 2, shown_name, deterministic=True)
+    for script in MIGRATIONS[:8]:
+        for statement in statements(script):
+            db.execute(statement)
+    db.execute("PRAGMA user_version = 8")
+    db.executemany("INSERT INTO interactions(id, kind, message_id, ts) VALUES (?, 'mail', ?, 988718400)",
+                   [(3, "m3"), (9, "m9")])
+    db.execute("INSERT INTO pending_interactions VALUES (9)")
+    db.execute("INSERT INTO person_status VALUES ('bob@example.org', NULL, 'null')")
+    db.execute("INSERT INTO engine_state VALUES ('fingerprint', 'computed before v9')")
+    db.commit()
+    db.close()
+    with Store(path) as s:
+        assert s.contacts.pending() == [9]
+        assert s.db.execute("SELECT COUNT(*) FROM person_status").fetchone()[0] == 0  # rebuilt by the recompute
+        assert s.db.execute("SELECT 1 FROM engine_state WHERE key = 'fingerprint'").fetchone() is None
+
+
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "new.sqlite3"
     db = sqlite3.connect(path)
