@@ -40,10 +40,15 @@ class RefreshStats:
     invalid_addresses: int = 0  # To/Cc entries that were no address (X.500 paths, "undisclosed-recipients:;")
     undated: int = 0  # interactions without a usable date (counted apart from implausible ones)
     owner_variants: dict[str, str] = dataclasses.field(default_factory=dict)  # newly found: address -> why
+    kept_contacts: bool = False  # full: every person recomputed from the contacts already derived
 
     def describe(self) -> str:
         persons = f"{self.persons:,} person{'' if self.persons == 1 else 's'}"
-        if self.full:
+        if self.full and self.kept_contacts:
+            text = f"engine: settings changed, {persons} recomputed"
+            if self.interactions:
+                text += f" ({self.interactions:,} new interactions)"
+        elif self.full:
             text = f"engine: full recompute of {self.interactions:,} interactions, {persons}"
         elif self.interactions:
             text = f"engine: {self.interactions:,} new interactions, {persons} updated"
@@ -92,6 +97,14 @@ def _fingerprint(you: owners.Owners, config: Config) -> str:
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
 
 
+def _contacts_fingerprint(you: owners.Owners, config: Config) -> str:
+    """What the derived contacts depend on (syncd.engine.qualifying): the owner's addresses, the caps and the
+    blocklist. Tiers, people, rhythms and the other settings change standings, not contacts."""
+    engine = config.engine
+    parts = [sorted(you.addresses), engine.max_recipients, engine.max_attendees, list(engine.blocklist)]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+
 def _derive(store: Store, config: Config, now: datetime, you: owners.Owners, interaction_ids: Iterable[int] | None
             ) -> tuple[set[str], DeriveStats]:
     return qualifying.derive(store, you.addresses, config.engine, now, interaction_ids)
@@ -127,21 +140,31 @@ def _save(store: Store, results: list[Result]) -> None:
     store.standings.save((key, until, HIDDEN if s is None else to_text(s)) for key, s, until in results)
 
 
-def recompute(store: Store, config: Config, now: datetime, you: owners.Owners | None = None) -> RefreshStats:
+def recompute(
+    store: Store, config: Config, now: datetime, you: owners.Owners | None = None, keep_contacts: bool = False
+) -> RefreshStats:
+    """Every person's standing computed afresh. ``keep_contacts``: from the contacts already derived (only
+    those of new interactions derived), for when nothing they depend on changed; otherwise derived anew."""
     you = you or owners.find(store, config)
     with store.transaction():
-        _, derived = _derive(store, config, now, you, None)
+        if keep_contacts:
+            pending = store.contacts.pending()
+            derived = _derive(store, config, now, you, pending)[1] if pending else None
+        else:
+            derived = _derive(store, config, now, you, None)[1]
         store.contacts.clear_queues()
         store.standings.clear()
         results = _compute(store, config, now, None, you)
         _save(store, results)
         store.standings.set_fingerprint(_fingerprint(you, config))
+        store.standings.set_contacts_fingerprint(_contacts_fingerprint(you, config))
         persons = Persons(store, config, you)
         store.standings.set_person_map(persons.belonging(store, config))
         # Owner variants found in the mail are said once, in the summary of the recompute that found them.
         known = store.standings.owner_variants()
         store.standings.set_owner_variants(you.variants)
     stats = RefreshStats.of(True, sum(1 for r in results if r[1] is not None), derived)
+    stats.kept_contacts = keep_contacts
     stats.owner_variants = {a: why for a, why in you.variants.items() if a not in known}
     return stats
 
@@ -149,7 +172,10 @@ def recompute(store: Store, config: Config, now: datetime, you: owners.Owners | 
 def refresh(store: Store, config: Config, now: datetime) -> RefreshStats:
     you = owners.find(store, config)
     if store.standings.fingerprint() != _fingerprint(you, config):
-        return recompute(store, config, now, you)
+        # A changed tier, person entry or rhythm setting recomputes everyone, but the contacts of a million
+        # interactions are derived again only when what they depend on changed (docs/rules.md#qualifying-contact).
+        kept = store.standings.contacts_fingerprint() == _contacts_fingerprint(you, config)
+        return recompute(store, config, now, you, keep_contacts=kept)
     with store.transaction():
         pending = store.contacts.pending()
         touched, derived = _derive(store, config, now, you, pending) if pending else (set(), None)

@@ -3,6 +3,10 @@
 Version N of the schema is ``MIGRATIONS[:N]`` applied in order; ``PRAGMA user_version`` records which
 ran. A released step is never edited: a change is a new step (a test opens a database of every older
 version and checks it migrates with its data).
+
+A step that changes how contacts are derived, or drops them, deletes the engine's ``contacts_fingerprint``
+as well as its ``fingerprint`` (``engine_state``): a changed fingerprint alone recomputes every standing
+from the contacts already derived (syncd.engine.refresh).
 """
 
 from __future__ import annotations

@@ -48,6 +48,13 @@ class Standings:
     def set_fingerprint(self, value: str) -> None:
         self._set_state("fingerprint", value)
 
+    def contacts_fingerprint(self) -> str | None:
+        """What the contacts were derived with (the engine's own digest); None when they must be derived anew."""
+        return self._state("contacts_fingerprint")
+
+    def set_contacts_fingerprint(self, value: str) -> None:
+        self._set_state("contacts_fingerprint", value)
+
     def owner_variants(self) -> dict[str, str]:
         """The owner variants known at the last recompute (address → why), so a new one is said once."""
         text = self._state("owner_variants")

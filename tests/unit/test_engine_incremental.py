@@ -121,9 +121,18 @@ class Twins:
             self.both("remind", rng.choice(ADDRESSES), self.now.date(), None)
             return "remind"
         if roll < 0.8:
-            people = (PersonConfig(("dee@y.org", "eve@y.org"), "D+E", None, None, None),) if rng.random() < 0.5 else ()
+            # Settings that change standings only (people, tiers: the contacts are kept) or the contacts too
+            # (the caps, the blocklist: derived again).
+            engine_now = self.inc.config.engine
+            change: dict[str, Any] = rng.choice([
+                {"people": (PersonConfig(("dee@y.org", "eve@y.org"), "D+E", None, None, None),)
+                 if rng.random() < 0.5 else ()},
+                {"tiers": TIERS if rng.random() < 0.5 else ()},
+                {"engine": dataclasses.replace(engine_now, max_recipients=rng.choice([3, 20, 25]))},
+                {"engine": dataclasses.replace(engine_now, blocklist=rng.choice([(), ("y.org",), ("ann@x.org",)]))},
+            ])
             for world in (self.inc, self.ref):
-                world.with_config(people=people)
+                world.with_config(**change)
             return "config"
         self.now += timedelta(days=rng.choice([0.5, 3, 20, 80, 400]))
         return "time"
@@ -170,6 +179,28 @@ def test_a_config_change_forces_a_full_recompute() -> None:
     assert not world.refresh().full
     world.with_config(tiers=TIERS)
     assert world.refresh().full
+
+
+def test_a_tier_change_recomputes_everyone_from_the_contacts_kept() -> None:
+    world = World().add(mail(ME, ["ann@x.org"], NOW - timedelta(days=3)), mail("dee@y.org", [ME], NOW - timedelta(days=9)))
+    world.refresh()
+    world.with_config(tiers=TIERS)
+    world.add(mail(ME, ["eve@y.org"], NOW - timedelta(days=1)))
+    stats = world.refresh()
+    assert stats.full and stats.kept_contacts and stats.interactions == 1  # only the new mail derived
+    assert "settings changed, 3 persons recomputed (1 new interactions)" in stats.describe()
+    kept = {s.key: s for s in engine.people(world.store, world.config, NOW)}
+    assert kept == world.full() and kept["dee@y.org"].tier == "close"
+
+
+@pytest.mark.parametrize("change", [{"max_recipients": 2}, {"blocklist": ("x.org",)}])
+def test_a_cap_or_blocklist_change_derives_the_contacts_again(change: dict[str, Any]) -> None:
+    world = World().add(mail(ME, ["ann@x.org", "bob@x.org", "cy@x.org"], NOW - timedelta(days=3)))
+    assert set(world.people()) == {"ann@x.org", "bob@x.org", "cy@x.org"}
+    world.with_config(engine=dataclasses.replace(world.config.engine, **change))
+    stats = world.refresh()
+    assert stats.full and not stats.kept_contacts
+    assert world.people() == {}
 
 
 def test_new_owner_address_forces_a_full_recompute() -> None:
@@ -238,4 +269,4 @@ def test_the_engine_benchmark_runs_small() -> None:
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     figures = bench.main(["--interactions", "2000", "--addresses", "300"])
-    assert figures["persons"] > 100 and 0 < figures["recomputed"] <= 100
+    assert figures["persons"] > 100 and 0 < figures["recomputed"] <= 100 and figures["kept_contacts"]
