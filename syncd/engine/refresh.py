@@ -47,7 +47,7 @@ class RefreshStats:
         if self.full and self.kept_contacts:
             text = f"engine: settings changed, {persons} recomputed"
             if self.interactions:
-                text += f" ({self.interactions:,} new interactions)"
+                text += f" ({self.interactions:,} new interaction{'' if self.interactions == 1 else 's'})"
         elif self.full:
             text = f"engine: full recompute of {self.interactions:,} interactions, {persons}"
         elif self.interactions:

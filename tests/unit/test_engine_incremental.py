@@ -188,7 +188,7 @@ def test_a_tier_change_recomputes_everyone_from_the_contacts_kept() -> None:
     world.add(mail(ME, ["eve@y.org"], NOW - timedelta(days=1)))
     stats = world.refresh()
     assert stats.full and stats.kept_contacts and stats.interactions == 1  # only the new mail derived
-    assert "settings changed, 3 persons recomputed (1 new interactions)" in stats.describe()
+    assert "settings changed, 3 persons recomputed (1 new interaction)" in stats.describe()
     kept = {s.key: s for s in engine.people(world.store, world.config, NOW)}
     assert kept == world.full() and kept["dee@y.org"].tier == "close"
 
