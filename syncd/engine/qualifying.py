@@ -18,6 +18,10 @@ from syncd.config import EngineConfig
 from syncd.store import Store
 from syncd.store.contacts import Criteria, DeriveStats
 
+# The version of the rules that make contacts: this module's tests and constants, role addresses
+# (connectors/addresses.py) and the store's statements (syncd.store.contacts). Part of what the derived contacts
+# are fingerprinted with (syncd.engine.refresh), so a release that changes any of them derives them again.
+RULES_VERSION = 1
 PLAUSIBLE_FROM = datetime(1990, 1, 1, tzinfo=UTC)
 FUTURE_SLACK = timedelta(days=1)
 # The message a mail client sends when you click "unsubscribe" is not a contact.

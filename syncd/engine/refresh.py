@@ -93,15 +93,17 @@ def _one_offs(store: Store, persons: Persons) -> dict[str, tuple[OneOff, ...]]:
 
 
 def _fingerprint(you: owners.Owners, config: Config) -> str:
-    parts = [sorted(you.addresses), repr(config.engine), repr(config.tiers), repr(config.people)]
+    parts = [qualifying.RULES_VERSION, sorted(you.addresses), repr(config.engine), repr(config.tiers),
+             repr(config.people)]
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
 
 
 def _contacts_fingerprint(you: owners.Owners, config: Config) -> str:
-    """What the derived contacts depend on (syncd.engine.qualifying): the owner's addresses, the caps and the
-    blocklist. Tiers, people, rhythms and the other settings change standings, not contacts."""
+    """What the derived contacts depend on (syncd.engine.qualifying): the rules' version, the owner's addresses,
+    the caps and the blocklist. Tiers, people, rhythms and the other settings change standings, not contacts."""
     engine = config.engine
-    parts = [sorted(you.addresses), engine.max_recipients, engine.max_attendees, list(engine.blocklist)]
+    parts = [qualifying.RULES_VERSION, sorted(you.addresses), engine.max_recipients, engine.max_attendees,
+             list(engine.blocklist)]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 

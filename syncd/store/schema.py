@@ -4,9 +4,11 @@ Version N of the schema is ``MIGRATIONS[:N]`` applied in order; ``PRAGMA user_ve
 ran. A released step is never edited: a change is a new step (a test opens a database of every older
 version and checks it migrates with its data).
 
-A step that changes how contacts are derived, or drops them, deletes the engine's ``contacts_fingerprint``
-as well as its ``fingerprint`` (``engine_state``): a changed fingerprint alone recomputes every standing
-from the contacts already derived (syncd.engine.refresh).
+A step that drops or changes the contacts deletes the engine's ``contacts_fingerprint`` as well as its
+``fingerprint`` (``engine_state``): a changed fingerprint alone recomputes every standing from the contacts
+already derived (syncd.engine.refresh). A change of the rules alone needs no step: it raises
+``syncd.engine.qualifying.RULES_VERSION``. (Steps up to v9 predate the second fingerprint: none of those
+databases holds one.)
 """
 
 from __future__ import annotations

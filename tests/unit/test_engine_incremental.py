@@ -203,6 +203,16 @@ def test_a_cap_or_blocklist_change_derives_the_contacts_again(change: dict[str, 
     assert world.people() == {}
 
 
+def test_a_new_release_of_the_rules_derives_the_contacts_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    from syncd.engine import qualifying
+
+    world = World().add(mail(ME, ["ann@x.org"], NOW - timedelta(days=3)))
+    world.refresh()
+    monkeypatch.setattr(qualifying, "RULES_VERSION", qualifying.RULES_VERSION + 1)  # nothing else changed
+    stats = world.refresh()
+    assert stats.full and not stats.kept_contacts and stats.interactions == 1
+
+
 def test_new_owner_address_forces_a_full_recompute() -> None:
     world = World().add(mail("alias@example.com", ["ann@x.org"], NOW - timedelta(days=3)))
     assert world.people() == {}
