@@ -12,10 +12,13 @@ the routes below. Events: ``POST`` dedups on ``transactionId`` (answering the ex
 ``singleValueExtendedProperties/Any(...)`` ``$filter`` and ``$expand`` (and nothing else: an unknown
 filter is a 400), ``PATCH``, ``DELETE`` (204, then 404). Bodies come back as HTML unless the request
 prefers text, and text with CRLF line ends, as Outlook does. ``POST /me/calendars`` answers 409 for a
-name that exists.
+name that exists. Calendars keep the extended properties a ``POST`` or ``PATCH /me/calendars/{id}`` gives them,
+and ``GET /me/calendars`` understands the same ``Any(...)`` ``$filter`` (anything else is a 400); the
+properties themselves are never shown (the listing cannot ``$expand`` them, docs/microsoft-graph.md#listing-follow-ups).
 
 Tests play the user with :meth:`add_meeting`, :meth:`user_move`, :meth:`user_delete`, :meth:`add_event`,
-:meth:`user_rename_calendar`, :meth:`user_delete_calendar`; ``max_page`` caps the pages of events served below
+:meth:`user_rename_calendar`, :meth:`user_delete_calendar`, and play the service with :meth:`change_calendar_id`
+(Graph gives a calendar another id: the old one answers 404 ErrorItemNotFound); ``max_page`` caps the pages of events served below
 what ``$top`` asks, as Graph may;
 :meth:`drop_after` makes a request take effect and then lose its answer (a reset after the server acted, an
 answer cut off, or a 5xx after all).
@@ -59,8 +62,32 @@ def parse_stamp(value: dict[str, str]) -> datetime:
     return naive.replace(tzinfo=UTC)
 
 
+def _property_filter(request: Request) -> tuple[str, str | None] | Response | None:
+    """The property id (and value) an ``Any(...)`` ``$filter`` asks for; None without one; a 400 for another."""
+    raw_filter = request.arg("$filter")
+    if raw_filter is None:
+        return None
+    match = _ANY.match(raw_filter)
+    if match is None:
+        return error(400, "ErrorInvalidUrlQueryFilter", "The query filter contains one or more invalid nodes.")
+    return match.group(1), match.group(2)
+
+
+def _has(props: dict[str, str], prop_id: str, value: str | None) -> bool:
+    """Whether ``props`` match an ``Any(ep: ep/id eq … [and ep/value eq …])`` filter."""
+    if prop_id not in props:
+        return False
+    # Filtering the value is case-insensitive (the English doc, docs/microsoft-graph.md#calendar).
+    return value is None or props[prop_id].lower() == value.lower()
+
+
 def error(status: int, code: str, message: str) -> Response:
     return Response(status, {"error": {"code": code, "message": message}})
+
+
+def not_found() -> Response:
+    """What Graph answers for an Outlook item (event, calendar) that does not exist."""
+    return error(404, "ErrorItemNotFound", "The specified object was not found in the store.")
 
 
 @dataclasses.dataclass
@@ -84,6 +111,7 @@ class GraphCalendarFake:
             PRIMARY: {"id": PRIMARY, "name": "Calendar", "isDefaultCalendar": True, "canEdit": True},
         }
         self.events: dict[str, Stored] = {}
+        self.calendar_props: dict[str, dict[str, str]] = {}  # calendar id → its extended properties
         self.seq = 0
         self.generation = 1  # delta tokens of an older generation are gone (410)
         self.rounds: dict[str, list[dict[str, Any]]] = {}
@@ -97,6 +125,7 @@ class GraphCalendarFake:
         v = "/v1.0/me"
         server.route("GET", rf"{v}/calendars")(self._list_calendars)
         server.route("POST", rf"{v}/calendars")(self._create_calendar)
+        server.route("PATCH", rf"{v}/calendars/(?P<cal>[^/]+)")(self._patch_calendar)
         for prefix in (rf"{v}/events", rf"{v}/calendars/(?P<cal>[^/]+)/events"):
             server.route("GET", prefix)(self._list_events)
             server.route("POST", prefix)(self._create_event)
@@ -190,6 +219,18 @@ class GraphCalendarFake:
         with self.server.lock:
             self.calendars[calendar_id]["name"] = name
 
+    def change_calendar_id(self, calendar_id: str, new_id: str) -> None:
+        """Graph gives the calendar another id (reported: microsoftgraph/microsoft-graph-docs-contrib#6672);
+        its events, name and properties stay, and the old id answers 404 ErrorItemNotFound from now on."""
+        with self.server.lock:
+            calendar = self.calendars.pop(calendar_id)
+            calendar["id"] = new_id
+            self.calendars[new_id] = calendar
+            self.calendar_props[new_id] = self.calendar_props.pop(calendar_id, {})
+            for stored in self.events.values():
+                if stored.calendar == calendar_id:
+                    stored.calendar = new_id
+
     def user_delete_calendar(self, calendar_id: str) -> None:
         """The calendar and its events are gone; its id answers 404 from now on."""
         with self.server.lock:
@@ -237,8 +278,27 @@ class GraphCalendarFake:
         return f"{self.server.base_url}/v1.0/{path}?" + "&".join(f"{k}={quote(v, safe='')}" for k, v in query.items())
 
     def _list_calendars(self, request: Request) -> Response:
+        if any(k.startswith("$") and k != "$filter" for k in request.query):
+            return error(400, "BadRequest", "Parsing OData Select and Expand failed.")
+        wanted = _property_filter(request)
+        if isinstance(wanted, Response):
+            return wanted
         with self.server.lock:
-            return Response(200, {"value": copy.deepcopy(list(self.calendars.values()))})
+            found = [c for c in self.calendars.values()
+                     if wanted is None or _has(self.calendar_props.get(c["id"], {}), *wanted)]
+            return Response(200, {"value": copy.deepcopy(found)})
+
+    def _patch_calendar(self, request: Request) -> Response:
+        body = request.json() or {}
+        with self.server.lock:
+            calendar = self._calendar_of(request)
+            if calendar is None:
+                return not_found()
+            if "name" in body:
+                self.calendars[calendar]["name"] = str(body["name"])
+            for prop in body.get("singleValueExtendedProperties") or ():
+                self.calendar_props.setdefault(calendar, {})[prop["id"]] = prop["value"]
+            return self._answer(request, Response(200, copy.deepcopy(self.calendars[calendar])))
 
     def _create_calendar(self, request: Request) -> Response:
         body = request.json() or {}
@@ -250,6 +310,7 @@ class GraphCalendarFake:
                 return error(409, "ErrorFolderExists", "A folder with the specified name already exists.")
             calendar_id = f"AAMkCal{next(self._ids):04d}="
             self.calendars[calendar_id] = {"id": calendar_id, "name": name, "isDefaultCalendar": False, "canEdit": True}
+            self.calendar_props[calendar_id] = {p["id"]: p["value"] for p in body.get("singleValueExtendedProperties") or ()}
             return self._answer(request, Response(201, copy.deepcopy(self.calendars[calendar_id])))
 
     def _calendar_of(self, request: Request) -> str | None:
@@ -276,14 +337,10 @@ class GraphCalendarFake:
         with self.server.lock:
             calendar = self._calendar_of(request)
             if calendar is None:
-                return error(404, "ErrorItemNotFound", "The specified object was not found in the store.")
-            wanted_prop: tuple[str, str | None] | None = None
-            raw_filter = request.arg("$filter")
-            if raw_filter is not None:
-                match = _ANY.match(raw_filter)
-                if match is None:
-                    return error(400, "ErrorInvalidUrlQueryFilter", "The query filter contains one or more invalid nodes.")
-                wanted_prop = (match.group(1), match.group(2))
+                return not_found()
+            wanted_prop = _property_filter(request)
+            if isinstance(wanted_prop, Response):
+                return wanted_prop
             expand: set[str] | None = None
             raw_expand = request.arg("$expand")
             if raw_expand is not None:
@@ -300,13 +357,8 @@ class GraphCalendarFake:
             for stored in self.live(calendar):
                 if stored.data.get("type") in ("occurrence", "exception"):
                     continue  # /events lists masters and single instances, not occurrences (docs/microsoft-graph.md#calendar)
-                if wanted_prop is not None:
-                    prop_id, value = wanted_prop
-                    if prop_id not in stored.props:
-                        continue
-                    # Filtering the value is case-insensitive (the English doc, docs/microsoft-graph.md#calendar).
-                    if value is not None and stored.props[prop_id].lower() != value.lower():
-                        continue
+                if wanted_prop is not None and not _has(stored.props, *wanted_prop):
+                    continue
                 found.append(stored)
             top = int(request.arg("$top") or 10)
             top = min(top, self.max_page or top)
@@ -336,7 +388,7 @@ class GraphCalendarFake:
         with self.server.lock:
             calendar = self._calendar_of(request)
             if calendar is None:
-                return error(404, "ErrorItemNotFound", "The specified object was not found in the store.")
+                return not_found()
             tx = body.get("transactionId")
             if tx:
                 for stored in self.live():
@@ -375,7 +427,7 @@ class GraphCalendarFake:
         with self.server.lock:
             stored = self._target(request)
             if stored is None:
-                return error(404, "ErrorItemNotFound", "The specified object was not found in the store.")
+                return not_found()
             if "transactionId" in body:
                 return error(400, "ErrorInvalidPropertyUpdate", "transactionId cannot be changed.")
             self._apply(stored, body)
@@ -385,7 +437,7 @@ class GraphCalendarFake:
         with self.server.lock:
             stored = self._target(request)
             if stored is None:
-                return error(404, "ErrorItemNotFound", "The specified object was not found in the store.")
+                return not_found()
             stored.deleted = True
             self._touch(stored)
             return self._answer(request, Response(204))
