@@ -54,6 +54,9 @@ RESOURCE = "calendar"
 PROPERTY_SET = "{8f3b6a52-1d7c-4c3e-9b15-5e2f0d6a9c41}"
 KEY_PROP = f"String {PROPERTY_SET} Name syncdKey"
 META_PROP = f"String {PROPERTY_SET} Name syncdMeta"
+# On the follow-ups calendar itself: found by it when its id changed after the user renamed it
+# (docs/microsoft-graph.md#listing-follow-ups); its value says which ``calendar_name`` it was made for.
+CALENDAR_PROP = f"String {PROPERTY_SET} Name syncdCalendar"
 # transactionIds are uuid5(key) with this first group, so the delta (no $expand) can tell ours apart.
 TRANSACTION_MARK = "5d0c0f0e"
 TRANSACTION_NS = uuid.UUID("3c6f2a0e-8d41-5b7a-9e2c-0f1d5a7b9c33")

@@ -8,7 +8,8 @@ Writes are held until :meth:`OutlookCalendarTarget.commit` and then sent as JSON
 that write again, after its own ``Retry-After``. Which keys exist is known from one listing of the tagged
 events (the reconciler's own ``list_own``, or one made at commit): no write needs a lookup first, and a
 calendar made in this run holds nothing to look up. The calendar itself is looked for by name once, then
-remembered by its id (docs/microsoft-graph.md#listing-follow-ups). A create whose answer was lost (the
+remembered by its id, and carries a property of its own so that it is found again should Graph change that id
+after the user renamed it (docs/microsoft-graph.md#listing-follow-ups). A create whose answer was lost (the
 batch's answer cut off or dropped, or a 5xx that may have come after the event was made) is looked for by
 its property before it is sent again; updates and deletes are simply sent again.
 """
@@ -32,6 +33,7 @@ from connectors.base import (
     SecretSlot,
 )
 from connectors.microsoft.calendar import (
+    CALENDAR_PROP,
     KEY_PROP,
     META_PROP,
     TEXT_BODY,
@@ -103,6 +105,7 @@ class OutlookCalendarTarget(CalendarTarget):
         self._absent = False  # the dedicated calendar was looked for in this run and is not there
         self._recalled = False  # ``_events_path`` is the calendar an earlier run found, not yet listed in this one
         self._forgot = False  # the remembered calendar was found gone in this run (a dry run cannot forget it)
+        self._untagged: str | None = None  # found by name in this run: tagged (then remembered) with the writes
         self._ids: dict[str, list[str]] = {}  # key → event ids, as listed or written
         self._listed = False  # ``_ids`` holds every tagged event of the calendar
         self._queue: list[tuple[Verb, str, FollowupEvent | None]] = []
@@ -122,14 +125,15 @@ class OutlookCalendarTarget(CalendarTarget):
             calendar_id = self._recall()
             self._recalled = calendar_id is not None
             if calendar_id is None:
-                calendar_id = None if self._absent else self._find_calendar()
+                calendar_id = None if self._absent else self._locate()
                 if calendar_id is None and not create:
                     self._absent = True
                     return None
                 if calendar_id is None:
                     calendar_id = self._create_calendar()
                     self._ids, self._listed = {}, True  # made just now: it holds nothing
-                self._remember(calendar_id)
+                if self._untagged is None:
+                    self._remember(calendar_id)
             self._events_path = f"me/calendars/{quote(calendar_id, safe='=')}/events"
         return self._events_path
 
@@ -164,22 +168,74 @@ class OutlookCalendarTarget(CalendarTarget):
         except GraphError as exc:
             if not self._recalled or exc.status != 404:
                 raise
+            if exc.code != "ErrorItemNotFound":
+                # Only that code says the calendar is gone; another 404 is kept, lest follow-ups move to a second.
+                raise ConnectorError(
+                    f"listing the Outlook follow-ups calendar: Microsoft Graph answered HTTP 404 {exc.code} instead "
+                    "of ErrorItemNotFound, so syncd keeps the calendar it knows and writes nothing; try again later"
+                ) from None
         self._remember(None)
         self._events_path, self._recalled, self._forgot = None, False, True
         return self._listed_calendar(create)
 
+    # The calendar carries syncd's property (value: which ``calendar_name`` it is for), set when syncd makes it
+    # and added to one found by name. Graph may give a calendar another id later (the old one then answers 404
+    # ErrorItemNotFound); a calendar the user renamed is then found by this property, not by its name, so
+    # follow-ups never move to a second calendar made of the configured name
+    # (docs/microsoft-graph.md#listing-follow-ups).
+
+    def _tag(self) -> dict[str, Any]:
+        return {"id": CALENDAR_PROP, "value": _digest(f"calendar {self.calendar_name.casefold()}")}
+
+    def _locate(self) -> str | None:
+        """The existing follow-ups calendar: after the remembered one was found gone, the one carrying the
+        property first (renamed, under a new id); else the one of the configured name."""
+        if self._forgot:
+            tagged = self._calendars("me/calendars?" + _query({
+                "$filter": f"singleValueExtendedProperties/Any(ep: ep/id eq '{CALENDAR_PROP}' "
+                           f"and ep/value eq '{self._tag()['value']}')",
+            }), lambda calendar: True)
+            if tagged is not None:
+                return tagged
+        return self._find_calendar()
+
     def _find_calendar(self) -> str | None:
+        """The calendar of the configured name, to be tagged with the writes (a dry run changes nothing)."""
         wanted = self.calendar_name.casefold()
+        found = self._calendars("me/calendars", lambda calendar: str(calendar.get("name") or "").casefold() == wanted)
+        self._untagged = found
+        return found
+
+    def _calendars(self, url: str, wanted: Callable[[Mapping[str, Any]], bool]) -> str | None:
         found = [
-            calendar for page in self.client.pages("me/calendars", what="Outlook calendars") for calendar in page.value
-            if str(calendar.get("name") or "").casefold() == wanted and calendar.get("id")
+            calendar for page in self.client.pages(url, what="Outlook calendars") for calendar in page.value
+            if wanted(calendar) and calendar.get("id")
             and calendar.get("canEdit", True)  # a calendar shared with the user under that name is not ours
         ]
         # Should two exist (made by hand), the first listed is used every time, so follow-ups never split.
         return str(found[0]["id"]) if found else None
 
+    def _tag_found(self) -> None:
+        """Tag the calendar found by name in this run (one PATCH), then remember it: sent with the first
+        writes, so a dry run leaves Outlook as it was; until then the next run looks for it by name again."""
+        if self._untagged is None:
+            return
+        try:
+            self.client.request("PATCH", f"me/calendars/{quote(self._untagged, safe='=')}",
+                                json={"singleValueExtendedProperties": [self._tag()]},
+                                what="marking the Outlook follow-ups calendar as syncd's")
+        except GraphError as exc:
+            raise ConnectorError(
+                f"marking the Outlook calendar '{self.calendar_name}' as syncd's follow-ups calendar: "
+                f"{str(exc).rstrip('.')}; nothing was written: let syncd edit that calendar, or set "
+                "followups.calendar_name to another"
+            ) from None
+        self._remember(self._untagged)
+        self._untagged = None
+
     def _create_calendar(self) -> str:
-        made = self._post_settled("me/calendars", {"name": self.calendar_name}, self._find_calendar,
+        body = {"name": self.calendar_name, "singleValueExtendedProperties": [self._tag()]}
+        made = self._post_settled("me/calendars", body, self._find_calendar,
                                   what="creating the Outlook follow-ups calendar")
         if made is None:
             raise ConnectorError(f"Outlook did not say which calendar it made for '{self.calendar_name}'")
@@ -281,6 +337,7 @@ class OutlookCalendarTarget(CalendarTarget):
             path, _ = self._listed_calendar(create)  # which may find a remembered calendar gone
         if path is None:
             return  # only deletions, and no calendar: nothing of ours exists
+        self._tag_found()
         writes = [write for verb, key, event in queue for write in self._requests(path, verb, key, event)]
         self._send(path, writes)
 
