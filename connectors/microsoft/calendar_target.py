@@ -140,19 +140,29 @@ class OutlookCalendarTarget(CalendarTarget):
     # The follow-ups calendar an earlier run found or made is remembered (by the store, handed in as
     # ``memory``) for this endpoint and calendar name, so a pull goes straight to its events instead of
     # listing every calendar. Followed by id, the calendar stays syncd's when the user renames it in Outlook;
-    # a changed ``calendar_name`` setting looks for (or makes) the calendar of the new name.
+    # a changed ``calendar_name`` setting looks for (or makes) the calendar of the new name. A calendar is
+    # remembered once it carries syncd's property; one remembered before calendars carried it (under the
+    # older key) is still gone to straight, and tagged with the next writes.
 
     def _memory_key(self) -> str:
+        return f"tagged calendar {self.client.root} {self.calendar_name.casefold()}"
+
+    def _untagged_key(self) -> str:
         return f"calendar {self.client.root} {self.calendar_name.casefold()}"
 
     def _recall(self) -> str | None:
         if self.memory is None or self._absent or self._forgot:
             return None
-        return self.memory.recall(self._memory_key())
+        found = self.memory.recall(self._memory_key())
+        if found is None:
+            found = self._untagged = self.memory.recall(self._untagged_key())
+        return found
 
     def _remember(self, calendar_id: str | None) -> None:
         if self.memory is not None:
             self.memory.remember(self._memory_key(), calendar_id)
+            if self.memory.recall(self._untagged_key()) is not None:
+                self.memory.remember(self._untagged_key(), None)
 
     def _listed_calendar(self, create: bool) -> tuple[str | None, list[dict[str, Any]]]:
         """The target calendar's events path and its tagged events (``_ids`` rebuilt from them); no path when
@@ -175,7 +185,7 @@ class OutlookCalendarTarget(CalendarTarget):
                     "of ErrorItemNotFound, so syncd keeps the calendar it knows and writes nothing; try again later"
                 ) from None
         self._remember(None)
-        self._events_path, self._recalled, self._forgot = None, False, True
+        self._events_path, self._recalled, self._forgot, self._untagged = None, False, True, None
         return self._listed_calendar(create)
 
     # The calendar carries syncd's property (value: which ``calendar_name`` it is for), set when syncd makes it

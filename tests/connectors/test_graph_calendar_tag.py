@@ -135,3 +135,27 @@ def test_a_refused_tag_writes_nothing_and_is_tried_again(server: FakeServer, fak
     result = run(store, server, many(2))
     assert result.created == 2 and result.dismissed == 0 and list(places(store).values()) == [mine]
     assert events_in(fake) == dict.fromkeys(events_in(fake), 1) and len(events_in(fake)) == 2
+
+
+def test_a_calendar_remembered_before_calendars_were_tagged_is_tagged_with_the_next_writes(
+    server: FakeServer, fake: GraphCalendarFake
+) -> None:
+    store = Store(":memory:")
+    run(store, server, many(3))
+    calendar = followups_calendar(fake)
+    # As an earlier syncd left it: remembered under the older key, the calendar without the property.
+    writer = target(server)
+    store.places.put("acct", writer._memory_key(), None)
+    store.places.put("acct", writer._untagged_key(), calendar)
+    fake.calendar_props[calendar] = {}
+    fake.user_rename_calendar(calendar, "Keep in touch")
+    server.log.clear()
+    assert quiet(run(store, server, many(3)))  # renamed, still found by its id: nothing to write, nothing tagged
+    assert [(r.method, unquote(r.path)) for r in server.log] == [("GET", events_path(calendar))]
+    assert run(store, server, many(4)).created == 1
+    (patch,) = tag_patches(server)
+    assert unquote(patch.path) == f"/v1.0/me/calendars/{calendar}" and set(fake.calendar_props[calendar]) == {CALENDAR_PROP}
+    assert places(store) == {writer._memory_key(): calendar}  # the older key forgotten
+    fake.change_calendar_id(calendar, NEW_ID)
+    assert quiet(run(store, server, many(4))) and len(fake.live(NEW_ID)) == 4 and fake.calendar_named("Follow-ups") == []
+    assert len(tag_patches(server)) == 1
