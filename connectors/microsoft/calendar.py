@@ -27,11 +27,13 @@ missed one would add no contact: follow-ups have no attendees.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import uuid
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from connectors.base import (
@@ -69,6 +71,17 @@ RESPONSES: dict[str, Response] = {
     "none": "needs-action",
     "notresponded": "needs-action",
 }
+
+
+def graph_query(params: Mapping[str, str]) -> str:
+    """A query string as Graph's filters need it: spaces as %20 (not "+"), and the colon, slash and quotes of
+    a filter encoded too (docs/microsoft-graph.md#idempotency)."""
+    return "&".join(f"{quote(k, safe='$')}={quote(v, safe='')}" for k, v in params.items())
+
+
+def short_digest(text: str) -> str:
+    """Sixteen hex digits of SHA-256: a value that needs no quoting in a filter and compares in any case."""
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def transaction_id(key: str, planned: datetime | None = None, calendar: str | None = None) -> str:

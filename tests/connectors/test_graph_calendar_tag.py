@@ -145,8 +145,8 @@ def test_a_calendar_remembered_before_calendars_were_tagged_is_tagged_with_the_n
     calendar = followups_calendar(fake)
     # As an earlier syncd left it: remembered under the older key, the calendar without the property.
     writer = target(server)
-    store.places.put("acct", writer._memory_key(), None)
-    store.places.put("acct", writer._untagged_key(), calendar)
+    store.places.put("acct", writer.calendar._memory_key(), None)
+    store.places.put("acct", writer.calendar._untagged_key(), calendar)
     fake.calendar_props[calendar] = {}
     fake.user_rename_calendar(calendar, "Keep in touch")
     server.log.clear()
@@ -155,7 +155,7 @@ def test_a_calendar_remembered_before_calendars_were_tagged_is_tagged_with_the_n
     assert run(store, server, many(4)).created == 1
     (patch,) = tag_patches(server)
     assert unquote(patch.path) == f"/v1.0/me/calendars/{calendar}" and set(fake.calendar_props[calendar]) == {CALENDAR_PROP}
-    assert places(store) == {writer._memory_key(): calendar}  # the older key forgotten
+    assert places(store) == {writer.calendar._memory_key(): calendar}  # the older key forgotten
     fake.change_calendar_id(calendar, NEW_ID)
     assert quiet(run(store, server, many(4))) and len(fake.live(NEW_ID)) == 4 and fake.calendar_named("Follow-ups") == []
     assert len(tag_patches(server)) == 1

@@ -439,7 +439,7 @@ def test_another_calendar_name_in_the_settings_is_looked_for_by_that_name(
     result = run(store, server, many(3), writer=renamed)
     (nudges,) = fake.calendar_named("Nudges")
     assert result.created == 3 and result.dismissed == 0 and renamed.where() == events_path(nudges["id"])[6:]
-    assert places(store) == {renamed._memory_key(): nudges["id"], target(server)._memory_key(): old}
+    assert places(store) == {renamed.calendar._memory_key(): nudges["id"], target(server).calendar._memory_key(): old}
     # Made there, not answered with the old calendar's events (a transactionId may count mailbox-wide), so
     # the next run finds them and dismisses nothing.
     assert len(fake.live(nudges["id"])) == 3 and len(fake.live(old)) == 3
