@@ -37,6 +37,10 @@ INDEXES = {
     "contacts_by_interaction": "CREATE INDEX contacts_by_interaction ON contacts(interaction_id)",
 }
 FIELD21, FIELD31 = (1 << 21) - 1, (1 << 31) - 1  # the bit fields of the per-message counts (_scratch)
+# Building the indexes after a full derive: SQLite sorts in runs the size of the page cache, so a 2 MiB cache
+# sorts in runs that stay in the processor's cache, merged by up to two helper threads
+# (docs/sqlite.md#the-engines-tables: 1.3–1.6 s → 0.6–0.8 s for a million contacts).
+SORT_CACHE_KIB, SORT_THREADS = 2048, 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -144,8 +148,9 @@ class Contacts:
             for statement in _statements(scope):
                 db.execute(statement, params)
             if interaction_ids is None:
-                for statement in INDEXES.values():
-                    db.execute(statement)
+                with _sorting(db):
+                    for statement in INDEXES.values():
+                        db.execute(statement)
             stats = _stats(db, scope, params)
             stats.ignored_addresses = ignored
         if interaction_ids is not None:
@@ -219,6 +224,20 @@ class Contacts:
             "HAVING MAX(c.ts) <= ?",
             (cutoff,),
         ))
+
+
+@contextmanager
+def _sorting(db: sqlite3.Connection) -> Iterator[None]:
+    """The page cache and helper threads for building indexes (``SORT_CACHE_KIB``), then the connection's own."""
+    cache = int(db.execute("PRAGMA cache_size").fetchone()[0])
+    threads = int(db.execute("PRAGMA threads").fetchone()[0])
+    db.execute(f"PRAGMA cache_size=-{SORT_CACHE_KIB}")
+    db.execute(f"PRAGMA threads={SORT_THREADS}")
+    try:
+        yield
+    finally:
+        db.execute(f"PRAGMA cache_size={cache}")
+        db.execute(f"PRAGMA threads={threads}")
 
 
 @contextmanager

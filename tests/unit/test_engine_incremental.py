@@ -213,6 +213,19 @@ def test_a_new_release_of_the_rules_derives_the_contacts_again(monkeypatch: pyte
     assert stats.full and not stats.kept_contacts and stats.interactions == 1
 
 
+def test_a_full_derive_gives_the_connection_its_own_cache_and_threads_back() -> None:
+    # The indexes are sorted with a small cache and helper threads (docs/sqlite.md#the-engines-tables); what
+    # runs after them, in this pull and the next, keeps the store's own settings.
+    world = World().add(mail(ME, ["ann@x.org"], NOW - timedelta(days=3)))
+    db = world.store.db
+    before = (db.execute("PRAGMA cache_size").fetchone()[0], db.execute("PRAGMA threads").fetchone()[0])
+    world.refresh()
+    assert world.refresh().persons == 0  # and nothing left to do
+    assert (db.execute("PRAGMA cache_size").fetchone()[0], db.execute("PRAGMA threads").fetchone()[0]) == before
+    indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE tbl_name = 'contacts' AND type = 'index'")}
+    assert indexes == {"contacts_by_address", "contacts_by_interaction"}
+
+
 def test_new_owner_address_forces_a_full_recompute() -> None:
     world = World().add(mail("alias@example.com", ["ann@x.org"], NOW - timedelta(days=3)))
     assert world.people() == {}
