@@ -39,7 +39,7 @@ INDEXES = {
 FIELD21, FIELD31 = (1 << 21) - 1, (1 << 31) - 1  # the bit fields of the per-message counts (_scratch)
 # Building the indexes after a full derive: SQLite sorts in runs the size of the page cache, so a 2 MiB cache
 # sorts in runs that stay in the processor's cache, merged by up to two helper threads
-# (docs/sqlite.md#the-engines-tables: 1.3–1.6 s → 0.6–0.8 s for a million contacts).
+# (docs/sqlite.md#the-engines-tables: 1.3–1.6 s → 0.5–0.8 s for a million contacts).
 SORT_CACHE_KIB, SORT_THREADS = 2048, 2
 
 

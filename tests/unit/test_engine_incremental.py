@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import random
+import sqlite3
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -224,6 +225,23 @@ def test_a_full_derive_gives_the_connection_its_own_cache_and_threads_back() -> 
     assert (db.execute("PRAGMA cache_size").fetchone()[0], db.execute("PRAGMA threads").fetchone()[0]) == before
     indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE tbl_name = 'contacts' AND type = 'index'")}
     assert indexes == {"contacts_by_address", "contacts_by_interaction"}
+
+
+def test_a_failed_index_build_keeps_the_contacts_and_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from syncd.store import contacts
+
+    world = World().add(mail(ME, ["ann@x.org"], NOW - timedelta(days=3)))
+    world.refresh()
+    db = world.store.db
+    before = (db.execute("PRAGMA cache_size").fetchone()[0], db.execute("PRAGMA threads").fetchone()[0])
+    world.with_config(engine=dataclasses.replace(world.config.engine, max_recipients=5))  # derive all again
+    monkeypatch.setitem(contacts.INDEXES, "contacts_by_interaction", "CREATE INDEX broken ON nowhere(x)")
+    with pytest.raises(sqlite3.OperationalError):
+        world.refresh()
+    assert (db.execute("PRAGMA cache_size").fetchone()[0], db.execute("PRAGMA threads").fetchone()[0]) == before
+    assert db.execute("SELECT COUNT(*) FROM contacts").fetchone()[0] == 1  # rolled back whole
+    monkeypatch.undo()
+    assert world.refresh().full and set(world.people()) == {"ann@x.org"}
 
 
 def test_new_owner_address_forces_a_full_recompute() -> None:
